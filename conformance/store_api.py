@@ -1,0 +1,136 @@
+"""The operations every store under test offers, as one Python interface.
+
+Every way of selecting a store (``reference``, ``py:``, ``cmd:``, ``mutant:``) yields an object
+that satisfies :class:`Store`.  The stdio protocol (PROTOCOL.md) is this interface spelled as JSON
+lines: one request per method, same names, same fields.  Paths are *relative to the home* (for
+example ``sessions/2025/01/03/rollout-2025-01-03T12-00-00-<uuid>.jsonl``); a store accepts the
+logical ``.jsonl`` path or the physical ``.jsonl.zst`` path for any operation.  Lines are text
+without their trailing newline; the store adds exactly one ``\\n``.
+
+Failures are raised as :class:`reference.errors.StoreError` subclasses whose ``kind`` is one of
+:data:`reference.errors.ERROR_KINDS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+#: Capability profiles a store may declare in its handshake.  ``full`` means all of them.
+CAPABILITIES = ("reader", "writer", "compressor", "lifecycle", "failpoints")
+
+#: Worker/compress outcomes, as upstream names them (plus the reference's extra skip reasons).
+OUTCOMES = (
+    "compressed",
+    "skipped_not_cold",
+    "skipped_changed",
+    "skipped_busy",
+    "skipped_already_compressed",
+    "skipped_incomplete_tail",
+    "skipped_not_rollout",
+    "skipped_fork_base",
+    "failed",
+)
+
+
+@dataclass(frozen=True)
+class Hello:
+    """What a store says about itself before any operation."""
+
+    protocol: int
+    name: str
+    version: str
+    capabilities: tuple[str, ...]
+    failpoints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """The logical content of one rollout as the store read it."""
+
+    content: bytes  # every byte of the selected representation, decoded if compressed
+    items: int  # lines that parsed as JSON objects
+    parse_errors: int  # complete lines that did not parse (torn, junk, invalid UTF-8)
+    representation: str  # "plain" or "zst"
+    physical_path: str  # relative to home
+
+
+@dataclass(frozen=True)
+class RolloutEntry:
+    """One logical rollout as listing / lookup reports it."""
+
+    path: str  # logical .jsonl path, relative to home
+    physical_path: str  # the selected representation, relative to home
+    id: str  # the UUID from the file name
+    archived: bool
+    representation: str  # "plain" or "zst"
+    mtime_ns: int  # of the selected representation
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    path: str  # logical path
+    line_number: int  # 1-based
+
+
+@dataclass(frozen=True)
+class WorkerReport:
+    """The outcome of one worker run (or of ``compress`` for one rollout)."""
+
+    ran: bool  # False when another run held the home (nothing was touched)
+    outcomes: dict[str, str] = field(default_factory=dict)  # logical path -> outcome
+    bytes_before: int = 0
+    bytes_after: int = 0
+    temps_removed: tuple[str, ...] = ()
+    reconciled: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    temps_removed: tuple[str, ...]
+    reconciled: tuple[str, ...]  # logical paths whose duplicate representation was resolved
+    conflicts: tuple[str, ...]  # logical paths left with both representations (diverged)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One store under test, bound to one home after :meth:`configure`."""
+
+    def hello(self) -> Hello: ...
+
+    def configure(self, home: str, cold_after_seconds: float) -> None:
+        """Bind to ``home``; a rollout is cold when its mtime is at least this old (0: all)."""
+
+    # reader
+    def read(self, path: str) -> ReadResult: ...
+    def header(self, path: str) -> dict:
+        """The ``session_meta`` payload (errors: not_a_rollout)."""
+    def list(self, archived: bool = False) -> list[RolloutEntry]:
+        """Logical rollouts, newest first by the selected representation's mtime."""
+    def find(self, rollout_id: str) -> RolloutEntry | None: ...
+    def search(self, text: str, archived: bool = False) -> list[SearchHit]: ...
+
+    # writer
+    def create(self, path: str, lines: list[str]) -> str: ...
+    def append(self, path: str, lines: list[str]) -> str:
+        """Short append: materialize if needed, write each line with one write, close."""
+    def open_writer(self, path: str) -> str:
+        """A long-lived writer handle (an opaque token)."""
+    def write(self, handle: str, line: str) -> None: ...
+    def close_writer(self, handle: str) -> None: ...
+    def materialize(self, path: str) -> bool:
+        """Make the plain representation exist; True if a .zst was decoded."""
+
+    # compressor
+    def compress(self, path: str) -> str:
+        """Compress one rollout now (ignores the run lock, honours the cold rule); an outcome."""
+    def run_worker(self) -> WorkerReport: ...
+    def cleanup(self) -> CleanupReport: ...
+
+    # lifecycle
+    def archive(self, path: str) -> str: ...
+    def unarchive(self, path: str) -> str: ...
+    def delete(self, path: str) -> None: ...
+
+    def close(self) -> None:
+        """Release everything (writer handles, child processes)."""
