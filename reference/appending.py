@@ -1,0 +1,200 @@
+"""Appending: materialize a `.zst` before any append, then write each line with one ``write``.
+
+An appender never creates the plain file (no ``O_CREAT``: a reopen-with-create after the worker's
+unlink would hide the history in the `.zst`, R4), holds ``LOCK_SH`` on it while writing (so the
+worker cannot replace it under the handle, R2/R12), and re-checks under the lock that its handle is
+still the file at the path.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+from . import codec, failpoints
+from .errors import (
+    AlreadyExistsError,
+    BadRequestError,
+    BusyError,
+    IoError,
+    NotFoundError,
+    ReadOnlyError,
+    from_os_error,
+)
+from .home import Location
+from .locks import (
+    OPEN_FLAGS,
+    create_locked_temp,
+    discard_temp,
+    fsync_folder,
+    lock_with_timeout,
+    open_existing,
+    still_at,
+)
+
+# Each retry means a transition completed between our open and our lock; a handful is plenty
+# unless a compressor with a zero cold threshold keeps winning, which the caller hears as busy.
+MAX_ATTEMPTS = 50
+LOCK_TIMEOUT = 30.0
+CREATE_MODE = 0o600
+
+
+def _exists(path: str) -> bool:
+    return os.path.lexists(path)
+
+
+def _refuse_read_only(mode: int, path: str) -> None:
+    if not mode & stat.S_IWUSR:
+        raise ReadOnlyError("rollout is read-only (owner-write bit clear); nothing was changed", path=path)
+
+
+def materialize(location: Location) -> bool:
+    """Make the plain file exist from the `.zst`; True if this call decoded it.
+
+    Holds ``LOCK_EX`` on the `.zst` from the identity check to its unlink, so archive and delete
+    wait for it (R8, R9) and a second materializer finds the plain file instead (R6).
+    """
+    for _ in range(MAX_ATTEMPTS):
+        if _exists(location.plain):
+            return False
+        zst_fd = open_existing(location.zst, os.O_RDONLY)
+        if zst_fd is None:
+            if _exists(location.plain):
+                return False
+            raise NotFoundError("no plain or compressed representation of this rollout", path=location.rel)
+        try:
+            lock_with_timeout(zst_fd, True, LOCK_TIMEOUT, location.rel)
+            failpoints.hit("materialize.after_lock", location.rel)
+            if not still_at(zst_fd, location.zst):
+                continue  # it moved while we waited; look again
+            if _exists(location.plain):
+                return False  # plain wins; the stale `.zst` is recovery's to reconcile
+            return _decode_and_publish(location, zst_fd)
+        finally:
+            os.close(zst_fd)
+    raise BusyError("the rollout kept changing while materializing; retry later", path=location.rel)
+
+
+def _decode_and_publish(location: Location, zst_fd: int) -> bool:
+    zst_stat = os.fstat(zst_fd)
+    mode = stat.S_IMODE(zst_stat.st_mode)
+    temp_fd, temp_path = create_locked_temp(location.plain, "materialize", mode)
+    try:
+        codec.decode_into(zst_fd, temp_fd, location.rel)
+        failpoints.hit("materialize.after_decode", location.rel)
+        os.fchmod(temp_fd, mode)
+        os.fsync(temp_fd)
+        failpoints.hit("materialize.before_link", location.rel)
+        try:
+            os.link(temp_path, location.plain)  # never clobbers an existing plain file
+        except FileExistsError:
+            return False
+        failpoints.hit("materialize.after_link", location.rel)
+        # A fresh mtime keeps the worker from seeing the file cold before its writer appends (R5).
+        now = max(time.time_ns(), zst_stat.st_mtime_ns + 1)
+        os.utime(temp_fd, ns=(now, now))
+        os.unlink(temp_path)
+        fsync_folder(location.folder)
+        failpoints.hit("materialize.before_unlink", location.rel)
+        os.unlink(location.zst)
+        failpoints.hit("materialize.after_unlink", location.rel)
+        fsync_folder(location.folder)
+        return True
+    except OSError as exc:
+        raise from_os_error(exc, location.rel) from None
+    finally:
+        # Linked or not, the temp name goes; if linked, both representations hold the same bytes
+        # and recovery reconciles them.
+        discard_temp(temp_fd, temp_path)
+
+
+def open_for_append(location: Location) -> int:
+    """An ``O_APPEND`` handle on the plain file, ``LOCK_SH`` held, identity verified."""
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            fd = open_existing(location.plain, os.O_WRONLY | os.O_APPEND)
+        except IoError:
+            st = os.stat(location.plain, follow_symlinks=False)
+            _refuse_read_only(st.st_mode, location.rel)
+            raise
+        if fd is None:
+            zst = _stat_or_none(location.zst)
+            if zst is not None:
+                _refuse_read_only(zst.st_mode, location.rel)
+            materialize(location)
+            continue
+        try:
+            failpoints.hit("append.after_open", location.rel)
+            lock_with_timeout(fd, False, LOCK_TIMEOUT, location.rel)
+            failpoints.hit("append.after_lock", location.rel)
+            if still_at(fd, location.plain):
+                _refuse_read_only(os.fstat(fd).st_mode, location.rel)
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # replaced or unlinked between open and lock: start over
+    raise BusyError("the rollout kept changing under the writer; retry later", path=location.rel)
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def encode_line(line: str) -> bytes:
+    if not isinstance(line, str):
+        raise BadRequestError("a line must be text")
+    if "\n" in line:
+        raise BadRequestError("a line must not contain a newline; send one line per write")
+    return line.encode("utf-8", "surrogateescape") + b"\n"
+
+
+def write_line(fd: int, data: bytes, path: str) -> None:
+    """One ``write`` per line: O_APPEND places it whole after every earlier line (R6)."""
+    failpoints.hit("append.before_write", path)
+    try:
+        written = os.write(fd, data)
+    except OSError as exc:
+        raise from_os_error(exc, path) from None
+    if written != len(data):
+        raise IoError(f"short write ({written} of {len(data)} bytes); the line is not acknowledged", path=path)
+    failpoints.hit("append.after_write", path)
+
+
+def append(location: Location, lines: list[str]) -> None:
+    """Short append: open (materializing if needed), write each line, close."""
+    payloads = [encode_line(line) for line in lines]
+    fd = open_for_append(location)
+    try:
+        for data in payloads:
+            write_line(fd, data, location.rel)
+    finally:
+        os.close(fd)
+
+
+def create(location: Location, lines: list[str]) -> None:
+    """Create a new rollout with ``lines``; refuse when either representation exists."""
+    payloads = [encode_line(line) for line in lines]
+    if _exists(location.zst):
+        raise AlreadyExistsError("a compressed representation already exists", path=location.rel)
+    try:
+        os.makedirs(location.folder, mode=0o700, exist_ok=True)
+        fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, CREATE_MODE)
+    except OSError as exc:
+        raise from_os_error(exc, location.rel) from None
+    try:
+        os.fchmod(fd, CREATE_MODE)
+        lock_with_timeout(fd, False, LOCK_TIMEOUT, location.rel)
+        if _exists(location.zst):
+            # A compressor cannot have made it (the file is fresh); someone created the `.zst`
+            # beside us: undo, so the two never split the history (R4).
+            os.unlink(location.plain)
+            raise AlreadyExistsError("a compressed representation appeared", path=location.rel)
+        for data in payloads:
+            write_line(fd, data, location.rel)
+    finally:
+        os.close(fd)

@@ -1,0 +1,132 @@
+"""Compressing one cold rollout: encode outside the exclusive lock, publish and unlink inside it.
+
+Phase 1 encodes bytes [0, size) into a locked temp and verifies the round trip byte for byte,
+while writers may still open the file.  Phase 2 takes ``LOCK_EX|LOCK_NB`` on the plain handle
+(any writer's ``LOCK_SH`` makes it ``skipped_busy``: R2, R12), re-checks identity, size, mtime
+and mode (R1, R7), publishes without replacing, and unlinks the plain file while still holding
+the lock, so no writer can have it open for writing at that moment.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass
+
+from . import codec, failpoints, reading
+from .errors import NotARolloutError, NotFoundError, StoreError, from_os_error
+from .home import Home, Location
+from .locks import create_locked_temp, discard_temp, fsync_folder, lock, open_existing, still_at, unlock
+
+
+@dataclass(frozen=True)
+class CompressResult:
+    outcome: str
+    bytes_before: int = 0
+    bytes_after: int = 0
+    detail: str = ""
+
+
+def is_cold(home: Home, st: os.stat_result, now_ns: int) -> bool:
+    return now_ns - st.st_mtime_ns >= home.cold_after_seconds * 1e9
+
+
+def _last_byte_is_newline(fd: int, size: int) -> bool:
+    return size > 0 and os.pread(fd, 1, size - 1) == b"\n"
+
+
+def _check_header(fd: int, size: int, rel: str) -> None:
+    chunks = codec.read_chunks(fd, 0, size)
+    reading.session_meta(chunks, rel)
+
+
+def compress_one(
+    home: Home,
+    location: Location,
+    fork_bases: frozenset[str] = frozenset(),
+    dry_run: bool = False,
+) -> CompressResult:
+    """Compress one rollout if it is cold, complete, idle and not a fork base."""
+    fd = open_existing(location.plain, os.O_RDONLY)
+    if fd is None:
+        if os.path.lexists(location.zst):
+            return CompressResult("skipped_already_compressed")
+        raise NotFoundError("no such rollout", path=location.rel)
+    try:
+        failpoints.hit("compress.after_open", location.rel)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return CompressResult("failed", detail="not a regular file")
+        if os.path.lexists(location.zst):
+            return CompressResult("skipped_already_compressed", detail="both representations present")
+        if not is_cold(home, st, time.time_ns()):
+            return CompressResult("skipped_not_cold")
+        if not _last_byte_is_newline(fd, st.st_size):
+            return CompressResult("skipped_incomplete_tail")
+        try:
+            _check_header(fd, st.st_size, location.rel)
+        except NotARolloutError as exc:
+            return CompressResult("skipped_not_rollout", detail=exc.message)
+        if location.name.id in fork_bases:
+            return CompressResult("skipped_fork_base")
+        # Cheap early exit before the expensive encode: a live writer holds LOCK_SH.
+        if not lock(fd, exclusive=True, wait=False, path=location.rel):
+            return CompressResult("skipped_busy")
+        unlock(fd)
+        if dry_run:
+            return CompressResult("compressed", st.st_size, 0, detail="dry run")
+        return _encode_and_publish(location, fd, st)
+    except StoreError as exc:
+        return CompressResult("failed", detail=f"{exc.kind}: {exc}")
+    except OSError as exc:
+        error = from_os_error(exc, location.rel)
+        return CompressResult("failed", detail=f"{error.kind}: {error}")
+    finally:
+        os.close(fd)
+
+
+def _encode_and_publish(location: Location, fd: int, st: os.stat_result) -> CompressResult:
+    size, mode = st.st_size, stat.S_IMODE(st.st_mode)
+    temp_fd, temp_path = create_locked_temp(location.zst, "compress", mode)
+    published = False
+    try:
+        compressed_size = codec.encode(fd, size, temp_fd)
+        failpoints.hit("compress.after_encode", location.rel)
+        if not codec.same_bytes(temp_fd, fd, size, temp_path):
+            return CompressResult("failed", detail="round trip differs from the source")
+        failpoints.hit("compress.after_verify", location.rel)
+        os.fchmod(temp_fd, mode)
+        os.utime(temp_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.fsync(temp_fd)
+        failpoints.hit("compress.before_lock", location.rel)
+        if not lock(fd, exclusive=True, wait=False, path=location.rel):
+            return CompressResult("skipped_busy")
+        failpoints.hit("compress.after_lock", location.rel)
+        now = os.fstat(fd)
+        if (
+            not still_at(fd, location.plain)
+            or now.st_size != size
+            or now.st_mtime_ns != st.st_mtime_ns
+            or stat.S_IMODE(now.st_mode) != mode
+        ):
+            return CompressResult("skipped_changed")
+        failpoints.hit("compress.before_publish", location.rel)
+        try:
+            os.link(temp_path, location.zst)  # never replaces an existing `.zst`
+        except FileExistsError:
+            return CompressResult("skipped_already_compressed")
+        published = True
+        failpoints.hit("compress.after_publish", location.rel)
+        fsync_folder(location.folder)
+        failpoints.hit("compress.before_unlink", location.rel)
+        os.unlink(location.plain)
+        published = False
+        failpoints.hit("compress.after_unlink", location.rel)
+        fsync_folder(location.folder)
+        return CompressResult("compressed", size, compressed_size)
+    finally:
+        if published and still_at(temp_fd, location.zst):
+            # Failed between publish and unlink: withdraw our `.zst` so plain stays the only copy.
+            os.unlink(location.zst)
+        discard_temp(temp_fd, temp_path)

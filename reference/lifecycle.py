@@ -1,0 +1,126 @@
+"""Archive, unarchive and delete either representation, never clobbering and never racing.
+
+Each operation locks the representation it moves (``LOCK_SH`` on plain, so live writers keep
+writing into the moved inode; ``LOCK_EX`` on `.zst`, so a materializer in flight finishes first)
+and re-checks identity under the lock; a compressor in its publish phase holds ``LOCK_EX`` on the
+plain file, so the two never interleave (R8).  Delete takes ``LOCK_EX`` on both (R9).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import time
+
+from . import failpoints
+from .errors import AlreadyExistsError, BusyError, ConflictError, NotFoundError, from_os_error
+from .home import Home, Location
+from .locks import fsync_folder, lock_with_timeout, open_existing, still_at
+
+MAX_ATTEMPTS = 50
+LOCK_TIMEOUT = 30.0
+# A writer holds LOCK_SH for a whole session: delete waits only briefly for short appends.
+DELETE_LOCK_TIMEOUT = 2.0
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def rename_noreplace(source: str, target: str) -> None:
+    """Atomic rename that fails with EEXIST instead of replacing ``target``."""
+    renameat2 = getattr(_libc, "renameat2", None)
+    if renameat2 is not None:
+        if renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL):
+            raise OSError(code, os.strerror(code), source)
+    # Filesystems without RENAME_NOREPLACE: link refuses to clobber; the unlink completes the move.
+    os.link(source, target)
+    os.unlink(source)
+
+
+def _open_selected_locked(location: Location, plain_timeout: float) -> tuple[int, str, bool]:
+    """Open and lock the selected representation; identity verified under the lock."""
+    for _ in range(MAX_ATTEMPTS):
+        for path, compressed in ((location.plain, False), (location.zst, True)):
+            fd = open_existing(path, os.O_RDONLY)
+            if fd is not None:
+                break
+        else:
+            raise NotFoundError("no plain or compressed representation of this rollout", path=location.rel)
+        try:
+            lock_with_timeout(fd, compressed, LOCK_TIMEOUT if compressed else plain_timeout, location.rel)
+            if still_at(fd, path):
+                return fd, path, compressed
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    raise BusyError("the rollout kept changing; retry later", path=location.rel)
+
+
+def move(home: Home, source: Location, target: Location, touch: bool) -> str:
+    """Move whichever representation exists from ``source`` to ``target``; return the new path."""
+    if os.path.lexists(source.plain) and os.path.lexists(source.zst):
+        raise ConflictError("both representations present; run cleanup first", path=source.rel)
+    if os.path.lexists(target.plain) or os.path.lexists(target.zst):
+        raise AlreadyExistsError("a rollout of that name is already there", path=target.rel)
+    fd, path, compressed = _open_selected_locked(source, LOCK_TIMEOUT)
+    try:
+        destination = target.zst if compressed else target.plain
+        os.makedirs(target.folder, mode=0o700, exist_ok=True)
+        failpoints.hit("archive.before_rename", source.rel)
+        rename_noreplace(path, destination)
+        if touch:
+            now = time.time_ns()
+            os.utime(fd, ns=(now, now))
+        fsync_folder(target.folder)
+        fsync_folder(source.folder)
+        return target.rel
+    except FileExistsError:
+        raise AlreadyExistsError("a rollout of that name is already there", path=target.rel) from None
+    except OSError as exc:
+        raise from_os_error(exc, source.rel) from None
+    finally:
+        os.close(fd)
+
+
+def archive(home: Home, location: Location) -> str:
+    if location.archived:
+        return location.rel
+    return move(home, location, home.archived_location(location.name), touch=False)
+
+
+def unarchive(home: Home, location: Location) -> str:
+    if not location.archived:
+        return location.rel
+    return move(home, location, home.active_location(location.name), touch=True)
+
+
+def delete(location: Location) -> None:
+    """Remove every representation, each locked exclusively and verified first."""
+    removed_any = False
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            fd, path, compressed = _open_selected_locked(location, DELETE_LOCK_TIMEOUT)
+        except NotFoundError:
+            if removed_any:
+                return
+            raise
+        try:
+            if not compressed:
+                # Upgrade to exclusive: no writer may hold the file we unlink.
+                lock_with_timeout(fd, True, DELETE_LOCK_TIMEOUT, location.rel)
+                if not still_at(fd, path):
+                    continue
+            failpoints.hit("delete.before_unlink", location.rel)
+            os.unlink(path)
+            removed_any = True
+            fsync_folder(location.folder)
+        except OSError as exc:
+            raise from_os_error(exc, location.rel) from None
+        finally:
+            os.close(fd)
+    raise BusyError("the rollout kept changing; retry later", path=location.rel)

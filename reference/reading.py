@@ -1,0 +1,121 @@
+"""Reading a logical rollout: plain wins, `.zst` is the fallback, transitions are retried."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from . import codec
+from .errors import NotARolloutError, NotFoundError
+from .home import Location
+from .locks import open_existing
+
+READ_ATTEMPTS = 3
+RETRY_DELAY = 0.05
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An open handle on the selected representation of a rollout."""
+
+    fd: int
+    path: str
+    compressed: bool
+    stat: os.stat_result
+
+
+def open_selected(location: Location) -> Opened:
+    """Open plain if it exists, else the `.zst`; retry the pair when both vanish mid-transition."""
+    for attempt in range(READ_ATTEMPTS):
+        for path, compressed in ((location.plain, False), (location.zst, True)):
+            fd = open_existing(path, os.O_RDONLY)
+            if fd is not None:
+                return Opened(fd, path, compressed, os.fstat(fd))
+        if attempt + 1 < READ_ATTEMPTS:
+            time.sleep(RETRY_DELAY)
+    raise NotFoundError("no plain or compressed representation of this rollout", path=location.rel)
+
+
+def byte_chunks(opened: Opened) -> Iterator[bytes]:
+    """The logical bytes of an opened representation, streamed."""
+    if opened.compressed:
+        yield from codec.decoded_chunks(opened.fd, opened.path)
+    else:
+        offset = 0
+        while chunk := os.pread(opened.fd, codec.CHUNK, offset):
+            offset += len(chunk)
+            yield chunk
+
+
+def lines_of(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """Split into ``(line, complete)``: complete lines without their ``\\n``; a torn tail last."""
+    # Pieces of the current line are joined once, so a line of many MB costs one copy.
+    pieces: list[bytes] = []
+    for chunk in chunks:
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            pieces.append(chunk[start:end])
+            yield b"".join(pieces), True
+            pieces = []
+            start = end + 1
+        if start < len(chunk):
+            pieces.append(chunk[start:])
+    if pieces:
+        yield b"".join(pieces), False
+
+
+def parse_line(line: bytes, first: bool) -> dict | None:
+    """A JSON object, or None for junk (invalid UTF-8, not JSON, not an object)."""
+    if first and line.startswith(BOM):
+        line = line[len(BOM) :]
+    try:
+        value = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
+class LineCounts:
+    items: int
+    parse_errors: int
+
+
+def count_lines(chunks: Iterator[bytes], sink: list[bytes] | None = None) -> LineCounts:
+    """Count items and parse errors (a torn tail is one error); keep the raw bytes in ``sink``."""
+    items = errors = 0
+
+    def tee() -> Iterator[bytes]:
+        for chunk in chunks:
+            if sink is not None:
+                sink.append(chunk)
+            yield chunk
+
+    for number, (line, complete) in enumerate(lines_of(tee())):
+        if not line.strip():
+            continue
+        if complete and parse_line(line, number == 0) is not None:
+            items += 1
+        else:
+            errors += 1
+    return LineCounts(items, errors)
+
+
+def session_meta(chunks: Iterator[bytes], path: str) -> dict:
+    """The first session_meta payload, skipping blank, junk and event lines before it."""
+    for number, (line, complete) in enumerate(lines_of(chunks)):
+        value = parse_line(line, number == 0) if complete else None
+        if value is None:
+            continue
+        kind = value.get("type")
+        if kind == "session_meta":
+            payload = value.get("payload")
+            if isinstance(payload, dict):
+                return payload
+        elif kind == "response_item":
+            raise NotARolloutError("rollout does not start with session metadata", path=path)
+    raise NotARolloutError("rollout is empty: no session metadata line", path=path)

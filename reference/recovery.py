@@ -1,0 +1,106 @@
+"""Crash recovery: reconcile a rollout left with both representations, remove orphaned temps.
+
+Both rules act only under locks that prove no live process is in the middle of the transition:
+``LOCK_EX|LOCK_NB`` on both representations before reconciling, and on a temp before removing it
+(every reference temp is locked by its owner for its whole life, R10).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from . import codec, failpoints
+from .discovery import scan_pairs
+from .errors import CorruptError
+from .home import Home, Location
+from .locks import fsync_folder, lock, open_existing, still_at
+from .naming import ACTIVE_DIR, ARCHIVED_DIR, is_temp
+
+STALE_TEMP_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    rel: str
+    verdict: str  # "equal" (plain removed), "stale_zst" (zst removed), "conflict", "busy"
+
+
+def _compare(zst_fd: int, plain_fd: int, path: str) -> str:
+    """``equal``, ``prefix`` (the `.zst` holds a strict prefix of plain) or ``diverged``."""
+    plain_size = os.fstat(plain_fd).st_size
+    offset = 0
+    try:
+        for chunk in codec.decoded_chunks(zst_fd, path):
+            if os.pread(plain_fd, len(chunk), offset) != chunk:
+                return "diverged"
+            offset += len(chunk)
+    except CorruptError:
+        return "diverged"
+    if offset == plain_size:
+        return "equal"
+    return "prefix"
+
+
+def reconcile(location: Location) -> Reconciled | None:
+    """Resolve plain + `.zst` of one rollout; None when only one representation exists."""
+    plain_fd = open_existing(location.plain, os.O_RDONLY)
+    zst_fd = open_existing(location.zst, os.O_RDONLY)
+    try:
+        if plain_fd is None or zst_fd is None:
+            return None
+        if not (lock(plain_fd, True, wait=False) and lock(zst_fd, True, wait=False)):
+            return Reconciled(location.rel, "busy")
+        if not (still_at(plain_fd, location.plain) and still_at(zst_fd, location.zst)):
+            return Reconciled(location.rel, "busy")
+        verdict = _compare(zst_fd, plain_fd, location.rel)
+        if verdict == "equal":
+            # An interrupted compression (or materialize): the `.zst` holds every byte, finish it.
+            os.unlink(location.plain)
+        elif verdict == "prefix":
+            # Lines were appended after the `.zst` was made: it is stale and must never resurface.
+            os.unlink(location.zst)
+        else:
+            return Reconciled(location.rel, "conflict")
+        fsync_folder(location.folder)
+        return Reconciled(location.rel, "equal" if verdict == "equal" else "stale_zst")
+    finally:
+        for fd in (plain_fd, zst_fd):
+            if fd is not None:
+                os.close(fd)
+
+
+def reconcile_all(home: Home) -> list[Reconciled]:
+    """Reconcile every rollout of the home that has both representations."""
+    return [r for location in scan_pairs(home) if (r := reconcile(location)) is not None]
+
+
+def _temp_paths(home: Home):
+    for area in (ACTIVE_DIR, ARCHIVED_DIR):
+        for folder, _dirs, files in os.walk(os.path.join(home.root, area), followlinks=False):
+            for name in files:
+                if is_temp(name):
+                    yield os.path.join(folder, name)
+
+
+def remove_orphaned_temps(home: Home, now_ns: int | None = None) -> list[str]:
+    """Remove temps whose owner is gone (no lock) and that are older than six hours."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    removed = []
+    for path in _temp_paths(home):
+        fd = open_existing(path, os.O_RDONLY)
+        if fd is None:
+            continue
+        try:
+            if not lock(fd, True, wait=False):
+                continue  # its owner is alive, whatever the mtime says
+            st = os.fstat(fd)
+            if now_ns - st.st_mtime_ns < STALE_TEMP_SECONDS * 1e9 or not still_at(fd, path):
+                continue
+            failpoints.hit("cleanup.before_unlink", home.rel(path))
+            os.unlink(path)
+            removed.append(home.rel(path))
+        finally:
+            os.close(fd)
+    return removed

@@ -1,0 +1,200 @@
+"""The reference store behind the Store interface (conformance/store_api.py)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from importlib.metadata import PackageNotFoundError, version
+
+from conformance.store_api import (
+    CleanupReport,
+    Hello,
+    ReadResult,
+    RolloutEntry,
+    SearchHit,
+    WorkerReport,
+)
+
+from . import appending, compression, failpoints, lifecycle, reading, recovery, worker
+from .discovery import Found, find_by_id, list_rollouts
+from .errors import BadRequestError, NotFoundError, StoreError
+from .home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
+from .naming import is_uuid
+
+PROTOCOL_VERSION = 1
+CAPABILITIES = ("reader", "writer", "compressor", "lifecycle", "failpoints")
+
+
+def package_version() -> str:
+    try:
+        return version("rollout-conformance")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class ReferenceStore:
+    """Every operation of SPEC.md over one home, in this process."""
+
+    name = "reference"
+
+    def __init__(self) -> None:
+        self._home: Home | None = None
+        self._writers: dict[str, tuple[int, Location]] = {}
+        self._handles = itertools.count(1)
+
+    # -- setup ---------------------------------------------------------------------------
+    def hello(self) -> Hello:
+        return Hello(PROTOCOL_VERSION, self.name, package_version(), CAPABILITIES, failpoints.POINTS)
+
+    def configure(self, home: str, cold_after_seconds: float = DEFAULT_COLD_AFTER_SECONDS) -> None:
+        self._home = Home.open(home, cold_after_seconds)
+
+    @property
+    def home(self) -> Home:
+        if self._home is None:
+            raise BadRequestError("configure the store with a home first")
+        return self._home
+
+    def _locate(self, path: str) -> Location:
+        return self.home.locate(path)
+
+    def _entry(self, found: Found) -> RolloutEntry:
+        return RolloutEntry(
+            path=found.location.rel,
+            physical_path=self.home.rel(found.physical),
+            id=found.location.name.id,
+            archived=found.location.archived,
+            representation="zst" if found.compressed else "plain",
+            mtime_ns=found.mtime_ns,
+        )
+
+    # -- reader --------------------------------------------------------------------------
+    def read(self, path: str) -> ReadResult:
+        location = self._locate(path)
+        opened = reading.open_selected(location)
+        try:
+            sink: list[bytes] = []
+            counts = reading.count_lines(reading.byte_chunks(opened), sink)
+        finally:
+            os.close(opened.fd)
+        return ReadResult(
+            content=b"".join(sink),
+            items=counts.items,
+            parse_errors=counts.parse_errors,
+            representation="zst" if opened.compressed else "plain",
+            physical_path=self.home.rel(opened.path),
+        )
+
+    def header(self, path: str) -> dict:
+        location = self._locate(path)
+        opened = reading.open_selected(location)
+        try:
+            return reading.session_meta(reading.byte_chunks(opened), location.rel)
+        finally:
+            os.close(opened.fd)
+
+    def list(self, archived: bool = False) -> list[RolloutEntry]:
+        return [self._entry(found) for found in list_rollouts(self.home, archived)]
+
+    def find(self, rollout_id: str) -> RolloutEntry | None:
+        if not isinstance(rollout_id, str) or not is_uuid(rollout_id):
+            return None
+        found = find_by_id(self.home, rollout_id)
+        return None if found is None else self._entry(found)
+
+    def search(self, text: str, archived: bool = False) -> list[SearchHit]:
+        needle = text.encode("utf-8")
+        hits = []
+        for found in list_rollouts(self.home, archived):
+            try:
+                opened = reading.open_selected(found.location)
+            except NotFoundError:
+                continue  # deleted since the listing
+            try:
+                lines = reading.lines_of(reading.byte_chunks(opened))
+                for number, (line, _complete) in enumerate(lines, start=1):
+                    if needle in line:
+                        hits.append(SearchHit(found.location.rel, number))
+            except StoreError:
+                continue  # a corrupt rollout is not a search result; read reports it
+            finally:
+                os.close(opened.fd)
+        return hits
+
+    # -- writer --------------------------------------------------------------------------
+    def create(self, path: str, lines: list[str]) -> str:
+        location = self._locate(path)
+        appending.create(location, lines)
+        return location.rel
+
+    def append(self, path: str, lines: list[str]) -> str:
+        location = self._locate(path)
+        appending.append(location, lines)
+        return location.rel
+
+    def open_writer(self, path: str) -> str:
+        location = self._locate(path)
+        fd = appending.open_for_append(location)
+        handle = f"w{next(self._handles)}"
+        self._writers[handle] = (fd, location)
+        return handle
+
+    def _writer(self, handle: str) -> tuple[int, Location]:
+        try:
+            return self._writers[handle]
+        except (KeyError, TypeError):
+            raise BadRequestError(f"unknown writer handle {handle!r}") from None
+
+    def write(self, handle: str, line: str) -> None:
+        fd, location = self._writer(handle)
+        appending.write_line(fd, appending.encode_line(line), location.rel)
+
+    def close_writer(self, handle: str) -> None:
+        fd, _ = self._writer(handle)
+        del self._writers[handle]
+        os.close(fd)
+
+    def materialize(self, path: str) -> bool:
+        return appending.materialize(self._locate(path))
+
+    # -- compressor ----------------------------------------------------------------------
+    def compress(self, path: str) -> str:
+        location = self._locate(path)
+        rollouts = list_rollouts(self.home, None)
+        bases = worker.fork_bases(rollouts)
+        return compression.compress_one(self.home, location, bases).outcome
+
+    def run_worker(self) -> WorkerReport:
+        report = worker.run(self.home)
+        return WorkerReport(
+            ran=report.ran,
+            outcomes={rel: r.outcome for rel, r in report.results.items()},
+            bytes_before=sum(r.bytes_before for r in report.results.values()),
+            bytes_after=sum(r.bytes_after for r in report.results.values()),
+            temps_removed=report.temps_removed,
+            reconciled=tuple(r.rel for r in report.reconciled if r.verdict in ("equal", "stale_zst")),
+        )
+
+    def cleanup(self) -> CleanupReport:
+        reconciled = recovery.reconcile_all(self.home)
+        removed = recovery.remove_orphaned_temps(self.home)
+        return CleanupReport(
+            temps_removed=tuple(removed),
+            reconciled=tuple(r.rel for r in reconciled if r.verdict in ("equal", "stale_zst")),
+            conflicts=tuple(r.rel for r in reconciled if r.verdict == "conflict"),
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def archive(self, path: str) -> str:
+        return lifecycle.archive(self.home, self._locate(path))
+
+    def unarchive(self, path: str) -> str:
+        return lifecycle.unarchive(self.home, self._locate(path))
+
+    def delete(self, path: str) -> None:
+        lifecycle.delete(self._locate(path))
+
+    def close(self) -> None:
+        for fd, _ in self._writers.values():
+            os.close(fd)
+        self._writers.clear()
