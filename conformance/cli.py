@@ -1,0 +1,32 @@
+"""``rollout-conformance``: one console script; each area registers its own subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reference import cli as reference_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rollout-conformance",
+        description="Reference store, conformance suite and race harness for .jsonl/.jsonl.zst rollout stores.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _areas():
+        module.register(subparsers)
+    return parser
+
+
+def _areas():
+    return [reference_cli]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return reference_cli.run_command(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

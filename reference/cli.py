@@ -1,0 +1,169 @@
+"""Command-line access to the reference store: ``compress`` a real home, poke at it by hand."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import sys
+from dataclasses import asdict
+
+from .errors import StoreError
+from .home import Home
+from .store import ReferenceStore
+from . import worker
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """``7d``, ``12h``, ``30m``, ``45s`` or plain seconds; ``0`` makes everything cold."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 7d, 12h, 30m, 0)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _human_bytes(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; silent when stderr is not a terminal (CI logs stay clean)."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, done: int, total: int, rel: str) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = width * done // max(total, 1)
+        name = rel if len(rel) <= 50 else "..." + rel[-47:]
+        self.stream.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total} {name:<50}")
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _cmd_compress(args: argparse.Namespace) -> int:
+    home = Home.open(args.home, args.cold_after)
+    report = worker.run(home, dry_run=args.dry_run, progress=ProgressBar())
+    if not report.ran:
+        print(f"not run: {report.reason}; nothing was changed", file=sys.stderr)
+        return 3
+    counts: dict[str, int] = {}
+    for result in report.results.values():
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    before = sum(r.bytes_before for r in report.results.values())
+    after = sum(r.bytes_after for r in report.results.values())
+    title = "dry run (nothing changed)" if args.dry_run else "worker run"
+    print(f"{title} over {home.root}")
+    for outcome in sorted(counts):
+        print(f"  {outcome:<28} {counts[outcome]}")
+    if not args.dry_run:
+        ratio = f" ({after / before:.1%})" if before else ""
+        print(f"  bytes before/after          {_human_bytes(before)} -> {_human_bytes(after)}{ratio}")
+        print(f"  stale temps removed         {len(report.temps_removed)}")
+        print(f"  both representations fixed  {len(report.reconciled)}")
+    for rel, result in sorted(report.results.items()):
+        if result.outcome == "failed":
+            print(f"  failed: {rel}: {result.detail}")
+    return 1 if counts.get("failed") else 0
+
+
+def _store(args: argparse.Namespace) -> ReferenceStore:
+    store = ReferenceStore()
+    store.configure(args.home, getattr(args, "cold_after", 7 * 86400))
+    return store
+
+
+def _emit(value) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _cmd_read(args):
+    result = _store(args).read(args.path)
+    if args.json:
+        record = asdict(result)
+        record["content_b64"] = base64.b64encode(record.pop("content")).decode()
+        _emit(record)
+    else:
+        sys.stdout.buffer.write(result.content)
+        print(f"# {result.items} items, {result.parse_errors} parse errors, {result.representation}", file=sys.stderr)
+    return 0
+
+
+def _cmd_list(args):
+    for entry in _store(args).list(archived=args.archived):
+        print(entry.path if not args.json else json.dumps(asdict(entry)))
+    return 0
+
+
+def _cmd_find(args):
+    entry = _store(args).find(args.id)
+    if entry is None:
+        print(f"no rollout with id {args.id}", file=sys.stderr)
+        return 1
+    print(entry.physical_path)
+    return 0
+
+
+def _cmd_search(args):
+    for hit in _store(args).search(args.text, archived=args.archived):
+        print(f"{hit.path}:{hit.line_number}")
+    return 0
+
+
+def _cmd_materialize(args):
+    decoded = _store(args).materialize(args.path)
+    print("materialized" if decoded else "already plain")
+    return 0
+
+
+def _cmd_cleanup(args):
+    _emit(asdict(_store(args).cleanup()))
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add the reference store's subcommands to the ``rollout-conformance`` parser."""
+    p = subparsers.add_parser("compress", help="one worker run of the reference store over a home")
+    p.add_argument("--home", required=True, help="a home such as ~/.codex")
+    p.add_argument("--cold-after", type=parse_duration, default=7 * 86400, help="default 7d")
+    p.add_argument("--dry-run", action="store_true", help="report what would happen, change nothing")
+    p.set_defaults(func=_cmd_compress)
+
+    def with_home(name, func, help_text):
+        sub = subparsers.add_parser(name, help=help_text)
+        sub.add_argument("--home", required=True)
+        sub.set_defaults(func=func)
+        return sub
+
+    with_home("read", _cmd_read, "print a rollout's logical bytes").add_argument("path")
+    subparsers.choices["read"].add_argument("--json", action="store_true", help="counts and base64 content")
+    sub = with_home("list", _cmd_list, "list logical rollouts, newest first")
+    sub.add_argument("--archived", action="store_true")
+    sub.add_argument("--json", action="store_true")
+    with_home("find", _cmd_find, "print the physical path of a rollout by id").add_argument("id")
+    sub = with_home("search", _cmd_search, "lines containing TEXT, by logical path")
+    sub.add_argument("text")
+    sub.add_argument("--archived", action="store_true")
+    with_home("materialize", _cmd_materialize, "decode a .zst back to plain").add_argument("path")
+    with_home("cleanup", _cmd_cleanup, "reconcile duplicates and remove orphaned temps")
+
+
+def run_command(func, args) -> int:
+    """Run a subcommand, turning a StoreError into one line naming its kind (exit 2)."""
+    try:
+        return func(args)
+    except StoreError as exc:
+        print(f"error [{exc.kind}]: {exc}", file=sys.stderr)
+        return 2
