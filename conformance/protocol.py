@@ -1,0 +1,195 @@
+"""The stdio protocol (PROTOCOL.md) as data: schemas, validation, and JSON <-> store_api conversion.
+
+Contract: every message either side sends is checked against ``conformance/schemas/*.json``
+(JSON Schema draft 2020-12) with :func:`validate_request` / :func:`validate_response`, and the
+``result`` object of each op converts losslessly to and from the store_api value with
+:func:`encode_result` / :func:`decode_result`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, replace
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+
+from conformance.store_api import (
+    CAPABILITIES,
+    CleanupReport,
+    Hello,
+    ReadResult,
+    RolloutEntry,
+    SearchHit,
+    WorkerReport,
+)
+
+#: The protocol version this code speaks; a program answering another version is not usable.
+PROTOCOL_VERSION = 1
+
+#: Every op, with the capability a program must declare to be asked it (None: always available).
+OPS: dict[str, str | None] = {
+    "hello": None,
+    "configure": None,
+    "read": "reader",
+    "header": "reader",
+    "list": "reader",
+    "find": "reader",
+    "search": "reader",
+    "create": "writer",
+    "append": "writer",
+    "open_writer": "writer",
+    "write": "writer",
+    "close_writer": "writer",
+    "materialize": "writer",
+    "compress": "compressor",
+    "run_worker": "compressor",
+    "cleanup": "compressor",
+    "archive": "lifecycle",
+    "unarchive": "lifecycle",
+    "delete": "lifecycle",
+    "shutdown": None,
+}
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the protocol; the text names the offending field."""
+
+
+@cache
+def _validators() -> dict[str, Draft202012Validator]:
+    """One validator per schema file name (``read.request``, ``error.response``, ...)."""
+    folder = resources.files("conformance") / "schemas"
+    schemas = {
+        entry.name.removesuffix(".json"): json.loads(entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".json")
+    }
+    registry = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values()
+    )
+    return {
+        name: Draft202012Validator(schema, registry=registry)
+        for name, schema in schemas.items()
+        if name != "defs"
+    }
+
+
+def _check(schema_name: str, message: Any) -> None:
+    error = best_match(_validators()[schema_name].iter_errors(message))
+    if error is not None:
+        where = "/".join(str(part) for part in error.absolute_path) or "(message)"
+        raise ProtocolError(f"{schema_name} schema violated at {where}: {error.message}")
+
+
+def validate_request(message: Any) -> str:
+    """Check one request against its op's schema and return the op name (else ProtocolError)."""
+    if not isinstance(message, dict):
+        raise ProtocolError("a request must be a JSON object like {\"id\": 1, \"op\": \"hello\", ...}")
+    op = message.get("op")
+    if op not in OPS:
+        raise ProtocolError(f"unknown op {op!r}; the ops are: {', '.join(OPS)}")
+    _check(f"{op}.request", message)
+    return op
+
+
+def validate_response(op: str, message: Any) -> None:
+    """Check one response to an ``op`` request: the op's success schema or the error schema."""
+    if not isinstance(message, dict):
+        raise ProtocolError("a response must be a JSON object with \"id\" and \"ok\"")
+    _check(f"{op}.response" if message.get("ok") is True else "error.response", message)
+
+
+def request_arguments(request: dict) -> dict[str, Any]:
+    """The keyword arguments of the store_api method a validated request calls."""
+    return {key: value for key, value in request.items() if key not in ("id", "op")}
+
+
+def success(request_id: int, result: dict) -> dict:
+    """A success response envelope."""
+    return {"id": request_id, "ok": True, "result": result}
+
+
+def failure(request_id: int | None, kind: str, message: str, path: str | None = None) -> dict:
+    """An error response envelope (``kind`` from reference.errors.ERROR_KINDS)."""
+    return {"id": request_id, "ok": False, "error": {"kind": kind, "message": message, "path": path}}
+
+
+def encode_hello(hello: Hello) -> dict:
+    """The hello result; ``full`` expands to every capability and the version is this protocol's."""
+    capabilities = CAPABILITIES if "full" in hello.capabilities else tuple(hello.capabilities)
+    return _plain(replace(hello, protocol=PROTOCOL_VERSION, capabilities=capabilities))
+
+
+def _plain(value: Any) -> dict:
+    return json.loads(json.dumps(asdict(value)))
+
+
+def encode_result(op: str, value: Any) -> dict:
+    """The JSON ``result`` object for what a store_api method returned for ``op``."""
+    if op == "hello":
+        return encode_hello(value)
+    if op == "read":
+        return {
+            "content_b64": base64.b64encode(value.content).decode("ascii"),
+            "items": value.items,
+            "parse_errors": value.parse_errors,
+            "representation": value.representation,
+            "physical_path": value.physical_path,
+        }
+    if op == "header":
+        return {"header": value}
+    if op == "list":
+        return {"entries": [asdict(entry) for entry in value]}
+    if op == "find":
+        return {"entry": None if value is None else asdict(value)}
+    if op == "search":
+        return {"hits": [asdict(hit) for hit in value]}
+    if op in ("create", "append", "archive", "unarchive"):
+        return {"path": value}
+    if op == "open_writer":
+        return {"handle": value}
+    if op == "materialize":
+        return {"materialized": value}
+    if op == "compress":
+        return {"outcome": value}
+    if op in ("run_worker", "cleanup"):
+        return _plain(value)
+    return {}
+
+
+def decode_result(op: str, result: dict) -> Any:
+    """The store_api value for a validated ``result`` object of ``op``."""
+    if op == "hello":
+        return Hello(**{**result, "capabilities": tuple(result["capabilities"]),
+                        "failpoints": tuple(result["failpoints"])})
+    if op == "read":
+        fields = {key: value for key, value in result.items() if key != "content_b64"}
+        return ReadResult(content=base64.b64decode(result["content_b64"], validate=True), **fields)
+    if op == "header":
+        return result["header"]
+    if op == "list":
+        return [RolloutEntry(**entry) for entry in result["entries"]]
+    if op == "find":
+        return None if result["entry"] is None else RolloutEntry(**result["entry"])
+    if op == "search":
+        return [SearchHit(**hit) for hit in result["hits"]]
+    if op in ("create", "append", "archive", "unarchive"):
+        return result["path"]
+    if op == "open_writer":
+        return result["handle"]
+    if op == "materialize":
+        return result["materialized"]
+    if op == "compress":
+        return result["outcome"]
+    if op == "run_worker":
+        return WorkerReport(**{**result, "temps_removed": tuple(result["temps_removed"]),
+                               "reconciled": tuple(result["reconciled"])})
+    if op == "cleanup":
+        return CleanupReport(**{key: tuple(value) for key, value in result.items()})
+    return None

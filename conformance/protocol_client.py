@@ -1,0 +1,259 @@
+"""A :class:`conformance.store_api.Store` backed by a program speaking the stdio protocol.
+
+Contract: errors the program reports come back as typed :class:`reference.errors.StoreError`;
+anything else it does wrong (hang, exit, garbage, schema violation, lie) raises
+:class:`Inconclusive`, after which the session is dead and the process group is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shlex
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from typing import Any
+
+from conformance.protocol import (
+    OPS,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    decode_result,
+    validate_request,
+    validate_response,
+)
+from conformance.store_api import CleanupReport, Hello, ReadResult, RolloutEntry, SearchHit, WorkerReport
+from reference.errors import UnsupportedError, error_for_kind
+
+_STDERR_TAIL_BYTES = 4000
+_SHUTDOWN_GRACE_SECONDS = 2.0
+
+
+class Inconclusive(Exception):
+    """The program misbehaved at protocol level, so no verdict (pass or fail) can be drawn."""
+
+    def __init__(self, reason: str, stderr_tail: str = "", returncode: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stderr_tail = stderr_tail
+        self.returncode = returncode  # set when the program exited (negative: killed by a signal)
+
+    def __str__(self) -> str:
+        if not self.stderr_tail:
+            return f"{self.reason} (the program wrote nothing on stderr)"
+        return f"{self.reason}\n--- last lines the program wrote on stderr ---\n{self.stderr_tail}"
+
+
+class CommandStore:
+    """Runs ``command_line`` (shlex-split, own process group) and talks to it over stdin/stdout."""
+
+    def __init__(self, command_line: str, timeout: float = 30.0) -> None:
+        argv = shlex.split(command_line)
+        if not argv:
+            raise ValueError("empty command line: write cmd:<program> [arguments...]")
+        self.command_line = command_line
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._next_id = 1
+        self._buffer = bytearray()
+        self._broken: Inconclusive | None = None
+        self._stderr = tempfile.TemporaryFile(prefix="rollout-conformance-stderr-")
+        try:
+            self._process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise Inconclusive(f"cannot start {argv[0]!r} ({exc}); check the cmd: command line") from exc
+        os.set_blocking(self._process.stdin.fileno(), False)
+        self._hello: Hello = self._exchange("hello", protocol=PROTOCOL_VERSION)
+
+    # -- the Store interface -------------------------------------------------------------------
+
+    def hello(self) -> Hello:
+        return self._hello
+
+    def configure(self, home: str, cold_after_seconds: float) -> None:
+        self._exchange("configure", home=str(home), cold_after_seconds=cold_after_seconds)
+
+    def read(self, path: str) -> ReadResult:
+        return self._exchange("read", path=str(path))
+
+    def header(self, path: str) -> dict:
+        return self._exchange("header", path=str(path))
+
+    def list(self, archived: bool = False) -> list[RolloutEntry]:
+        return self._exchange("list", archived=archived)
+
+    def find(self, rollout_id: str) -> RolloutEntry | None:
+        return self._exchange("find", rollout_id=rollout_id)
+
+    def search(self, text: str, archived: bool = False) -> list[SearchHit]:
+        return self._exchange("search", text=text, archived=archived)
+
+    def create(self, path: str, lines: list[str]) -> str:
+        return self._exchange("create", path=str(path), lines=list(lines))
+
+    def append(self, path: str, lines: list[str]) -> str:
+        return self._exchange("append", path=str(path), lines=list(lines))
+
+    def open_writer(self, path: str) -> str:
+        return self._exchange("open_writer", path=str(path))
+
+    def write(self, handle: str, line: str) -> None:
+        self._exchange("write", handle=handle, line=line)
+
+    def close_writer(self, handle: str) -> None:
+        self._exchange("close_writer", handle=handle)
+
+    def materialize(self, path: str) -> bool:
+        return self._exchange("materialize", path=str(path))
+
+    def compress(self, path: str) -> str:
+        return self._exchange("compress", path=str(path))
+
+    def run_worker(self) -> WorkerReport:
+        return self._exchange("run_worker")
+
+    def cleanup(self) -> CleanupReport:
+        return self._exchange("cleanup")
+
+    def archive(self, path: str) -> str:
+        return self._exchange("archive", path=str(path))
+
+    def unarchive(self, path: str) -> str:
+        return self._exchange("unarchive", path=str(path))
+
+    def delete(self, path: str) -> None:
+        self._exchange("delete", path=str(path))
+
+    def close(self) -> None:
+        """Ask the program to shut down, then kill its whole process group whatever it answered."""
+        with self._lock:
+            if self._broken is None and self._process.poll() is None:
+                try:
+                    self._round_trip("shutdown", {}, time.monotonic() + _SHUTDOWN_GRACE_SECONDS)
+                    self._process.wait(_SHUTDOWN_GRACE_SECONDS)
+                except (Inconclusive, subprocess.TimeoutExpired):
+                    pass  # closing anyway: the process group is killed below
+            self._terminate()
+            self._stderr.close()
+            if self._broken is None:
+                self._broken = Inconclusive("the session was closed")
+
+    # -- one request, one response -------------------------------------------------------------
+
+    def _exchange(self, op: str, **fields: Any) -> Any:
+        capability = OPS[op]
+        if capability is not None and capability not in self._hello.capabilities:
+            raise UnsupportedError(f"{self._hello.name} did not declare the {capability!r} capability needed by {op}")
+        with self._lock:
+            if self._broken is not None:
+                raise Inconclusive(f"session already ended: {self._broken.reason}",
+                                   self._broken.stderr_tail, self._broken.returncode)
+            return self._round_trip(op, fields, time.monotonic() + self.timeout)
+
+    def _round_trip(self, op: str, fields: dict, deadline: float) -> Any:
+        request = {"id": self._next_id, "op": op, **fields}
+        self._next_id += 1
+        validate_request(request)
+        self._send(json.dumps(request).encode("utf-8") + b"\n", op, deadline)
+        line = self._receive_line(op, deadline)
+        try:
+            response = json.loads(line)
+        except ValueError:
+            self._fail(f"answered {op} with a line that is not JSON: {_excerpt(line)}")
+        if not isinstance(response, dict) or response.get("id") != request["id"]:
+            self._fail(f"answered request id {request['id']} ({op}) with a mismatched id: {_excerpt(line)}")
+        if op == "hello" and response.get("ok") is True:
+            spoken = (response.get("result") or {}).get("protocol")
+            if spoken != PROTOCOL_VERSION:
+                self._fail(f"speaks protocol {spoken!r}; this suite speaks protocol {PROTOCOL_VERSION}")
+        try:
+            validate_response(op, response)
+            if response["ok"]:
+                return decode_result(op, response["result"])
+        except (ProtocolError, ValueError, TypeError) as exc:
+            self._fail(f"answered {op} outside the protocol: {exc}")
+        error = response["error"]
+        if op == "hello":
+            self._fail(f"refused the handshake: {error['kind']}: {error['message']}")
+        if error["kind"] == "unsupported" and OPS[op] in self._hello.capabilities:
+            self._fail(f"declared the {OPS[op]!r} capability in hello but answered {op} with unsupported")
+        raise error_for_kind(error["kind"], error["message"], error["path"])
+
+    def _send(self, data: bytes, op: str, deadline: float) -> None:
+        fd = self._process.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            if not select.select([], [fd], [], self._remaining(op, deadline))[1]:
+                continue
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                self._fail_exited(op)
+
+    def _receive_line(self, op: str, deadline: float) -> bytes:
+        fd = self._process.stdout.fileno()
+        scanned = 0
+        while (end := self._buffer.find(b"\n", scanned)) < 0:
+            scanned = len(self._buffer)
+            if not select.select([fd], [], [], self._remaining(op, deadline))[0]:
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                self._fail_exited(op)
+            self._buffer += chunk
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line
+
+    def _remaining(self, op: str, deadline: float) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            self._fail(f"did not answer {op} within {self.timeout:g} s (hung?)")
+        return left
+
+    # -- failure and teardown ------------------------------------------------------------------
+
+    def _fail_exited(self, op: str) -> None:
+        try:
+            code = self._process.wait(1.0)
+        except subprocess.TimeoutExpired:
+            self._fail(f"closed its stdout before answering {op}")
+        how = f"was killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+        self._fail(f"{how} before answering {op}")
+
+    def _fail(self, reason: str) -> None:
+        self._terminate()
+        self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(0, self._stderr.tell() - _STDERR_TAIL_BYTES))
+        tail = self._stderr.read().decode("utf-8", "replace")
+        self._broken = Inconclusive(f"{self.command_line!r} {reason}", tail, self._process.returncode)
+        raise self._broken
+
+    def _terminate(self) -> None:
+        """Kill the process group once, reap the program and close the pipes (stderr stays readable)."""
+        if self._process.stdout.closed:
+            return
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the whole group is already gone
+        self._process.wait()
+        self._process.stdout.close()
+        try:
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass  # stdin of a dead program: nothing left to flush
+
+
+def _excerpt(line: bytes) -> str:
+    return repr(line[:200]) + (" ..." if len(line) > 200 else "")

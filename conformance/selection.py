@@ -1,0 +1,98 @@
+"""The one store-selection syntax used by the CLI, the pytest plugin and the race harness.
+
+Contract: :func:`open_store` turns ``reference``, ``py:package.module:factory``,
+``cmd:<command line>`` or ``mutant:<name>`` into an object satisfying
+:class:`conformance.store_api.Store`, or raises :class:`SelectionError` saying which forms exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+
+from conformance.store_api import Store
+
+FORMS = (
+    "reference (the reference store, in process), "
+    "py:package.module:factory (factory() returns a Store, in process), "
+    "cmd:<command line> (a program speaking the stdio protocol of PROTOCOL.md), "
+    "mutant:<name> (a deliberately broken reference from conformance.mutants.MUTANTS)"
+)
+
+
+class SelectionError(ValueError):
+    """A store selection that cannot be honoured; the message lists the accepted forms."""
+
+
+def _bad(selection: str, why: str) -> SelectionError:
+    return SelectionError(f"cannot use store {selection!r}: {why}. Accepted forms: {FORMS}")
+
+
+def _parse(selection: str) -> tuple[str, str]:
+    """(form, argument) of a syntactically valid selection."""
+    if selection == "reference":
+        return "reference", ""
+    form, colon, argument = selection.partition(":")
+    if not colon or form not in ("py", "cmd", "mutant"):
+        raise _bad(selection, "unknown form")
+    if not argument.strip():
+        raise _bad(selection, f"nothing after {form}:")
+    if form == "py" and argument.count(":") != 1:
+        raise _bad(selection, "py: needs exactly package.module:factory")
+    return form, argument
+
+
+def describe(selection: str) -> str:
+    """One human-readable line saying what ``selection`` runs (raises SelectionError if invalid)."""
+    form, argument = _parse(selection)
+    if form == "reference":
+        return "the reference store (reference.store.ReferenceStore, in process)"
+    if form == "py":
+        return f"the store returned by {argument.replace(':', '.')}() (in process)"
+    if form == "cmd":
+        return f"the program `{argument}` over the stdio protocol"
+    return f"the reference mutant {argument!r} (in process)"
+
+
+def open_store(selection: str) -> Store:
+    """A fresh store for ``selection``; the caller configures it and must close it."""
+    form, argument = _parse(selection)
+    if form == "reference":
+        from reference.store import ReferenceStore
+
+        store = ReferenceStore()
+    elif form == "py":
+        store = _python_factory(selection, argument)()
+    elif form == "cmd":
+        from conformance.protocol_client import CommandStore
+
+        return CommandStore(argument)
+    else:
+        store = _mutant_factory(selection, argument)()
+    if not isinstance(store, Store):
+        missing = [name for name in vars(Store) if not name.startswith("_") and not hasattr(store, name)]
+        raise _bad(selection, f"the object it made ({type(store).__name__}) lacks {', '.join(sorted(missing))}")
+    return store
+
+
+def _python_factory(selection: str, argument: str) -> Callable[[], Store]:
+    module_name, factory_name = argument.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise _bad(selection, f"cannot import {module_name!r} ({exc}); is it on PYTHONPATH?") from exc
+    factory = getattr(module, factory_name, None)
+    if not callable(factory):
+        raise _bad(selection, f"{module_name} has no callable named {factory_name!r}")
+    return factory
+
+
+def _mutant_factory(selection: str, name: str) -> Callable[[], Store]:
+    if importlib.util.find_spec("conformance.mutants") is None:
+        raise _bad(selection, "this installation has no conformance.mutants module")
+    from conformance.mutants import MUTANTS
+
+    if name not in MUTANTS:
+        raise _bad(selection, f"no mutant named {name!r}; known mutants: {', '.join(sorted(MUTANTS))}")
+    return MUTANTS[name]

@@ -1,0 +1,57 @@
+"""``rollout-conformance serve --store S``: expose any selected store as a stdio protocol program.
+
+Contract: the protocol owns file descriptor 1; anything else the process prints (including a store's
+stray ``print``) goes to stderr, so it can never corrupt the JSON lines.
+Run standalone with ``python -m conformance.serve_cli --store S``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from conformance.protocol_server import serve
+from conformance.selection import FORMS, SelectionError, open_store
+
+_DESCRIPTION = "Serve the selected store over the stdio protocol (PROTOCOL.md) on stdin/stdout."
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` sub-command; it sets ``func`` to :func:`run` (returns an exit status)."""
+    parser = subparsers.add_parser("serve", help=_DESCRIPTION, description=_DESCRIPTION)
+    _add_arguments(parser)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", required=True, metavar="S", help=f"the store to serve; one of: {FORMS}")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve ``args.store`` until shutdown or end of input; 2 when the selection is unusable."""
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="serve: %(levelname)s %(message)s")
+    try:
+        store = open_store(args.store)
+    except SelectionError as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
+    with protocol_out:
+        serve(store, sys.stdin.buffer, protocol_out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m conformance.serve_cli``."""
+    parser = argparse.ArgumentParser(prog="python -m conformance.serve_cli", description=_DESCRIPTION)
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
