@@ -132,33 +132,30 @@ def compacted_line(summary: str, ts: str = _TS) -> bytes:
     return line("compacted", {"message": summary}, ts)
 
 
-def whole_json_lines(data: bytes) -> bool:
-    """True when every line ends with ``\\n`` and parses as a JSON object (vacuously for empty data)."""
-    if data and not data.endswith(b"\n"):
+def _is_object(raw: bytes) -> bool:
+    # Decode strictly first: json.loads(bytes) would also accept UTF-16/32 and a BOM on any line.
+    try:
+        return isinstance(json.loads(raw.decode("utf-8")), dict)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
         return False
-    for raw in data.split(b"\n")[:-1]:
-        try:
-            if not isinstance(json.loads(raw), dict):
-                return False
-        except ValueError:  # UnicodeDecodeError is a ValueError too
-            return False
-    return True
+
+
+def _lines(data: bytes) -> list[bytes]:
+    # A leading BOM is skipped (reading rule); the last piece is b"" or a torn tail.
+    return (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).split(b"\n")
+
+
+def whole_json_lines(data: bytes) -> bool:
+    """True when every line ends with ``\\n`` and is a JSON object (leading BOM allowed; empty data is whole)."""
+    *complete, tail = _lines(data)
+    return tail == b"" and all(_is_object(raw) for raw in complete)
 
 
 def line_counts(data: bytes) -> tuple[int, int]:
     """``(items, parse_errors)`` under the reading rule: BOM skipped, empty lines ignored, torn tail an error."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    items = errors = 0
-    for raw in data.split(b"\n"):  # the last piece is b"" or the torn tail
-        if not raw:
-            continue
-        try:
-            ok = isinstance(json.loads(raw), dict)
-        except ValueError:
-            ok = False
-        items, errors = (items + 1, errors) if ok else (items, errors + 1)
-    return items, errors
+    *complete, tail = _lines(data)
+    verdicts = [_is_object(raw) for raw in complete if raw]
+    return verdicts.count(True), verdicts.count(False) + (tail != b"")  # a torn tail never counts as an item
 
 
 # --- writers ------------------------------------------------------------------------------------
