@@ -7,6 +7,8 @@ import sys
 
 from reference import cli as reference_cli
 
+from . import serve_cli, suite_cli
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -20,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _areas():
-    return [reference_cli]
+    return [reference_cli, suite_cli, serve_cli]
 
 
 def main(argv: list[str] | None = None) -> int:

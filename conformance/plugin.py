@@ -1,0 +1,190 @@
+"""The pytest plugin behind the suite: store selection, capability gating, ledger, summary.
+
+Load it explicitly (``pytest -p conformance.plugin --store S``, or ``rollout-conformance suite``),
+so it never touches a project's own tests.  Every suite test carries ``@pytest.mark.req(IDS...)``;
+it is skipped only when the store did not *declare* the capability those requirements belong to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from . import requirements
+from .ledger import Ledger, LedgerError
+from .protocol_client import Inconclusive
+from .report import RequirementSummary
+from .selection import SelectionError, describe, open_store
+
+DEFAULT_COLD_AFTER = 7 * 24 * 3600
+PROFILES = ("reader", "writer", "compressor", "lifecycle", "full")
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("rollout-conformance")
+    group.addoption("--store", help="store selection: reference | py:mod:factory | cmd:<command> | mutant:<name>")
+    group.addoption("--profile", choices=PROFILES, default="full", help="run only this profile's tests")
+    group.addoption("--ledger", help="TOML file of expected failures")
+    group.addoption("--update-ledger", action="store_true", help="rewrite --ledger from this run's failures")
+    group.addoption("--conformance-report", metavar="FILE", help="write the JSON report here")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "req(*ids): the SPEC.md requirement ids this test checks")
+    config.addinivalue_line("markers", "needs(*capabilities): capabilities needed beyond the requirements'")
+    selection = config.getoption("--store")
+    if not selection:
+        raise pytest.UsageError("the conformance suite needs --store (e.g. --store reference)")
+    try:
+        describe(selection)
+    except SelectionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    ledger = None
+    if config.getoption("--ledger") and not config.getoption("--update-ledger"):
+        try:
+            ledger = Ledger.load(config.getoption("--ledger"))
+        except LedgerError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    state = _State(selection, ledger)
+    config.stash[_STATE] = state
+    # Registered as a plugin so its logreport hook sees every report (on the xdist controller too).
+    config.pluginmanager.register(state, "rollout-conformance-state")
+
+
+class _State:
+    def __init__(self, selection: str, ledger: Ledger | None) -> None:
+        self.selection = selection
+        self.ledger = ledger
+        self.summary = RequirementSummary(requirements.load())
+        self._hello = None
+
+    def hello(self):
+        """The store's handshake, asked once per process; Inconclusive propagates to the test."""
+        if self._hello is None:
+            store = open_store(self.selection)
+            try:
+                self._hello = store.hello()
+            finally:
+                store.close()
+        return self._hello
+
+    def pytest_runtest_logreport(self, report):
+        self.summary.add(report)
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+def required_capabilities(item) -> set[str]:
+    known = requirements.load()
+    needed = set()
+    for marker in item.iter_markers("req"):
+        for rid in marker.args:
+            needed.add(known[rid].capability)
+    for marker in item.iter_markers("needs"):
+        needed.update(marker.args)
+    return needed
+
+
+def pytest_collection_modifyitems(config, items):
+    known = requirements.load()
+    profile = config.getoption("--profile")
+    keep, drop = [], []
+    for item in items:
+        ids = [rid for marker in item.iter_markers("req") for rid in marker.args]
+        if not ids:
+            raise pytest.UsageError(f"{item.nodeid} has no @pytest.mark.req(...): tag it with SPEC.md ids")
+        unknown = [rid for rid in ids if rid not in known]
+        if unknown:
+            raise pytest.UsageError(f"{item.nodeid} names unknown requirement ids {unknown}; see SPEC.md")
+        item.user_properties.append(("requirements", ids))
+        if profile == "full" or required_capabilities(item) <= {profile}:
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_runtest_setup(item):
+    state = item.config.stash[_STATE]
+    declared = set(state.hello().capabilities)
+    missing = sorted(required_capabilities(item) - declared)
+    if missing:
+        pytest.skip(f"store did not declare capability {', '.join(missing)}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    state = item.config.stash[_STATE]
+    if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
+        # A store that could not be asked is not a pass and not a spec failure: say which.
+        report.user_properties.append(("inconclusive", str(call.excinfo.value)))
+        report.longrepr = f"INCONCLUSIVE: {call.excinfo.value}"
+    if state.ledger is not None:
+        _apply_ledger(state.ledger, item, report)
+    return report
+
+
+def _apply_ledger(ledger: Ledger, item, report) -> None:
+    reason = ledger.reason(item.nodeid)
+    if reason is None:
+        return
+    if report.when == "call" and report.failed:
+        report.outcome = "skipped"
+        report.wasxfail = f"ledger: {reason}"
+    elif report.when == "call" and report.passed:
+        report.outcome = "failed"
+        report.longrepr = f"unexpected pass: {item.nodeid} is listed in the ledger ({reason}); remove it"
+    elif report.when == "setup" and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} is listed in the ledger but was skipped; a ledger must not hide tests"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    state = config.stash[_STATE]
+    if hasattr(config, "workerinput"):
+        return
+    for line in state.summary.table_lines(state.selection):
+        terminalreporter.write_line(line)
+    path = config.getoption("--conformance-report")
+    if path:
+        Path(path).write_text(json.dumps(state.summary.as_json(state.selection), indent=2) + "\n")
+        terminalreporter.write_line(f"JSON report written to {path}")
+    if config.getoption("--update-ledger"):
+        ledger_path = config.getoption("--ledger") or "conformance-ledger.toml"
+        Ledger(state.summary.failures()).dump(
+            ledger_path, f"Expected failures of {state.selection}, written by --update-ledger."
+        )
+        terminalreporter.write_line(f"ledger written to {ledger_path}")
+
+
+@pytest.fixture
+def store_selection(request) -> str:
+    return request.config.stash[_STATE].selection
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    """A fresh, empty home for one test (so ``-n auto`` is safe)."""
+    root = tmp_path / "home"
+    (root / "sessions").mkdir(parents=True)
+    (root / "archived_sessions").mkdir()
+    return root
+
+
+@pytest.fixture
+def store(store_selection, home):
+    """A store bound to ``home`` with the default 7-day cold threshold; closed after the test."""
+    instance = open_store(store_selection)
+    try:
+        instance.configure(os.fspath(home), DEFAULT_COLD_AFTER)
+        yield instance
+    finally:
+        instance.close()
+

@@ -1,0 +1,111 @@
+"""The verdict by requirement id: which tests passed, failed, were skipped or were inconclusive."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .requirements import Requirement
+
+# Worst first: a requirement's status is the worst of its tests' outcomes.
+_SEVERITY = ("failed", "inconclusive", "expected_failure", "passed", "skipped")
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    nodeid: str
+    outcome: str  # one of _SEVERITY
+    detail: str
+
+
+def _outcome_of(report) -> TestOutcome | None:
+    props = dict(report.user_properties)
+    detail = ""
+    if "inconclusive" in props:
+        outcome, detail = "inconclusive", props["inconclusive"]
+    elif report.failed:
+        outcome = "failed"
+        detail = str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
+    elif report.skipped and getattr(report, "wasxfail", None):
+        outcome, detail = "expected_failure", report.wasxfail
+    elif report.skipped:
+        outcome = "skipped"
+        longrepr = report.longrepr
+        detail = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        detail = detail.removeprefix("Skipped: ")
+    elif report.when == "call":
+        outcome = "passed"
+    else:
+        return None  # a passing setup or teardown says nothing on its own
+    return TestOutcome(report.nodeid, outcome, detail[:300])
+
+
+class RequirementSummary:
+    """Collects test reports and folds them into one status per requirement id."""
+
+    def __init__(self, known: dict[str, Requirement]) -> None:
+        self.known = known
+        self.by_test: dict[str, TestOutcome] = {}
+        self.ids_of: dict[str, list[str]] = {}
+
+    def add(self, report) -> None:
+        ids = dict(report.user_properties).get("requirements")
+        if not ids:
+            return
+        outcome = _outcome_of(report)
+        if outcome is None:
+            return
+        previous = self.by_test.get(report.nodeid)
+        if previous is None or _SEVERITY.index(outcome.outcome) < _SEVERITY.index(previous.outcome):
+            self.by_test[report.nodeid] = outcome
+        self.ids_of[report.nodeid] = list(ids)
+
+    def by_requirement(self) -> dict[str, list[TestOutcome]]:
+        grouped: dict[str, list[TestOutcome]] = defaultdict(list)
+        for nodeid, outcome in self.by_test.items():
+            for rid in self.ids_of[nodeid]:
+                grouped[rid].append(outcome)
+        return grouped
+
+    def status(self, outcomes: list[TestOutcome]) -> str:
+        if not outcomes:
+            return "not_run"
+        return min((o.outcome for o in outcomes), key=_SEVERITY.index)
+
+    def failures(self) -> dict[str, str]:
+        return {
+            nodeid: f"{', '.join(self.ids_of[nodeid])}: {o.detail}"
+            for nodeid, o in self.by_test.items()
+            if o.outcome in ("failed", "inconclusive")
+        }
+
+    def table_lines(self, selection: str) -> list[str]:
+        grouped = self.by_requirement()
+        lines = ["", f"==== requirement summary for {selection} ===="]
+        counts: dict[str, int] = defaultdict(int)
+        for rid, requirement in self.known.items():
+            outcomes = grouped.get(rid, [])
+            status = self.status(outcomes)
+            counts[status] += 1
+            note = ""
+            bad = [o for o in outcomes if o.outcome == status and status != "passed"]
+            if bad:
+                note = f"  ({bad[0].detail or bad[0].nodeid})"[:160]
+            lines.append(f"{rid:<12} {requirement.level:<6} {requirement.capability:<10} {status:<16} {len(outcomes):>3} tests{note}")
+        lines.append(" ".join(f"{status}={count}" for status, count in sorted(counts.items())))
+        return lines
+
+    def as_json(self, selection: str) -> dict:
+        grouped = self.by_requirement()
+        return {
+            "store": selection,
+            "requirements": {
+                rid: {
+                    "level": req.level,
+                    "capability": req.capability,
+                    "status": self.status(grouped.get(rid, [])),
+                    "tests": [o.__dict__ for o in grouped.get(rid, [])],
+                }
+                for rid, req in self.known.items()
+            },
+        }
