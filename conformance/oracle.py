@@ -85,15 +85,8 @@ def line(type_: str, payload: dict, ts: str = _TS) -> bytes:
 
 def session_meta_line(uuid: uuidlib.UUID | str, ts: str = _TS, **extra) -> bytes:
     """The header line; ``extra`` adds or overrides payload fields (e.g. ``forked_from_id``)."""
-    payload = {
-        "id": str(uuid),
-        "timestamp": ts,
-        "cwd": "/home/user/project",
-        "originator": "codex_cli_rs",
-        "cli_version": "0.50.0",
-        "source": "cli",
-        "model_provider": "openai",
-    }
+    payload = {"id": str(uuid), "timestamp": ts, "cwd": "/home/user/project", "originator": "codex_cli_rs",
+               "cli_version": "0.50.0", "source": "cli", "model_provider": "openai"}
     return line("session_meta", {**payload, **extra}, ts)
 
 
@@ -122,9 +115,8 @@ def image_line(b64_png: str, ts: str = _TS) -> bytes:
 
 def turn_context_line(model: str = "gpt-5", ts: str = _TS) -> bytes:
     """A ``turn_context`` line."""
-    payload = {"cwd": "/home/user/project", "approval_policy": "on-request", "model": model,
-               "sandbox_policy": {"mode": "workspace-write"}, "summary": "auto"}
-    return line("turn_context", payload, ts)
+    return line("turn_context", {"cwd": "/home/user/project", "approval_policy": "on-request", "model": model,
+                                 "sandbox_policy": {"mode": "workspace-write"}, "summary": "auto"}, ts)
 
 
 def compacted_line(summary: str, ts: str = _TS) -> bytes:
@@ -181,13 +173,16 @@ def skippable_frame(payload: bytes, variant: int = 0) -> bytes:
     return struct.pack("<II", _SKIPPABLE_MAGIC[variant % 16], len(payload)) + payload
 
 
-def _place(home: Path | str, rel: str, data: bytes, mode: int, mtime_ns: int | None) -> Path:
+def write_plain(home: Path | str, rel: str, data: bytes, mode: int = 0o600, mtime_ns: int | None = None) -> Path:
+    """Write ``data`` verbatim at ``home/rel`` with exactly ``mode`` and, if given, ``mtime_ns``."""
     path = Path(home, rel)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)  # a 0400 leftover must not stop a rewrite
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        _write_all(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         os.fchmod(fd, mode)  # exact mode whatever the umask
     finally:
         os.close(fd)
@@ -196,21 +191,10 @@ def _place(home: Path | str, rel: str, data: bytes, mode: int, mtime_ns: int | N
     return path
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def write_plain(home: Path | str, rel: str, data: bytes, mode: int = 0o600, mtime_ns: int | None = None) -> Path:
-    """Write ``data`` verbatim at ``home/rel`` with exactly ``mode`` and, if given, ``mtime_ns``."""
-    return _place(home, rel, data, mode, mtime_ns)
-
-
 def write_zst(home: Path | str, rel: str, data: bytes, mode: int = 0o600, mtime_ns: int | None = None,
               frames: int = 1, skippable: bool = False) -> Path:
     """Write ``encode_zst(data, frames, skippable)`` at ``home/rel`` (``rel`` is the physical path)."""
-    return _place(home, rel, encode_zst(data, frames, skippable), mode, mtime_ns)
+    return write_plain(home, rel, encode_zst(data, frames, skippable), mode, mtime_ns)
 
 
 def backdate(home: Path | str, rel: str, days: float, now_ns: int | None = None) -> int:
@@ -313,20 +297,14 @@ class FileState:
     whole_lines: bool | None = None  # zst only: decodes to whole JSON lines
 
 
-def _kind(name: str) -> str:
-    if is_temp(name):
-        return "temp"
-    if name.endswith(".jsonl.zst"):
-        return "zst"
-    return "plain" if name.endswith(".jsonl") else "other"
-
-
 def file_state(path: Path | str) -> FileState:
     """The FileState of one path (see ``snapshot``)."""
     st = os.lstat(path)
     if not stat.S_ISREG(st.st_mode):
         return FileState("other", st.st_size, stat.S_IMODE(st.st_mode), st.st_mtime_ns, st.st_ino, None)
-    kind = _kind(Path(path).name)
+    name = Path(path).name
+    kind = "temp" if is_temp(name) else "zst" if name.endswith(".jsonl.zst") else \
+        "plain" if name.endswith(".jsonl") else "other"
     digest = _sha256_file(path)
     decoded = whole = None
     if kind == "zst":
@@ -394,6 +372,8 @@ def temps(home: Path | str) -> list[str]:
 
 @dataclass(frozen=True)
 class DemoRollout:
+    """One rollout ``demo_home`` wrote (``logical`` is relative to the home)."""
+
     logical: str
     id: str
     archived: bool
@@ -436,7 +416,7 @@ def demo_home(root: Path | str, count: int = 300, seed: int = 0, now_ns: int | N
                                     hashlib.sha256(data).hexdigest()))
         if i % 50 == 7:  # a few temps of each upstream naming, stale and fresh
             for n, suffix in enumerate((f".zst.compress.{4000 + i}.0.tmp", f".materialize.{4000 + i}.1.tmp", ".tmp")):
-                stale = (i + n) % 2 == 0
+                stale = (i // 50 + n) % 2 == 0  # every naming gets stale and fresh ones
                 t_ns = now_ns - 8 * _DAY_NS if stale else now_ns
                 write_plain(root, rel + suffix, data[: len(data) // 2], 0o600, t_ns)
                 made_temps.append((rel + suffix, stale))
