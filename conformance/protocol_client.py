@@ -27,7 +27,7 @@ from conformance.protocol import (
     validate_response,
 )
 from conformance.store_api import CleanupReport, Hello, ReadResult, RolloutEntry, SearchHit, WorkerReport
-from reference.errors import UnsupportedError, error_for_kind
+from reference.errors import StoreError, UnsupportedError, error_for_kind
 
 _STDERR_TAIL_BYTES = 4000
 _SHUTDOWN_GRACE_SECONDS = 2.0
@@ -139,7 +139,7 @@ class CommandStore:
                 try:
                     self._round_trip("shutdown", {}, time.monotonic() + _SHUTDOWN_GRACE_SECONDS)
                     self._process.wait(_SHUTDOWN_GRACE_SECONDS)
-                except (Inconclusive, subprocess.TimeoutExpired):
+                except (Inconclusive, StoreError, subprocess.TimeoutExpired):
                     pass  # closing anyway: the process group is killed below
             self._terminate()
             self._stderr.close()
