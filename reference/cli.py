@@ -133,8 +133,26 @@ def _cmd_cleanup(args):
     return 0
 
 
+def _cmd_demo_home(args):
+    from conformance.oracle import demo_home
+
+    manifest = demo_home(args.dir, count=args.count, seed=args.seed)
+    cold = sum(1 for r in manifest.rollouts if r.old and not r.compressed)
+    print(
+        f"demo home at {manifest.home}: {len(manifest.rollouts)} rollouts "
+        f"({cold} cold and plain), {len(manifest.temps)} temps"
+    )
+    return 0
+
+
 def register(subparsers) -> None:
     """Add the reference store's subcommands to the ``rollout-conformance`` parser."""
+    p = subparsers.add_parser("demo-home", help="generate a realistic home to try the tools on")
+    p.add_argument("dir", help="folder to fill (created if missing)")
+    p.add_argument("--count", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo_home)
+
     p = subparsers.add_parser("compress", help="one worker run of the reference store over a home")
     p.add_argument("--home", required=True, help="a home such as ~/.codex")
     p.add_argument("--cold-after", type=parse_duration, default=7 * 86400, help="default 7d")
