@@ -1,0 +1,231 @@
+"""One actor: a child process with its own instance of the store under test.
+
+Contract: the child opens the store from its selection string (so the store's failpoint client sees
+this actor's socket), configures it on the shared home, says Ready, then either obeys operations
+sent over its pipe (driven) or runs a program of its own (a campaign role).  Every operation goes
+through :class:`Executor`, which records invoke before calling the store and ok / fail / info after.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .history import INDETERMINATE_KINDS, INFO, FAIL, OK, HistoryWriter, make_header, make_line, rids_in
+
+FAILPOINT_SOCKET_ENV = "ROLLOUT_FAILPOINT_SOCKET"
+FAILPOINT_FILTER_ENV = "ROLLOUT_FAILPOINTS"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation to perform; ``lines``/``size`` say how many lines of what size to write."""
+
+    kind: str
+    path: str = ""
+    rollout: str = ""
+    lines: int = 1
+    size: int = 200
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """Everything a child needs; ``program`` (run in the child) makes the actor autonomous."""
+
+    name: str
+    selection: str
+    home: str
+    cold_after: float
+    workdir: str
+    socket: str | None = None
+    failpoint_filter: tuple[str, ...] = ()
+    program: Callable[["Executor", Any], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Ready:
+    actor: str
+    pid: int
+    capabilities: tuple[str, ...]
+    failpoints: tuple[str, ...]
+    store: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The result of one driven operation (``seq`` matches the history)."""
+
+    actor: str
+    seq: int
+    kind: str
+    status: str
+    value: Any = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Broken:
+    """The child could not even open or configure its store."""
+
+    actor: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Exited:
+    actor: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+class Executor:
+    """Runs operations on one store and records each one in the actor's history."""
+
+    def __init__(self, store: Any, history: HistoryWriter, name: str) -> None:
+        self.store = store
+        self.history = history
+        self.name = name
+        self._handles: dict[str, str] = {}
+        self._next_rid = 0
+
+    def _rid(self) -> str:
+        self._next_rid += 1
+        return f"{self.name}-{self._next_rid}"
+
+    def run(self, op: Op) -> Done:
+        """Perform ``op``; a ``write`` of several lines is several operations (one per line)."""
+        if op.kind == "write" and op.lines > 1:
+            result = None
+            for _ in range(op.lines):
+                result = self.run(Op("write", op.path, op.rollout, 1, op.size))
+            return result
+        rids: tuple[str, ...] = ()
+        lines: list[str] = []
+        if op.kind in ("create", "append", "write"):
+            rids = tuple(self._rid() for _ in range(op.lines + (op.kind == "create")))
+            lines = [make_line(rid, op.size) for rid in rids]
+            if op.kind == "create":
+                lines[0] = make_header(op.rollout, rids[0])
+        seq = self.history.invoke(op.kind, op.rollout, op.path, rids)
+        try:
+            value = self._call(op, lines)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none may stop the actor
+            kind = getattr(exc, "kind", None)
+            status = FAIL if isinstance(kind, str) and kind not in INDETERMINATE_KINDS else INFO
+            error = f"{kind or type(exc).__name__}: {exc}"
+            self.history.complete(seq, status, op.kind, op.rollout, error=error)
+            return Done(self.name, seq, op.kind, status, error=error)
+        self.history.complete(seq, OK, op.kind, op.rollout, value=value)
+        return Done(self.name, seq, op.kind, OK, value)
+
+    def _call(self, op: Op, lines: list[str]) -> Any:
+        store = self.store
+        kind = op.kind
+        if kind == "create":
+            return store.create(op.path, lines)
+        if kind == "append":
+            return store.append(op.path, lines)
+        if kind == "open_writer":
+            self._handles[op.path] = store.open_writer(op.path)
+            return None
+        if kind == "write":
+            return store.write(self._handles[op.path], lines[0])
+        if kind == "close_writer":
+            return store.close_writer(self._handles.pop(op.path))
+        if kind == "read":
+            result = store.read(op.path)
+            return {"rids": rids_in(result.content), "representation": result.representation,
+                    "items": result.items, "parse_errors": result.parse_errors}
+        if kind == "materialize":
+            return store.materialize(op.path)
+        if kind == "compress":
+            return store.compress(op.path)
+        if kind == "run_worker":
+            report = store.run_worker()
+            return {"ran": report.ran, "outcomes": dict(report.outcomes)}
+        if kind == "cleanup":
+            report = store.cleanup()
+            return {"temps_removed": list(report.temps_removed), "reconciled": list(report.reconciled),
+                    "conflicts": list(report.conflicts)}
+        if kind == "list":
+            return {"count": len(store.list(op.archived))}
+        if kind == "find":
+            entry = store.find(op.rollout)
+            return entry.physical_path if entry else None
+        if kind == "archive":
+            return store.archive(op.path)
+        if kind == "unarchive":
+            return store.unarchive(op.path)
+        if kind == "delete":
+            return store.delete(op.path)
+        raise ValueError(f"unknown operation {kind!r}")
+
+    def holds_writer(self, path: str) -> bool:
+        return path in self._handles
+
+
+def open_store(selection: str) -> Any:
+    """The store for ``selection``, through the suite's one selection syntax (imported late)."""
+    from conformance.selection import open_store as select
+
+    return select(selection)
+
+
+def _point_failpoints_here(spec: ActorSpec) -> None:
+    """Aim this process's failpoint client at the actor's own socket before the store starts."""
+    os.environ.pop(FAILPOINT_SOCKET_ENV, None)
+    os.environ.pop(FAILPOINT_FILTER_ENV, None)
+    if spec.socket:
+        os.environ[FAILPOINT_SOCKET_ENV] = spec.socket
+        if spec.failpoint_filter:
+            os.environ[FAILPOINT_FILTER_ENV] = ",".join(spec.failpoint_filter)
+    # A forked child inherits failpoint clients configured from the parent's environment.
+    failpoints = sys.modules.get("reference.failpoints")
+    if failpoints is not None:
+        failpoints.reload_from_environment()
+
+
+def actor_main(spec: ActorSpec, conn: Any) -> None:
+    """Child entry point: own session (so a kill takes the store's helpers too), own stderr."""
+    os.setsid()
+    err = os.open(os.path.join(spec.workdir, f"stderr-{spec.name}.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(err, 2)
+    os.close(err)
+    _point_failpoints_here(spec)
+    history = HistoryWriter(os.path.join(spec.workdir, f"history-{spec.name}.jsonl"), spec.name)
+    try:
+        store = open_store(spec.selection)
+        store.configure(spec.home, spec.cold_after)
+        hello = store.hello()
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which says inconclusive
+        traceback.print_exc()
+        conn.send(Broken(spec.name, f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(Ready(spec.name, os.getpid(), tuple(hello.capabilities), tuple(hello.failpoints),
+                    f"{hello.name} {hello.version}"))
+    executor = Executor(store, history, spec.name)
+    try:
+        if spec.program is not None:
+            spec.program(executor, conn)
+        else:
+            while True:
+                message = conn.recv()
+                if isinstance(message, Stop):
+                    break
+                conn.send(executor.run(message))
+    except (EOFError, BrokenPipeError):
+        pass  # the parent went away or stopped listening: nothing left to report to
+    finally:
+        try:
+            store.close()
+        except Exception:  # noqa: BLE001 - a store failing to close must not hide the run's history
+            traceback.print_exc()
+        history.close()

@@ -1,0 +1,53 @@
+"""End every run the same way: stop the actors, recover, check the disk, bundle a failure.
+
+Contract: :func:`conclude` turns a finished :class:`Run` into a :class:`Verdict`; when it finds a
+violation and a bundle folder was given, the verdict names the repro bundle it wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+
+from . import bundle
+from .checker import check
+from .history import RunSummary
+from .run import ActorFailed, Run
+from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Inconclusive, Verdict
+
+
+def conclude(run: Run, meta: dict, bundle_dir: str | None, recover: bool = True) -> Verdict:
+    """Stop, (recover,) check, and bundle when something was violated."""
+    run.stop_all()
+    bundle.snapshot(run.home, run.workdir, "snapshot-before")
+    if recover:
+        run.recover()
+    bundle.snapshot(run.home, run.workdir, "snapshot-after")
+    ops = run.operations()
+    violations = tuple(run.findings) + tuple(check(ops, run.home, after_cleanup=recover, crashed=run.crashed))
+    stats = {"operations": RunSummary.of(ops).ops, "outcomes": RunSummary.of(ops).outcomes}
+    verdict = Verdict(meta["name"], VIOLATION if violations else PASSED, violations, tuple(run.notes), run.workdir,
+                      stats=stats)
+    if violations and bundle_dir:
+        schedule = {"decisions": run.controller.schedule_rows(), "notes": run.notes, **meta.get("schedule", {})}
+        meta = dict(meta, status=verdict.status, classes=list(verdict.classes), capabilities=list(run.capabilities),
+                    failpoints=list(run.failpoints), store=run.store_info.store if run.store_info else "")
+        folder = bundle.write_bundle(bundle_dir, run.workdir, meta, schedule, verdict.describe())
+        verdict = Verdict(verdict.name, verdict.status, verdict.violations, verdict.notes, run.workdir, folder, stats)
+    return verdict
+
+
+def guarded(name: str, workdir: str, body: Callable[[], Verdict]) -> Verdict:
+    """Run ``body``; a run that could not prove anything becomes an inconclusive verdict."""
+    try:
+        return body()
+    except (Inconclusive, ActorFailed) as exc:
+        return Verdict(name, INCONCLUSIVE, notes=(str(exc),), workdir=workdir)
+
+
+def fresh_workdir(root: str, name: str) -> str:
+    path = os.path.join(root, name.replace("/", "_"))
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path

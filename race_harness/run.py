@@ -1,0 +1,281 @@
+"""One run: a work folder, a shared home, a failpoint controller and the actor processes.
+
+Contract: :class:`Run` starts actors (each with its own store instance and failpoint socket),
+sends them operations, waits for their results or their held failpoints on one event bus, kills
+them on demand, and at the end hands the merged history to the checker.  Every harness decision
+that is not a failpoint answer (a kill, a clock change, a stall release) goes into :attr:`notes`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import multiprocess
+
+from . import disk
+from .actor import ActorSpec, Broken, Done, Exited, Op, Ready, Stop, actor_main
+from .controller import CONTINUE, CRASH, Controller, Held, Hit
+from .checker import Violation
+from .history import Operation, load_events, operations
+
+_CTX = multiprocess.get_context("fork")
+READY_TIMEOUT = 30.0
+SIX_HOURS_AND_MORE = 7 * 3600.0
+
+
+class ActorFailed(RuntimeError):
+    """An actor could not start its store: the run proves nothing (inconclusive)."""
+
+
+@dataclass
+class ActorHandle:
+    name: str
+    process: Any
+    conn: Any
+    ready: Ready | None = None
+    exited: bool = False
+
+
+class Run:
+    """The processes, home and records of one scenario, campaign or exploration step."""
+
+    def __init__(self, selection: str, workdir: str, cold_after: float = 0.0, seed: int = 0) -> None:
+        self.selection = selection
+        self.workdir = workdir
+        self.home = os.path.join(workdir, "home")
+        os.makedirs(os.path.join(self.home, "sessions"), exist_ok=True)
+        os.makedirs(os.path.join(self.home, "archived_sessions"), exist_ok=True)
+        self.cold_after = cold_after
+        self.rng = random.Random(seed)
+        # Unix socket paths are limited to ~107 bytes: keep them in a short folder of their own.
+        self.socket_dir = tempfile.mkdtemp(prefix="rh-", dir="/tmp")
+        self.bus: "queue.Queue[object]" = queue.Queue()
+        self.controller = Controller(self.socket_dir, self.bus)
+        self.actors: dict[str, ActorHandle] = {}
+        self.notes: list[str] = []
+        self.findings: list[Violation] = []  # scenario-specific violations seen while running
+        self.crashed = False
+        self._pending: list[object] = []
+        self._holds: set[tuple[str, str]] = set()
+        self._crashes: set[tuple[str, str]] = set()
+        self.controller.policy = self._hold_policy
+        self.store_info: Ready | None = None
+
+    # -- actors --------------------------------------------------------------------------------
+    def spawn(self, name: str, failpoints: bool = True, program: Any = None, cold_after: float | None = None,
+              failpoint_filter: tuple[str, ...] = ()) -> ActorHandle:
+        """Start actor ``name`` and wait until its store said hello."""
+        socket_path = self.controller.socket_for(name) if failpoints else None
+        spec = ActorSpec(name, self.selection, self.home, self.cold_after if cold_after is None else cold_after,
+                         self.workdir, socket_path, failpoint_filter, program)
+        parent, child = _CTX.Pipe()
+        process = _CTX.Process(target=actor_main, args=(spec, child), daemon=True, name=f"race-{name}")
+        process.start()
+        child.close()  # so the parent sees EOF the moment the child dies
+        handle = ActorHandle(name, process, parent)
+        self.actors[name] = handle
+        threading.Thread(target=self._pump, args=(handle,), daemon=True).start()
+        message = self.wait(lambda m: isinstance(m, (Ready, Broken, Exited)) and m.actor == name, READY_TIMEOUT)
+        if not isinstance(message, Ready):
+            raise ActorFailed(f"actor {name} could not start its store: "
+                              f"{getattr(message, 'error', 'it exited or did not answer')}")
+        handle.ready = message
+        self.store_info = self.store_info or message
+        return handle
+
+    def _pump(self, handle: ActorHandle) -> None:
+        while True:
+            try:
+                message = handle.conn.recv()
+            except (EOFError, OSError):
+                self.bus.put(Exited(handle.name))
+                return
+            self.bus.put(message)
+
+    @property
+    def failpoints(self) -> tuple[str, ...]:
+        return self.store_info.failpoints if self.store_info else ()
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        return self.store_info.capabilities if self.store_info else ()
+
+    # -- messages ------------------------------------------------------------------------------
+    def wait(self, match: Any, timeout: float) -> object | None:
+        """The first bus message satisfying ``match`` (others are kept for later), or None."""
+        for index, message in enumerate(self._pending):
+            if match(message):
+                return self._pending.pop(index)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                message = self.bus.get(timeout=left)
+            except queue.Empty:
+                return None
+            if isinstance(message, Exited) and message.actor in self.actors:
+                self.actors[message.actor].exited = True
+            if match(message):
+                return message
+            self._pending.append(message)
+
+    def start(self, name: str, op: Op) -> None:
+        self.actors[name].conn.send(op)
+
+    def next_of(self, name: str, timeout: float = 30.0) -> object | None:
+        """The next Held, Done or Exited of actor ``name``."""
+        return self.wait(lambda m: _actor_of(m) == name, timeout)
+
+    def finish(self, name: str, timeout: float = 60.0, stall: float = 3.0) -> Done | None:
+        """Wait for ``name``'s operation to end; if it stalls while others are held, let them go.
+
+        A store may make one actor wait on a lock another actor holds while we keep that other
+        actor at a failpoint: releasing it is the only way forward, and it is written down.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self.wait(lambda m: isinstance(m, (Done, Exited)) and m.actor == name
+                                or isinstance(m, Held) and m.hit.actor == name, stall)
+            if isinstance(message, Held):
+                self.controller.release(message.hit, note="not a point this step waits for")
+                continue
+            if message is not None:
+                return message if isinstance(message, Done) else None
+            held = self.controller.held()
+            if held:
+                self.notes.append(f"{name} stalled {stall}s while {', '.join(h.actor + '@' + h.point for h in held)} "
+                                  "were held: released them")
+                self.controller.release_all(f"released because {name} stalled")
+        return None
+
+    def call(self, name: str, op: Op, timeout: float = 60.0) -> Done | None:
+        """Run one operation on actor ``name`` and return its result (None if it never ended)."""
+        self.start(name, op)
+        return self.finish(name, timeout)
+
+    # -- holding -------------------------------------------------------------------------------
+    def _hold_policy(self, hit: Hit) -> tuple[str, str | None] | None:
+        if (hit.actor, hit.point) in self._crashes:
+            return CRASH, None
+        return None if (hit.actor, hit.point) in self._holds else (CONTINUE, None)
+
+    def crash_at(self, name: str, point: str) -> None:
+        """Answer ``crash`` when ``name`` reaches ``point`` (the store SIGKILLs itself there)."""
+        self._crashes.add((name, point))
+        self.crashed = True
+
+    def hold(self, name: str, *points: str) -> None:
+        self._holds.update((name, point) for point in points)
+
+    def unhold(self, name: str | None = None) -> None:
+        self._holds = {h for h in self._holds if name is not None and h[0] != name}
+
+    def held_or_done(self, name: str, timeout: float = 30.0) -> object | None:
+        """Start-of-window helper: the actor is now held at one of its points, or it finished."""
+        return self.wait(lambda m: _actor_of(m) == name and isinstance(m, (Held, Done, Exited)), timeout)
+
+    # -- faults and clock ----------------------------------------------------------------------
+    def kill(self, name: str, why: str) -> None:
+        """SIGKILL the actor and any helper program it started (a real crash: no cleanup)."""
+        handle = self.actors[name]
+        pid = handle.process.pid
+        helpers = _descendants(pid)
+        for target in [pid, *helpers]:
+            try:
+                os.killpg(target, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        handle.process.join(10)
+        handle.exited = True
+        self.crashed = True
+        self.notes.append(f"killed {name} (pid {pid}): {why}")
+
+    def age_temps(self) -> None:
+        aged = disk.age_temps(self.home, SIX_HOURS_AND_MORE)
+        if aged:
+            self.notes.append(f"clock: back-dated {len(aged)} temp(s) by 7 h (owners gone): {', '.join(aged)}")
+
+    def new_rollout(self) -> tuple[str, str]:
+        """(uuid, logical path) of a fresh rollout name, from the run's seed."""
+        rollout_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return rollout_id, f"sessions/2025/01/03/rollout-2025-01-03T12-00-00-{rollout_id}.jsonl"
+
+    # -- ending --------------------------------------------------------------------------------
+    def stop(self, name: str, timeout: float = 10.0) -> None:
+        handle = self.actors[name]
+        if handle.exited or not handle.process.is_alive():
+            handle.process.join(1)
+            return
+        try:
+            handle.conn.send(Stop())
+        except OSError:
+            pass
+        handle.process.join(timeout)
+        if handle.process.is_alive():
+            self.notes.append(f"{name} did not stop within {timeout}s: killed")
+            self.kill(name, "did not stop")
+
+    def stop_all(self) -> None:
+        self.controller.release_all("run ending")
+        for name in list(self.actors):
+            self.stop(name)
+
+    def recover(self) -> None:
+        """The recovery run every fault is followed by: cleanup, then a worker run."""
+        self.age_temps()
+        self.spawn("recovery", failpoints=False)
+        self.call("recovery", Op("cleanup"))
+        self.call("recovery", Op("run_worker"))
+        self.stop("recovery")
+
+    def operations(self) -> list[Operation]:
+        return operations(load_events(self.workdir))
+
+    def close(self) -> None:
+        for name, handle in self.actors.items():
+            if handle.process.is_alive():
+                self.kill(name, "run closed")
+        self.controller.close()
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def _actor_of(message: object) -> str | None:
+    if isinstance(message, Held):
+        return message.hit.actor
+    return getattr(message, "actor", None)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (a cmd: store runs in a session of its own)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
