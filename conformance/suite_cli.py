@@ -32,7 +32,8 @@ def pytest_arguments(args: argparse.Namespace, extra: list[str]) -> list[str]:
 
 
 def _cmd_suite(args: argparse.Namespace) -> int:
-    return int(pytest.main(pytest_arguments(args, args.pytest_args)))
+    extra = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    return int(pytest.main(pytest_arguments(args, extra)))
 
 
 def register(subparsers) -> None:
