@@ -74,7 +74,9 @@ class Run:
     # -- actors --------------------------------------------------------------------------------
     def spawn(self, name: str, failpoints: bool = True, program: Any = None, cold_after: float | None = None,
               failpoint_filter: tuple[str, ...] = ()) -> ActorHandle:
-        """Start actor ``name`` and wait until its store said hello."""
+        """Start actor ``name`` (unique within the run) and wait until its store said hello."""
+        if name in self.actors:
+            raise ValueError(f"actor {name!r} already exists in this run; names key the history files")
         socket_path = self.controller.socket_for(name) if failpoints else None
         spec = ActorSpec(name, self.selection, self.home, self.cold_after if cold_after is None else cold_after,
                          self.workdir, socket_path, failpoint_filter, program)
@@ -138,7 +140,7 @@ class Run:
         """The next Held, Done or Exited of actor ``name``."""
         return self.wait(lambda m: _actor_of(m) == name, timeout)
 
-    def finish(self, name: str, timeout: float = 60.0, stall: float = 3.0) -> Done | None:
+    def finish(self, name: str, timeout: float = 60.0, stall: float = 1.0) -> Done | None:
         """Wait for ``name``'s operation to end; if it stalls while others are held, let them go.
 
         A store may make one actor wait on a lock another actor holds while we keep that other
@@ -238,10 +240,11 @@ class Run:
     def recover(self) -> None:
         """The recovery run every fault is followed by: cleanup, then a worker run."""
         self.age_temps()
-        self.spawn("recovery", failpoints=False)
-        self.call("recovery", Op("cleanup"))
-        self.call("recovery", Op("run_worker"))
-        self.stop("recovery")
+        name = f"recovery-{sum(n.startswith('recovery-') for n in self.actors) + 1}"
+        self.spawn(name, failpoints=False)
+        self.call(name, Op("cleanup"))
+        self.call(name, Op("run_worker"))
+        self.stop(name)
 
     def operations(self) -> list[Operation]:
         return operations(load_events(self.workdir))

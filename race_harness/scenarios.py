@@ -246,7 +246,7 @@ def r12(run: Run) -> None:
 
 
 def crash(point: str) -> Callable[[Run], None]:
-    """SIGKILL the store at ``point`` of compress or materialize, then write again after recovery."""
+    """SIGKILL the store at ``point`` of compress or materialize, then read and append at once."""
 
     def body(run: Run) -> None:
         rollout, path = seed(run, lines=3, compressed=point.startswith("materialize"))
@@ -255,10 +255,13 @@ def crash(point: str) -> Callable[[Run], None]:
         op = Op("compress", path, rollout) if point.startswith("compress") else Op("append", path, rollout)
         run.start("victim", op)
         outcome = run.finish("victim", timeout=30)
-        if outcome is not None:
+        if outcome is None:
+            run.notes.append(f"victim was SIGKILLed at {point}")
+        else:
             run.notes.append(f"victim finished without reaching {point}: {outcome.value or outcome.error}")
-        run.recover()
+        # RECOVER-005/006: before any cleanup, reads return everything and appends keep working.
         _spawn(run, "survivor")
+        run.call("survivor", Op("read", path, rollout))
         run.call("survivor", Op("append", path, rollout, 2))
 
     return body
