@@ -1,0 +1,1 @@
+"""Benchmarks of the reference store against the zstd CLI and plain-file baselines (`python -m benchmarks`)."""

@@ -1,0 +1,94 @@
+"""(5) listing, find-by-id and search over homes of growing size (half compressed) vs find/grep.
+
+Subject: ``ReferenceStore.list()`` / ``.find(id)`` / ``.search(text)`` in this process.  Anchors:
+``find -printf | sort`` (listing sorted by mtime), ``find -name '*<id>*' -quit`` (lookup of an
+archived id: both scan the active area first), and ``grep -rn`` over plain files plus
+``zstd -dcq | grep -n`` over the `.zst` ones (search).  Growth factor = time(N2)/time(N1)
+divided by N2/N1: 1.0 is linear, below 1 is better than linear.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import time
+from pathlib import Path
+
+from reference.store import ReferenceStore
+
+from . import data
+from .timing import Settings, run_cmd, side_by_side, zstd_cli
+
+NEEDLE = "NEEDLE-7c1f-benchmark"
+
+
+def _ops(home: Path, manifest: dict, have_zstd: bool) -> dict:
+    store = ReferenceStore()
+    store.configure(str(home))
+    h = shlex.quote(str(home))
+    rid = manifest["lookup_id"]
+    expected_hits = None
+
+    def search() -> None:
+        nonlocal expected_hits
+        hits = store.search(NEEDLE)
+        if not hits:
+            raise RuntimeError("search found nothing")
+
+    def grep() -> None:
+        zstd_part = (f"; find {h}/sessions -name '*.jsonl.zst' -print0 | xargs -0 -r zstd -dcq | grep -n {NEEDLE}"
+                     if have_zstd else "")
+        run_cmd(f"grep -rn --include='*.jsonl' {NEEDLE} {h}/sessions{zstd_part} >/dev/null", shell=True)
+
+    def find_id() -> None:
+        if store.find(rid) is None:
+            raise RuntimeError("find returned None")
+
+    return {
+        "list": (lambda: store.list(),
+                 lambda: run_cmd(f"find {h}/sessions -name 'rollout-*.jsonl*' ! -name '*.tmp' -printf '%T@ %p\\n'"
+                                 f" | sort -rn >/dev/null", shell=True)),
+        "find": (find_id,
+                 lambda: run_cmd(["find", f"{home}/sessions", f"{home}/archived_sessions", "-name", f"*{rid}*",
+                                  "-print", "-quit"])),
+        "search": (search, grep),
+    }
+
+
+def run(settings: Settings, work: Path, log) -> dict:
+    have_zstd = zstd_cli() is not None
+    sizes = list(settings.discovery_homes)
+    results: dict = {"homes": {}, "skipped": []}
+    build_rate = None
+    for n in sizes + list(settings.optional_discovery):
+        if n not in sizes:
+            projected = n * build_rate * 6 if build_rate else float("inf")  # build + ~5 timed passes
+            if projected > settings.discovery_budget_s:
+                results["skipped"].append(f"{n} rollouts: projected {projected:.0f} s > budget "
+                                          f"{settings.discovery_budget_s:.0f} s")
+                log(results["skipped"][-1])
+                continue
+        home = work / f"disc-{n}"
+        start = time.perf_counter()
+        manifest = data.small_home(home, n, seed=3, compressed_fraction=0.5, needle=NEEDLE, tiny=True)
+        build_rate = (time.perf_counter() - start) / n
+        per_op = {}
+        for op, (subject, anchor) in _ops(home, manifest, have_zstd).items():
+            subject()  # warm the dentry cache for both
+            pair = side_by_side(subject, anchor, settings.repeats)
+            per_op[op] = {"subject_s": pair.subject_s, "anchor_s": pair.anchor_s, "ratio": pair.speed_ratio,
+                          "timing": pair.as_json()}
+        results["homes"][n] = per_op
+        log(f"discovery {n}: " + ", ".join(f"{op} {v['subject_s']*1e3:.0f} ms ({v['ratio']:.2f}x)"
+                                           for op, v in per_op.items()))
+        shutil.rmtree(home, ignore_errors=True)
+    measured = sorted(results["homes"])
+    growth = {}
+    for small, big in zip(measured, measured[1:]):
+        scale = big / small
+        growth[f"{small}->{big}"] = {
+            op: {"subject": results["homes"][big][op]["subject_s"] / results["homes"][small][op]["subject_s"] / scale,
+                 "anchor": results["homes"][big][op]["anchor_s"] / results["homes"][small][op]["anchor_s"] / scale}
+            for op in results["homes"][big]}
+    results["growth"] = growth
+    return results
