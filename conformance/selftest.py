@@ -1,0 +1,419 @@
+"""``rollout-conformance mutants`` and ``selftest``: prove the suite fails for the bugs it targets.
+
+Contract: ``selftest`` runs the conformance suite (the real ``suite`` command line, one pytest
+process per store, at most ``--jobs`` at once) against the reference and every mutant of
+:data:`conformance.mutants.MUTANTS`, reads each run's JSON report by requirement id, runs the race
+scenarios each mutant names through ``race_harness.scenarios.run_scenario``, prints one table row per
+store and exits 1 when
+
+* a store mutant survives (no test and no scenario failed),
+* a store mutant is caught only under the wrong requirement (none of the ids it ``breaks`` failed),
+* a protocol program is not reported ``inconclusive`` (a pass or a plain failure is wrong), or
+* the reference fails or is inconclusive on anything.
+
+``--quick`` runs, for each mutant, only the tests tagged with its ``breaks`` ids and stops at the
+first failure (``-x``); any failure there is under an expected id by construction.  It skips the
+race scenarios unless ``--race`` is given.  The complete self-test is the ``selftest`` tox env.
+
+This module is also a pytest plugin (``-p conformance.selftest``) adding ``--selftest-only-req``
+(keep only tests tagged with those ids) and ``--selftest-timing`` (when each id first failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REFERENCE = "reference"
+SUITE_TIMEOUT = 1800.0
+SCENARIO_TIMEOUT = 300.0
+FAILING = ("failed",)
+
+
+# -- pytest plugin side ---------------------------------------------------------------------------
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("rollout-conformance selftest")
+    group.addoption("--selftest-only-req", default="", help="comma-separated ids: run only tests tagged with one")
+    group.addoption("--selftest-timing", default="", help="write when each requirement first failed (JSON)")
+
+
+def _req_ids(item) -> set[str]:
+    return {rid for marker in item.iter_markers("req") for rid in marker.args}
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = {rid for rid in config.getoption("--selftest-only-req").split(",") if rid}
+    if not wanted:
+        return
+    keep = [item for item in items if _req_ids(item) & wanted]
+    drop = [item for item in items if not _req_ids(item) & wanted]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+class _Timing:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.start = time.monotonic()
+        self.first: dict[str, dict] = {}
+
+    def pytest_runtest_logreport(self, report):
+        if not report.failed:
+            return
+        ids = dict(report.user_properties).get("requirements") or []
+        inconclusive = "inconclusive" in dict(report.user_properties)
+        for rid in ids:
+            self.first.setdefault(rid, {
+                "seconds": round(time.monotonic() - self.start, 3),
+                "test": report.nodeid,
+                "inconclusive": inconclusive,
+            })
+
+    def pytest_sessionfinish(self, session):
+        if not hasattr(session.config, "workerinput"):
+            Path(self.path).write_text(json.dumps(self.first, indent=2) + "\n")
+
+
+def pytest_configure(config):
+    path = config.getoption("--selftest-timing", default="")
+    if path:
+        config.pluginmanager.register(_Timing(path), "rollout-conformance-selftest-timing")
+
+
+# -- one run of the suite, one scenario ------------------------------------------------------------
+
+
+@dataclass
+class SuiteRun:
+    selection: str
+    statuses: dict[str, str] = field(default_factory=dict)  # requirement id -> status
+    failing_tests: dict[str, list[str]] = field(default_factory=dict)  # id -> failing/inconclusive test ids
+    first_failure: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+    returncode: int | None = None
+    error: str = ""  # the run did not produce a report: why
+
+    def ids_with(self, *statuses: str) -> set[str]:
+        return {rid for rid, status in self.statuses.items() if status in statuses}
+
+
+def _env() -> dict:
+    """The child's environment: the folder holding these packages first on PYTHONPATH."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def _run(argv: list[str], timeout: float, cwd: str) -> tuple[int | None, str, str]:
+    """Run in its own session; on timeout kill the whole group. (returncode, stdout, stderr)."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, env=_env(), cwd=cwd)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        return None, out, err + f"\n(killed after {timeout:g} s)"
+    return process.returncode, out, err
+
+
+def suite_argv(selection: str, report: str, timing: str, only: tuple[str, ...], stop_first: bool) -> list[str]:
+    """The pytest command line of ``rollout-conformance suite`` for one store, plus the selftest plugin."""
+    from conformance import suite_cli
+
+    args = argparse.Namespace(store=selection, profile="full", ledger=None, update_ledger=False,
+                              report=report, junitxml=None)
+    extra = ["-n", "0", "-q", "-p", "conformance.selftest", "--selftest-timing", timing]
+    if only:
+        extra += ["--selftest-only-req", ",".join(only)]
+    if stop_first:
+        extra.append("-x")
+    return [sys.executable, "-m", "pytest"] + suite_cli.pytest_arguments(args, extra)
+
+
+def run_suite(selection: str, workdir: str, only: tuple[str, ...] = (), stop_first: bool = False,
+              timeout: float = SUITE_TIMEOUT) -> SuiteRun:
+    safe = selection.replace(":", "_").replace("/", "_")
+    report, timing = os.path.join(workdir, f"{safe}.json"), os.path.join(workdir, f"{safe}.timing.json")
+    started = time.monotonic()
+    code, out, err = _run(suite_argv(selection, report, timing, only, stop_first), timeout, workdir)
+    run = SuiteRun(selection, seconds=time.monotonic() - started, returncode=code)
+    if not os.path.exists(report):
+        tail = "\n".join((out + err).strip().splitlines()[-15:])
+        run.error = f"pytest exited with {code} and wrote no report:\n{tail}"
+        return run
+    data = json.loads(Path(report).read_text())
+    for rid, entry in data["requirements"].items():
+        run.statuses[rid] = entry["status"]
+        bad = [t["nodeid"] for t in entry["tests"] if t["outcome"] in ("failed", "inconclusive")]
+        if bad:
+            run.failing_tests[rid] = bad
+    if os.path.exists(timing):
+        run.first_failure = json.loads(Path(timing).read_text())
+    return run
+
+
+def race_available() -> bool:
+    try:
+        return importlib.util.find_spec("race_harness.scenarios") is not None
+    except ImportError:
+        return False
+
+
+def known_scenarios() -> set[str]:
+    if not race_available():
+        return set()
+    try:
+        from race_harness.scenarios import SCENARIOS, run_scenario  # noqa: F401
+    except ImportError:
+        return set()
+    return set(SCENARIOS)
+
+
+_SCENARIO_SCRIPT = textwrap.dedent("""
+    import json, sys
+    from race_harness.scenarios import run_scenario
+    verdict = run_scenario(sys.argv[1], sys.argv[2], sys.argv[3])
+    print("SELFTEST-VERDICT " + json.dumps(verdict.as_dict()))
+""")
+
+
+@dataclass
+class ScenarioRun:
+    selection: str
+    name: str
+    status: str  # passed | violation | inconclusive | error
+    requirements: tuple[str, ...] = ()
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def run_race_scenario(selection: str, name: str, workdir: str, timeout: float = SCENARIO_TIMEOUT) -> ScenarioRun:
+    root = tempfile.mkdtemp(prefix=f"race-{name}-", dir=workdir)
+    started = time.monotonic()
+    code, out, err = _run([sys.executable, "-c", _SCENARIO_SCRIPT, selection, name, root], timeout, workdir)
+    seconds = time.monotonic() - started
+    for line in out.splitlines():
+        if line.startswith("SELFTEST-VERDICT "):
+            verdict = json.loads(line.split(" ", 1)[1])
+            reqs = tuple(sorted({v["requirement"] for v in verdict["violations"]}))
+            return ScenarioRun(selection, name, verdict["status"], reqs, seconds,
+                               "; ".join(verdict.get("classes", [])) or "; ".join(verdict.get("notes", []))[:200])
+    tail = "\n".join((out + err).strip().splitlines()[-5:])
+    return ScenarioRun(selection, name, "error", (), seconds, f"exit {code}: {tail}")
+
+
+# -- verdicts ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str  # reference | store | program
+    expected: tuple[str, ...]
+    verdict: str  # caught | survived | wrong-id | inconclusive | passed | FAILED | error
+    ok: bool
+    caught_by: list[str] = field(default_factory=list)
+    seconds: float | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def judge_store(name: str, expected: tuple[str, ...], run: SuiteRun, scenarios: list[ScenarioRun]) -> Row:
+    if run.error:
+        return Row(name, "store", expected, "error", False, note=run.error)
+    failed = run.ids_with(*FAILING)
+    violations = [s for s in scenarios if s.status == "violation"]
+    caught_ids = failed | {rid for s in violations for rid in s.requirements}
+    right = sorted(caught_ids & set(expected))
+    caught_by = [f"{rid} ({', '.join(_short(t) for t in run.failing_tests.get(rid, [])[:2])})" for rid in sorted(failed)]
+    caught_by += [f"race:{s.name} ({', '.join(s.requirements) or s.detail})" for s in violations]
+    times = [run.first_failure[rid]["seconds"] for rid in expected if rid in run.first_failure]
+    seconds = min(times) if times else (run.seconds if failed else None)
+    race_times = [s.seconds for s in violations]
+    if seconds is None and race_times:
+        seconds = min(race_times)
+    if right:
+        return Row(name, "store", expected, "caught", True, caught_by, seconds)
+    if caught_ids:
+        return Row(name, "store", expected, "wrong-id", False, caught_by, seconds,
+                   note=f"none of {', '.join(expected)} failed")
+    untested = [rid for rid in expected if run.statuses.get(rid, "not_run") == "not_run"]
+    note = f"no suite test ran for {', '.join(untested)}" if untested else "every test of its ids passed"
+    return Row(name, "store", expected, "survived", False, [], None, note)
+
+
+def judge_program(name: str, expected: tuple[str, ...], run: SuiteRun) -> Row:
+    if run.error:
+        return Row(name, "program", expected, "error", False, note=run.error)
+    inconclusive = run.ids_with("inconclusive")
+    failed = run.ids_with(*FAILING)
+    first = min(run.first_failure.values(), key=lambda f: f["seconds"], default=None)
+    caught_by = [f"{rid} inconclusive ({_short(run.failing_tests[rid][0])})" for rid in sorted(inconclusive)][:3]
+    seconds = first["seconds"] if first else None
+    if inconclusive and not failed:
+        return Row(name, "program", expected, "inconclusive", True, caught_by, seconds)
+    if failed:
+        return Row(name, "program", expected, "failed", False, caught_by, seconds,
+                   note=f"reported as a spec failure ({', '.join(sorted(failed))}), not inconclusive")
+    return Row(name, "program", expected, "passed", False, note="a misbehaving program passed")
+
+
+def judge_reference(run: SuiteRun, scenarios: list[ScenarioRun]) -> Row:
+    if run.error:
+        return Row(REFERENCE, "reference", (), "error", False, note=run.error)
+    bad = run.ids_with("failed", "inconclusive")
+    bad_races = [s for s in scenarios if s.status != "passed"]
+    if bad or bad_races:
+        what = [f"{rid} ({', '.join(_short(t) for t in run.failing_tests.get(rid, [])[:2])})" for rid in sorted(bad)]
+        what += [f"race:{s.name} {s.status} {s.detail}" for s in bad_races]
+        return Row(REFERENCE, "reference", (), "FAILED", False, what, run.seconds)
+    return Row(REFERENCE, "reference", (), "passed", True, [], run.seconds,
+               note=f"{len(run.ids_with('passed'))} ids passed, {len(run.ids_with('not_run'))} without tests")
+
+
+def _short(nodeid: str) -> str:
+    return nodeid.rsplit("/", 1)[-1]
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+
+def selftest(names: list[str] | None, quick: bool, race: bool, jobs: int, workdir: str,
+             log=print) -> list[Row]:
+    from conformance.mutants import MUTANTS
+
+    chosen = [MUTANTS[n] for n in (names if names else MUTANTS)]
+    scenario_names = known_scenarios() if race else set()
+    if race and not scenario_names:
+        log("selftest: race_harness offers no run_scenario/SCENARIOS; race scenarios skipped")
+    wanted_scenarios = {m.name: [s for s in m.scenarios if s in scenario_names] for m in chosen}
+    ref_scenarios = sorted({s for names_ in wanted_scenarios.values() for s in names_})
+    union = tuple(sorted({rid for m in chosen if m.kind == "store" for rid in m.breaks}))
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        ref_future = pool.submit(run_suite, REFERENCE, workdir, union if quick else ())
+        suite_futures = {}
+        for m in chosen:
+            only = m.breaks if quick and m.kind == "store" else ()
+            suite_futures[m.name] = pool.submit(run_suite, f"mutant:{m.name}", workdir, only,
+                                                quick or m.kind == "program")
+        race_futures = {(sel, s): pool.submit(run_race_scenario, sel, s, workdir)
+                        for sel, names_ in [(REFERENCE, ref_scenarios)]
+                        + [(f"mutant:{k}", v) for k, v in wanted_scenarios.items()] for s in names_}
+        rows = [judge_reference(ref_future.result(),
+                                [race_futures[(REFERENCE, s)].result() for s in ref_scenarios])]
+        log(_format_row(rows[0]))
+        for m in chosen:
+            run = suite_futures[m.name].result()
+            if m.kind == "program":
+                row = judge_program(m.name, m.breaks, run)
+            else:
+                races = [race_futures[(f"mutant:{m.name}", s)].result() for s in wanted_scenarios[m.name]]
+                row = judge_store(m.name, m.breaks, run, races)
+            rows.append(row)
+            log(_format_row(row))
+    return rows
+
+
+def _format_row(row: Row) -> str:
+    took = "-" if row.seconds is None else f"{row.seconds:.1f}s"
+    expected = ",".join(row.expected) or "(nothing fails)"
+    by = "; ".join(row.caught_by) or row.note
+    mark = "ok  " if row.ok else "BAD "
+    return f"{mark}{row.name:<28} {expected:<40} {row.verdict:<12} {took:>8}  {by}"
+
+
+def header_line() -> str:
+    return f"    {'store':<28} {'expected requirement ids':<40} {'verdict':<12} {'to catch':>8}  caught by"
+
+
+def _cmd_mutants(args: argparse.Namespace) -> int:
+    from conformance.mutants import MUTANTS
+
+    for m in MUTANTS.values():
+        race = f"  race: {', '.join(m.scenarios)}" if m.scenarios and args.verbose else ""
+        print(f"{m.name:<28} {m.kind:<8} breaks {', '.join(m.breaks)}{race}")
+        if args.verbose:
+            print(textwrap.fill(m.mirrors, 100, initial_indent="    ", subsequent_indent="    "))
+    return 0
+
+
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    from conformance.mutants import MUTANTS
+
+    unknown = [n for n in args.only or [] if n not in MUTANTS]
+    if unknown:
+        print(f"selftest: unknown mutants {unknown}; see `rollout-conformance mutants`", file=sys.stderr)
+        return 2
+    race = args.race if args.race is not None else not args.quick
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="rollout-selftest-") as workdir:
+        print(header_line(), flush=True)
+        rows = selftest(args.only, args.quick, race, args.jobs, workdir,
+                        log=lambda line: print(line, flush=True))
+    bad = [r for r in rows if not r.ok]
+    print(f"\n{len(rows) - 1} mutants: "
+          f"{sum(r.verdict == 'caught' for r in rows)} caught, "
+          f"{sum(r.verdict == 'inconclusive' for r in rows)} programs inconclusive, "
+          f"{sum(r.verdict == 'survived' for r in rows)} survived, "
+          f"{sum(r.verdict == 'wrong-id' for r in rows)} caught under the wrong id; "
+          f"reference {rows[0].verdict}; {time.monotonic() - started:.0f} s")
+    if args.report:
+        Path(args.report).write_text(json.dumps({
+            "quick": args.quick, "race": race, "ok": not bad,
+            "rows": [r.as_dict() for r in rows]}, indent=2) + "\n")
+        print(f"report written to {args.report}")
+    return 1 if bad else 0
+
+
+def _add_selftest_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true",
+                   help="per mutant, only the tests tagged with its ids, stop at the first failure; no race")
+    p.add_argument("--race", dest="race", action="store_true", default=None, help="run race scenarios (default: not with --quick)")
+    p.add_argument("--no-race", dest="race", action="store_false", help="skip the race scenarios")
+    p.add_argument("--only", nargs="+", metavar="MUTANT", help="these mutants only (the reference always runs)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="suite runs at once (default: cores)")
+    p.add_argument("--report", metavar="FILE", help="write the table as JSON here")
+    p.set_defaults(func=_cmd_selftest)
+
+
+def register(subparsers) -> None:
+    m = subparsers.add_parser("mutants", help="list the deliberately broken stores and what each breaks")
+    m.add_argument("-v", "--verbose", action="store_true", help="also say what upstream behaviour each mirrors")
+    m.set_defaults(func=_cmd_mutants)
+    s = subparsers.add_parser(
+        "selftest", help="run the suite against every mutant and the reference; fail if a mutant survives",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_selftest_arguments(s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m conformance.selftest {mutants,selftest} ...`` (same as the console script's)."""
+    parser = argparse.ArgumentParser(prog="python -m conformance.selftest")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
