@@ -23,6 +23,7 @@ from . import disk
 from .history import load_events, write_history
 
 COPY_LIMIT = 64 << 20  # homes bigger than this are described (manifest), not copied
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def versions() -> dict:
@@ -52,18 +53,22 @@ def snapshot(home: str, dest: str, label: str) -> None:
 def rerun_command(meta: dict) -> str:
     """The exact command line that runs the same thing again."""
     argv = [sys.executable, "-m", "race_harness.cli", "race", "--store", meta["selection"], "--seed", str(meta["seed"])]
-    kind = meta["kind"]
+    kind, params = meta["kind"], meta["params"]
     if kind == "scenario":
         argv += ["--scenario", meta["name"]]
     elif kind == "exhaustive":
-        argv += ["--exhaustive", meta["params"]["pair"]]
+        argv += ["--exhaustive", params["pair"]]
+    elif kind == "countdown":
+        argv += ["--countdown", params["target"]]
     else:
-        params = meta["params"]
-        argv += ["--random", "--writers", str(params["writers"]), "--compressors", str(params["compressors"])]
-        argv += ["--ops", str(params["ops"])] if params.get("ops") else ["--seconds", str(params["seconds"])]
-        if params.get("kills"):
-            argv.append("--kills")
-    return shlex.join(argv)
+        argv += ["--random", "--seconds", str(params["seconds"]), "--ops", str(params["ops"])]
+        for role in ("writers", "compressors", "readers", "listers", "archivers", "rollouts"):
+            argv += [f"--{role}", str(params[role])]
+        for size in params["line_sizes"]:
+            argv += ["--line-size", str(size)]
+        argv += ["--big-line", str(params["big_line"])] + (["--kills"] if params["kills"] else [])
+    # The harness runs from its source tree (it need not be installed): rerun from there.
+    return f"cd {shlex.quote(_SOURCE_ROOT)} && {shlex.join(argv)}"
 
 
 def write_bundle(root: str, workdir: str, meta: dict, schedule: dict, verdict_text: str) -> str:
@@ -75,7 +80,8 @@ def write_bundle(root: str, workdir: str, meta: dict, schedule: dict, verdict_te
     folder += f"-{suffix}" if suffix else ""
     os.makedirs(os.path.join(folder, "stderr"))
     meta = dict(meta, versions=versions(), command=rerun_command(meta),
-                replay=shlex.join([sys.executable, "-m", "race_harness.cli", "replay", folder]))
+                replay=f"cd {shlex.quote(_SOURCE_ROOT)} && "
+                       + shlex.join([sys.executable, "-m", "race_harness.cli", "replay", os.path.abspath(folder)]))
     with open(os.path.join(folder, "meta.json"), "w") as handle:
         json.dump(meta, handle, indent=1, sort_keys=True)
     with open(os.path.join(folder, "schedule.json"), "w") as handle:

@@ -213,10 +213,3 @@ class RunSummary:
                 for outcome in (op.value.get("outcomes") or {}).values():
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
         return cls(by_op, outcomes)
-
-    def lines(self) -> list[str]:
-        rows = [f"  {name:<13} " + " ".join(f"{k}={v}" for k, v in sorted(row.items()))
-                for name, row in sorted(self.ops.items())]
-        if self.outcomes:
-            rows.append("  outcomes      " + " ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items())))
-        return rows

@@ -26,7 +26,9 @@ def conclude(run: Run, meta: dict, bundle_dir: str | None, recover: bool = True)
     bundle.snapshot(run.home, run.workdir, "snapshot-after")
     ops = run.operations()
     violations = tuple(run.findings) + tuple(check(ops, run.home, after_cleanup=recover, crashed=run.crashed))
-    stats = {"operations": RunSummary.of(ops).ops, "outcomes": RunSummary.of(ops).outcomes}
+    summary = RunSummary.of(ops)
+    stats = {"operations": summary.ops, "outcomes": summary.outcomes,
+             "decisions": [f"{d.actor}@{d.point}:{d.action}" for d in run.controller.schedule]}
     verdict = Verdict(meta["name"], VIOLATION if violations else PASSED, violations, tuple(run.notes), run.workdir,
                       stats=stats)
     if violations and bundle_dir:

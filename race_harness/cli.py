@@ -1,0 +1,171 @@
+"""``race`` and ``replay`` subcommands: run the harness against any store selection.
+
+Contract: :func:`register` adds both subcommands to an argparse subparsers object; each command
+returns the exit code: 0 no violation, 1 violation found, 2 usage error, 3 inconclusive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+from .verdict import EXIT_CODES, Verdict, worst
+
+USAGE_ERROR = 2
+
+
+def register(subparsers) -> None:
+    """Add ``race`` and ``replay`` to a subparsers object (conformance.cli wires this in)."""
+    race = subparsers.add_parser("race", help="race processes on one home and check nothing is lost",
+                                 description="Without a mode, every named scenario runs. Exit codes: 0 no violation, "
+                                             "1 violation, 2 usage error, 3 inconclusive.")
+    race.add_argument("--store", help="reference | py:mod:factory | cmd:<command line> | mutant:<name>")
+    mode = race.add_mutually_exclusive_group()
+    mode.add_argument("--scenario", action="append", metavar="NAME", help="a named scenario (repeatable)")
+    mode.add_argument("--exhaustive", metavar="PAIR", help="every interleaving of a two-actor pair")
+    mode.add_argument("--random", action="store_true", help="a random campaign (roles, bounds and --kills below)")
+    mode.add_argument("--countdown", metavar="TARGET", help="fail the N-th failpoint hit of an operation, N=1,2,...")
+    mode.add_argument("--list-scenarios", action="store_true", help="list scenarios, pairs and countdown targets")
+    race.add_argument("--sample", type=int, default=0, metavar="N",
+                      help="with --exhaustive: N seeded random interleavings instead of all of them")
+    race.add_argument("--limit", type=int, default=200, help="at most this many interleavings (--exhaustive)")
+    race.add_argument("--seconds", type=float, default=None, help="time bound (campaign default 10)")
+    race.add_argument("--ops", type=int, default=0, help="operation bound over all actors (campaign)")
+    race.add_argument("--seed", type=int, default=0)
+    race.add_argument("--writers", type=int, default=2)
+    race.add_argument("--compressors", type=int, default=1)
+    race.add_argument("--readers", type=int, default=1)
+    race.add_argument("--listers", type=int, default=1)
+    race.add_argument("--archivers", type=int, default=0)
+    race.add_argument("--rollouts", type=int, default=4)
+    race.add_argument("--line-size", type=int, action="append", metavar="BYTES", help="line sizes (repeatable)")
+    race.add_argument("--big-line", type=int, default=0, metavar="BYTES", help="an occasional line this big (MBs)")
+    race.add_argument("--kills", action="store_true", help="SIGKILL writers/compressors and crash at failpoints")
+    race.add_argument("--bundle-dir", default="race-bundles", help="where failing runs leave repro bundles")
+    race.add_argument("--workdir", help="keep run folders here (default: a temporary folder)")
+    race.add_argument("--report", metavar="OUT.json", help="write every verdict as JSON here")
+    race.set_defaults(func=_cmd_race)
+    rep = subparsers.add_parser("replay", help="re-impose a repro bundle's schedule and say if it reproduced")
+    rep.add_argument("bundle", help="a bundle folder written by race")
+    rep.add_argument("--bundle-dir", help="where a reproduced failure leaves its new bundle")
+    rep.set_defaults(func=_cmd_replay)
+
+
+def _usage(message: str) -> int:
+    print(f"race: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def _cmd_race(args: argparse.Namespace) -> int:
+    from .campaign import CampaignConfig, run_campaign
+    from .explore import PAIRS, explore
+    from .faults import TARGETS, sweep
+    from .scenarios import SCENARIOS, run_scenario
+
+    if args.list_scenarios:
+        for scenario in SCENARIOS.values():
+            needs = f"  (needs {', '.join(scenario.needs)})" if scenario.needs else ""
+            print(f"{scenario.name:<34} {scenario.window:<6} {scenario.summary}{needs}")
+        for pair in PAIRS.values():
+            print(f"{pair.name:<34} pair   {pair.summary} (--exhaustive)")
+        for target in TARGETS:
+            print(f"{target:<34} target countdown with ENOSPC and EIO (--countdown)")
+        return 0
+    if not args.store:
+        return _usage("--store is required (reference | py:mod:factory | cmd:<command line> | mutant:<name>)")
+    problem = _check_selection(args.store)
+    if problem:
+        return _usage(problem)
+    unknown = [n for n in args.scenario or () if n not in SCENARIOS]
+    if unknown or (args.exhaustive and args.exhaustive not in PAIRS) or (args.countdown and args.countdown not in TARGETS):
+        return _usage(f"unknown name {(unknown or [args.exhaustive or args.countdown])[0]!r}; see --list-scenarios")
+    root = args.workdir or tempfile.mkdtemp(prefix="race-")
+    bundles = os.path.abspath(args.bundle_dir)
+    say = _printer()
+    if args.random:
+        config = CampaignConfig(seconds=10.0 if args.seconds is None and not args.ops else args.seconds or 0.0,
+                                ops=args.ops, seed=args.seed, writers=args.writers, compressors=args.compressors,
+                                readers=args.readers, listers=args.listers, archivers=args.archivers,
+                                rollouts=args.rollouts, line_sizes=tuple(args.line_size or (200, 2000)),
+                                big_line=args.big_line, kills=args.kills)
+        verdicts = [run_campaign(args.store, config, root, bundles, show_progress=sys.stderr.isatty())]
+    elif args.exhaustive:
+        verdict, _ = explore(args.store, args.exhaustive, root, args.limit, args.seconds or 0.0, args.sample,
+                             args.seed, bundles, progress=say)
+        verdicts = [verdict]
+    elif args.countdown:
+        verdicts = [sweep(args.store, args.countdown, root, bundle_dir=bundles, progress=say)]
+    else:
+        verdicts = []
+        for name in args.scenario or list(SCENARIOS):
+            verdicts.append(run_scenario(args.store, name, root, args.seed, bundles))
+            say(f"{name}: {verdicts[-1].status}")
+    return _finish(verdicts, args.report)
+
+
+def _check_selection(selection: str) -> str:
+    from conformance.selection import SelectionError, describe
+
+    try:
+        describe(selection)
+    except SelectionError as exc:
+        return str(exc)
+    return ""
+
+
+def _printer():
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return say
+
+
+def _finish(verdicts: list[Verdict], report: str | None) -> int:
+    status = worst(verdicts)
+    print()
+    for verdict in verdicts:
+        print(verdict.describe())
+        for row in _summary_rows(verdict):
+            print(row)
+    print(f"\nrace: {status} ({len(verdicts)} run(s): " + ", ".join(
+        f"{sum(v.status == s for v in verdicts)} {s}" for s in ("passed", "violation", "inconclusive")) + ")")
+    if report:
+        with open(report, "w") as handle:
+            json.dump({"status": status, "verdicts": [v.as_dict() for v in verdicts]}, handle, indent=1)
+    return EXIT_CODES[status]
+
+
+def _summary_rows(verdict: Verdict) -> list[str]:
+    ops = verdict.stats.get("operations") or {}
+    if not ops or len(ops) < 4:
+        return []  # scenarios are short: their notes say it all
+    rows = [f"  {name:<13} " + " ".join(f"{k}={v}" for k, v in sorted(row.items())) for name, row in sorted(ops.items())]
+    outcomes = verdict.stats.get("outcomes") or {}
+    if outcomes:
+        rows.append("  outcomes      " + " ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
+    return rows
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import replay
+
+    if not os.path.isfile(os.path.join(args.bundle, "meta.json")):
+        return _usage(f"{args.bundle} is not a repro bundle (no meta.json)")
+    result = replay(args.bundle, bundle_dir=args.bundle_dir)
+    print(result.describe())
+    return EXIT_CODES[result.verdict.status]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m race_harness.cli race|replay ...`` (what bundles name as their rerun command)."""
+    parser = argparse.ArgumentParser(prog="race_harness")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Countdown sweeps: fail the N-th failpoint hit of an operation with ENOSPC or EIO, N = 1, 2, ...
+
+Contract: for each N a fresh home gets a seed rollout, one operation runs with the N-th failpoint
+hit answered ``error`` (every other hit continues), then the recovery run and the checker prove that
+nothing acknowledged was lost; the sweep stops at the first N the operation never reaches (it then
+succeeded untouched).  The verdict lists, per N, where the error landed and how the operation ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .actor import Op
+from .controller import CONTINUE, ERROR, Hit
+from .judge import conclude, fresh_workdir, guarded
+from .run import Run
+from .scenarios import seed
+from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Inconclusive, Verdict
+
+ERRNOS = ("ENOSPC", "EIO")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The operation a sweep fails, and whether its seed rollout starts compressed."""
+
+    name: str
+    compressed: bool
+    ops: Callable[[str, str], list[Op]]
+
+
+TARGETS = {t.name: t for t in [
+    Target("compress", False, lambda r, p: [Op("compress", p, r)]),
+    Target("materialize", True, lambda r, p: [Op("materialize", p, r)]),
+    Target("append", True, lambda r, p: [Op("append", p, r, 2)]),
+    Target("writer", False, lambda r, p: [Op("open_writer", p, r), Op("write", p, r, 2), Op("close_writer", p, r)]),
+    Target("run_worker", False, lambda r, p: [Op("run_worker")]),
+]}
+
+
+def _countdown(n: int, errno: str, hits: list[Hit]) -> Callable[[Hit], tuple[str, str | None]]:
+    def policy(hit: Hit) -> tuple[str, str | None]:
+        if hit.actor != "victim":
+            return CONTINUE, None
+        hits.append(hit)
+        return (ERROR, errno) if len(hits) == n else (CONTINUE, None)
+
+    return policy
+
+
+def sweep_one(selection: str, target: Target, errno: str, n: int, root: str, bundle_dir: str | None) -> tuple[Verdict, list[Hit]]:
+    """One step of the sweep: the N-th hit fails with ``errno``."""
+    name = f"countdown-{target.name}-{errno}-{n}"
+    workdir = fresh_workdir(root, name)
+    hits: list[Hit] = []
+    meta = {"kind": "countdown", "name": name, "selection": selection, "seed": 0,
+            "params": {"target": target.name, "errno": errno, "n": n}}
+
+    def body() -> Verdict:
+        run = Run(selection, workdir)
+        try:
+            run.spawn("setup", failpoints=False)
+            if not run.failpoints:
+                raise Inconclusive("a countdown sweep needs failpoints; the store declared none")
+            rollout, path = seed(run, lines=3, compressed=target.compressed)
+            run.controller.policy = _countdown(n, errno, hits)
+            run.spawn("victim")
+            for op in target.ops(rollout, path):
+                done = run.call("victim", op)
+                run.notes.append(f"{op.kind}: {done.status if done else 'no answer'} "
+                                 f"{(done.value or done.error) if done else ''}")
+                if op.kind == "open_writer" and (done is None or done.status != "ok"):
+                    break  # no handle: nothing to write through
+            landed = hits[n - 1] if len(hits) >= n else None
+            run.notes.append(f"{errno} injected at {landed.point}" if landed else "no error injected (op ran through)")
+            run.call("setup", Op("read", path, rollout))  # what a reader sees right after the failure
+            return conclude(run, meta, bundle_dir)
+        finally:
+            run.close()
+
+    return guarded(name, workdir, body), hits
+
+
+def sweep(selection: str, target_name: str, root: str, errnos: tuple[str, ...] = ERRNOS, limit: int = 80,
+          bundle_dir: str | None = None, progress: Callable[[str], None] | None = None) -> Verdict:
+    """Sweep N upwards for each errno until the operation runs through without an injected error."""
+    target = TARGETS[target_name]
+    rows, violations, statuses, bundle = [], [], set(), ""
+    for errno in errnos:
+        for n in range(1, limit + 1):
+            verdict, hits = sweep_one(selection, target, errno, n, root, None if bundle else bundle_dir)
+            statuses.add(verdict.status)
+            row = f"{errno} #{n}: {verdict.status}; " + "; ".join(verdict.notes)
+            rows.append(row)
+            if progress:
+                progress(row)
+            if verdict.violations and not violations:
+                violations, bundle = list(verdict.violations), verdict.bundle
+            if len(hits) < n or verdict.status == INCONCLUSIVE:
+                break
+    status = VIOLATION if VIOLATION in statuses else INCONCLUSIVE if INCONCLUSIVE in statuses else PASSED
+    return Verdict(f"countdown:{target_name}", status, tuple(violations), tuple(rows), root, bundle)
