@@ -152,6 +152,7 @@ def run_suite(selection: str, workdir: str, only: tuple[str, ...] = (), stop_fir
     report, timing = os.path.join(workdir, f"{safe}.json"), os.path.join(workdir, f"{safe}.timing.json")
     started = time.monotonic()
     code, out, err = _run(suite_argv(selection, report, timing, only, stop_first), timeout, workdir)
+    Path(workdir, f"{safe}.log").write_text(out + err)
     run = SuiteRun(selection, seconds=time.monotonic() - started, returncode=code)
     if not os.path.exists(report):
         tail = "\n".join((out + err).strip().splitlines()[-15:])
@@ -365,10 +366,18 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
         return 2
     race = args.race if args.race is not None else not args.quick
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="rollout-selftest-") as workdir:
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rollout-selftest-", dir=args.keep) as workdir:
         print(header_line(), flush=True)
         rows = selftest(args.only, args.quick, race, args.jobs, workdir,
                         log=lambda line: print(line, flush=True))
+        if args.keep:
+            kept = os.path.join(args.keep, "last")
+            subprocess.run(["rm", "-rf", kept], check=False)
+            os.rename(workdir, kept)
+            os.makedirs(workdir)
+            print(f"pytest logs and JSON reports kept in {kept}")
     bad = [r for r in rows if not r.ok]
     print(f"\n{len(rows) - 1} mutants: "
           f"{sum(r.verdict == 'caught' for r in rows)} caught, "
@@ -392,6 +401,7 @@ def _add_selftest_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", nargs="+", metavar="MUTANT", help="these mutants only (the reference always runs)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="suite runs at once (default: cores)")
     p.add_argument("--report", metavar="FILE", help="write the table as JSON here")
+    p.add_argument("--keep", metavar="DIR", help="keep each run's pytest log and JSON report in DIR/last")
     p.set_defaults(func=_cmd_selftest)
 
 
