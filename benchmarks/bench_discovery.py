@@ -4,11 +4,15 @@ Subject: ``ReferenceStore.list()`` / ``.find(id)`` / ``.search(text)`` in this p
 ``find -printf | sort`` (listing sorted by mtime), ``find -name '*<id>*' -quit`` (lookup of an
 archived id: both scan the active area first), and ``grep -rn`` over plain files plus
 ``zstd -dcq | grep -n`` over the `.zst` ones (search).  Growth factor = time(N2)/time(N1)
-divided by N2/N1: 1.0 is linear, below 1 is better than linear.
+divided by N2/N1: 1.0 is linear, below 1 is better than linear.  A third timing, a bare Python
+``os.walk`` + ``stat`` of every file (the filesystem floor), runs beside each op; growth "vs floor"
+(the reference's time relative to the floor, at N2 over N1) separates the reference's own scaling
+from the machine's (caches, noise).
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import time
@@ -20,6 +24,17 @@ from . import data
 from .timing import Settings, run_cmd, side_by_side, zstd_cli
 
 NEEDLE = "NEEDLE-7c1f-benchmark"
+
+
+def walk_floor(home: Path) -> int:
+    """The least any listing must do: walk both areas and stat every file (the filesystem floor)."""
+    n = 0
+    for area in ("sessions", "archived_sessions"):
+        for folder, _dirs, files in os.walk(home / area):
+            for name in files:
+                os.stat(os.path.join(folder, name), follow_symlinks=False)
+                n += 1
+    return n
 
 
 def _ops(home: Path, manifest: dict, have_zstd: bool) -> dict:
@@ -59,10 +74,11 @@ def run(settings: Settings, work: Path, log) -> dict:
     have_zstd = zstd_cli() is not None
     sizes = list(settings.discovery_homes)
     results: dict = {"homes": {}, "skipped": []}
-    build_rate = None
+    build_rate = ops_s = None
     for n in sizes + list(settings.optional_discovery):
         if n not in sizes:
-            projected = n * build_rate * 6 if build_rate else float("inf")  # build + ~5 timed passes
+            prev = max(results["homes"]) if results["homes"] else None
+            projected = (n * build_rate + ops_s * n / prev) if prev else float("inf")  # build + timed ops
             if projected > settings.discovery_budget_s:
                 results["skipped"].append(f"{n} rollouts: projected {projected:.0f} s > budget "
                                           f"{settings.discovery_budget_s:.0f} s")
@@ -72,13 +88,18 @@ def run(settings: Settings, work: Path, log) -> dict:
         start = time.perf_counter()
         manifest = data.small_home(home, n, seed=3, compressed_fraction=0.5, needle=NEEDLE, tiny=True)
         build_rate = (time.perf_counter() - start) / n
+        ops_start = time.perf_counter()
         per_op = {}
         for op, (subject, anchor) in _ops(home, manifest, have_zstd).items():
             subject()  # warm the dentry cache for both
-            pair = side_by_side(subject, anchor, settings.repeats)
+            repeats = max(3, 2 * settings.repeats - 1)  # cheap, and noisier than the rest
+            pair = side_by_side(subject, anchor, repeats)
+            floor = side_by_side(subject, lambda: walk_floor(home), repeats)
             per_op[op] = {"subject_s": pair.subject_s, "anchor_s": pair.anchor_s, "ratio": pair.speed_ratio,
-                          "timing": pair.as_json()}
+                          "floor_s": floor.anchor_s, "floor_ratio": floor.speed_ratio,
+                          "timing": pair.as_json(), "timing_floor": floor.as_json()}
         results["homes"][n] = per_op
+        ops_s = time.perf_counter() - ops_start
         log(f"discovery {n}: " + ", ".join(f"{op} {v['subject_s']*1e3:.0f} ms ({v['ratio']:.2f}x)"
                                            for op, v in per_op.items()))
         shutil.rmtree(home, ignore_errors=True)
@@ -88,7 +109,10 @@ def run(settings: Settings, work: Path, log) -> dict:
         scale = big / small
         growth[f"{small}->{big}"] = {
             op: {"subject": results["homes"][big][op]["subject_s"] / results["homes"][small][op]["subject_s"] / scale,
-                 "anchor": results["homes"][big][op]["anchor_s"] / results["homes"][small][op]["anchor_s"] / scale}
+                 "anchor": results["homes"][big][op]["anchor_s"] / results["homes"][small][op]["anchor_s"] / scale,
+                 "floor": results["homes"][big][op]["floor_s"] / results["homes"][small][op]["floor_s"] / scale,
+                 # growth of the reference relative to the walk floor timed beside it: noise-robust
+                 "vs_floor": results["homes"][small][op]["floor_ratio"] / results["homes"][big][op]["floor_ratio"]}
             for op in results["homes"][big]}
     results["growth"] = growth
     return results

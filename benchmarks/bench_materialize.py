@@ -10,6 +10,7 @@ from reference.store import ReferenceStore
 
 from . import data
 from .bench_read import encode_file
+from .bench_worker import fsync_paths
 from .timing import Settings, run_cmd, side_by_side, zstd_cli
 
 
@@ -48,6 +49,11 @@ def run(settings: Settings, work: Path, log) -> list[dict]:
         if zstd:
             row["zstd_d_MBps"] = actual / pair.anchor_s / data.MB
             row["ratio"] = pair.speed_ratio
+            # For information: `zstd -d` then fsync of the output and its folder, as materialize does.
+            durable = side_by_side(subject, lambda: (run_cmd([zstd, "-d", "-q", "-f", str(packed), "-o", str(out)]),
+                                                     fsync_paths([out])), repeats, setup_subject, setup_anchor)
+            row["zstd_d_fsync_MBps"] = actual / durable.anchor_s / data.MB
+            row["ratio_vs_fsync"] = durable.speed_ratio
         log(f"materialize {size}: {row['materialize_MBps']:.0f} MB/s ratio {row.get('ratio', float('nan')):.2f}")
         rows.append(row)
         shutil.rmtree(root, ignore_errors=True)

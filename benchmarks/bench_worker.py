@@ -38,11 +38,31 @@ def _worker(home: Path, expect: int, cpu: list[float]) -> None:
         raise RuntimeError(f"worker compressed {done} of {expect}: {dict(list(report.results.items())[:3])}")
 
 
-def _zstd(files: list[Path], threads: int | None = None) -> None:
+def fsync_paths(paths: list[Path]) -> None:
+    """fsync each file and each distinct folder once: the durability the worker pays for."""
+    folders = set()
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        folders.add(os.path.dirname(path))
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _zstd(files: list[Path], threads: int | None = None, durable: bool = False) -> None:
     zstd = zstd_cli()
     extra = [f"-T{threads}"] if threads is not None else []
     run_cmd([zstd, "-3", "-q", "-f", *extra, *map(str, files)])
     run_cmd([zstd, "-t", "-q", *(f"{f}.zst" for f in files)])
+    if durable:
+        fsync_paths([Path(f"{f}.zst") for f in files])
 
 
 def big_files(settings: Settings, work: Path, log) -> list[dict]:
@@ -100,6 +120,15 @@ def small_files(settings: Settings, work: Path, log) -> dict:
     if have_zstd:
         out["zstd_files_per_s"] = n / pair.anchor_s
         out["ratio"] = pair.speed_ratio
+        # For information: the anchor plus one fsync per output and per folder (the worker does
+        # three per file: temp, folder after publish, folder after unlink).
+        durable = side_by_side(lambda: _worker(subject_home, n, cpu),
+                               lambda: _zstd([anchor_home / r for r in manifest["rels"]], durable=True),
+                               settings.repeats, subject_setup=lambda: _fresh(tpl, subject_home),
+                               anchor_setup=lambda: _fresh(tpl, anchor_home))
+        out["zstd_fsync_files_per_s"] = n / durable.anchor_s
+        out["ratio_vs_fsync"] = durable.speed_ratio
+        out["timing_vs_fsync"] = durable.as_json()
     log(f"small home {n}: {out['worker_files_per_s']:.0f} files/s, ratio {out.get('ratio', float('nan')):.2f}")
     shutil.rmtree(work / "small", ignore_errors=True)
     return out
