@@ -6,6 +6,8 @@ itself needed.  The reader is ``reading.count_lines`` over the `.zst` (the strea
 takes; ``ReferenceStore.read`` additionally returns the whole content, by interface, so it is not
 bounded and not measured here).  Bounded: growth at the biggest size <= LIMIT_MB; independent of
 size: growth(biggest) - growth(smallest) <= SPREAD_MB (the biggest rollout also has the longest line).
+A last pair of children runs on a rollout of the biggest size made of one short line repeated
+(compresses >1000x): it must stay within LIMIT_MB too.
 """
 
 from __future__ import annotations
@@ -67,7 +69,18 @@ def run(settings: Settings, work: Path, log) -> dict:
         rows.append({"size": actual, "nominal": size, "longest_line": longest, "worker": w, "reader": r})
         log(f"memory {size}: worker +{w['growth_mb']:.1f} MB, reader +{r['growth_mb']:.1f} MB")
         shutil.rmtree(home, ignore_errors=True)
-    return {"rows": rows, "limit_mb": LIMIT_MB, "spread_mb": SPREAD_MB}
+    # The same biggest size, but one line repeated: compressed >1000x, so any decoder step whose
+    # output is bounded by its compressed input (not by a fixed size) shows up here.
+    size = max(settings.memory_sizes)
+    home = work / "mem-repetitive"
+    rel, actual = data.repetitive_rollout_home(home, size)
+    w = _spawn("worker", home, rel)
+    r = _spawn("reader", home, rel)
+    zst_size = os.path.getsize(home / (rel + ".zst"))
+    repetitive = {"size": actual, "nominal": size, "zst_size": zst_size, "worker": w, "reader": r}
+    log(f"memory repetitive {size}: worker +{w['growth_mb']:.1f} MB, reader +{r['growth_mb']:.1f} MB")
+    shutil.rmtree(home, ignore_errors=True)
+    return {"rows": rows, "repetitive": repetitive, "limit_mb": LIMIT_MB, "spread_mb": SPREAD_MB}
 
 
 if __name__ == "__main__":

@@ -203,3 +203,25 @@ def small_home(root: Path, count: int, seed: int = 2, min_size: int = 2 * KB, ma
         ids.append(rid)
     return {"count": count, "bytes": total, "rels": rels, "ids": ids,
             "lookup_id": archived_id or ids[-1]}
+
+
+def repetitive_rollout_home(root: Path, target: int, seed: int = 5, days_old: float = 30) -> tuple[str, int]:
+    """A rollout of one line repeated (a captured progress bar, `yes`): zstd packs it >1000x.
+
+    Legal and plausible, and the case that shows whether a decoder bounds its *output* per step.
+    """
+    name, rid = rollout_name(0, seed)
+    rel = oracle.active_path(name)
+    path = Path(root, rel)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tick = oracle.line("event_msg", {"type": "token_count", "info": None})
+    block = tick * max(1, MB // len(tick))
+    with open(path, "wb") as f:
+        f.write(oracle.session_meta_line(rid))
+        while f.tell() < target:
+            f.write(block)
+        size = f.tell()
+    os.chmod(path, 0o600)
+    mtime = _old(days_old)
+    os.utime(path, ns=(mtime, mtime))
+    return rel, size

@@ -88,15 +88,20 @@ def goals(results: dict) -> list[dict]:
     mem = results.get("memory")
     if mem and mem["rows"]:
         rows = mem["rows"]
+        rep = mem.get("repetitive")
         for who in ("worker", "reader"):
             top, low = rows[-1][who]["growth_mb"], rows[0][who]["growth_mb"]
             spread = top - low
-            ok = top <= mem["limit_mb"] and spread <= mem["spread_mb"]
-            status = "met" if ok else f"missed by {max(top - mem['limit_mb'], spread - mem['spread_mb']):.0f} MB"
-            goal(f"memory-{who}", f"{who} peak memory bounded, independent of file size", mem["limit_mb"], top,
-                 f"+{top:.1f} MB at {_size(rows[-1]['nominal'])}, +{low:.1f} MB at {_size(rows[0]['nominal'])}",
-                 status, f"limit {mem['limit_mb']} MB growth, spread <= {mem['spread_mb']} MB; "
-                         f"longest line {rows[-1]['longest_line'] / MB:.1f} MB")
+            worst = max(top, rep[who]["growth_mb"]) if rep else top
+            misses = [worst - mem["limit_mb"], spread - mem["spread_mb"]]
+            status = "met" if max(misses) <= 0 else f"missed by {max(misses):.0f} MB"
+            rep_text = (f"; repetitive {_size(rep['nominal'])} rollout ({rep['zst_size'] / KB:.0f} KB compressed): "
+                        f"+{rep[who]['growth_mb']:.1f} MB") if rep else ""
+            goal(f"memory-{who}", f"{who} peak memory bounded, independent of file size", mem["limit_mb"], worst,
+                 f"+{top:.1f} MB at {_size(rows[-1]['nominal'])}, +{low:.1f} MB at {_size(rows[0]['nominal'])}"
+                 + rep_text, status,
+                 f"limit {mem['limit_mb']} MB growth, spread <= {mem['spread_mb']} MB; "
+                 f"longest line {rows[-1]['longest_line'] / MB:.1f} MB")
     return out
 
 
@@ -179,6 +184,10 @@ def markdown(doc: dict) -> str:
         for r in mem["rows"]:
             lines.append(f"| {_size(r['nominal'])} | {r['longest_line'] / MB:.2f} MB | {r['worker']['growth_mb']:.1f} | "
                          f"{r['reader']['growth_mb']:.1f} |")
+        rep = mem.get("repetitive")
+        if rep:
+            lines.append(f"| {_size(rep['nominal'])}, one line repeated ({rep['zst_size'] / KB:.0f} KB as .zst) | "
+                         f"0.00 MB | {rep['worker']['growth_mb']:.1f} | {rep['reader']['growth_mb']:.1f} |")
     lines += ["", "## Owned by others (read from their modules, not measured here)", ""]
     for label, value in res.get("others", {}).items():
         if value is None:
