@@ -53,7 +53,8 @@ def check(ops: list[Operation], home: str, after_cleanup: bool = True, crashed: 
         contents[rollout] = rids
         mine = [op for op in ops if op.rollout == rollout]
         if after_cleanup and len(reps) > 1:
-            found.append(violation("two_representations", rollout,
+            cls = "active_and_archived" if len({r.archived for r in reps}) > 1 else "two_representations"
+            found.append(violation(cls, rollout,
                                    "at rest after recovery, several files hold it: " + ", ".join(r.rel for r in reps),
                                    _latest(mine)))
         found += _check_lines(rollout, rids, mine, crashed)

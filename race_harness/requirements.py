@@ -16,7 +16,8 @@ REQUIREMENT = {
     "partial_line": "COORD-005",  # no `.zst` ends in (or holds) a partial line (R3)
     "garbled_line": "APPEND-002",  # lines of concurrent appenders never interleave (R6)
     "read_failed": "READ-004",  # a reader racing a transition still finds the rollout (R11)
-    "two_representations": "RECOVER-005",  # one representation per rollout after recovery (R8: LIFE-004)
+    "two_representations": "RECOVER-005",  # one representation per rollout after recovery
+    "active_and_archived": "LIFE-004",  # never both active and archived (R8)
     "resurrected": "LIFE-005",  # a deleted rollout stays deleted (R9)
     "temp_left": "RECOVER-005",  # no temp survives a cleanup run once its owner is gone
     "live_temp_removed": "COMP-015",  # cleanup never deletes a temp whose owner lives (R10)

@@ -183,6 +183,28 @@ def r8(run: Run) -> None:
            [("archiver", Op("archive", path, rollout))])
 
 
+def r8_crash(run: Run) -> None:
+    rollout, path = seed(run)
+    _spawn(run, "compressor", "archiver")
+    run.hold("compressor", "compress.after_lock", "compress.before_unlink")
+    run.start("compressor", Op("compress", path, rollout))
+    locked = run.held_or_done("compressor")
+    if not isinstance(locked, Held):
+        raise Inconclusive("the compressor never reached compress.after_lock")
+    # The archiver looks while only plain exists, then queues on the compressor's exclusive lock.
+    run.start("archiver", Op("archive", path, rollout))
+    early = run.wait(lambda m: isinstance(m, Done) and m.actor == "archiver", 0.5)
+    run.controller.release(locked.hit, note="publish while the archiver waits")
+    unlinking = run.held_or_done("compressor")
+    run.notes.append("archive " + ("ended before the publish" if early else "was waiting on the lock") +
+                     "; compressor SIGKILLed between publish and unlink")
+    run.crashed = True
+    if isinstance(unlinking, Held):
+        run.controller.release(unlinking.hit, "crash", note="kill the lock holder mid-transition")
+    if early is None:
+        run.finish("archiver")
+
+
 def r9(run: Run) -> None:
     rollout, path = seed(run, compressed=True)
     _spawn(run, "writer", "deleter")
@@ -279,6 +301,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("r6-two-writers", "R6", "two long-lived writers interleave 64 KB lines", r6_writers),
     Scenario("r7-aba", "R7", "a second compress + re-materialize while the first compressor waits", r7),
     Scenario("r8-archive-vs-materialize", "R8", "archive while an append is materializing", r8),
+    Scenario("r8-archive-vs-crashed-compress", "R8", "archive waits on a compressor killed between publish and "
+             "unlink", r8_crash, needs=("compress.before_unlink",)),
     Scenario("r9-delete-vs-materialize", "R9", "delete while an append is materializing", r9),
     Scenario("r10-cleanup-vs-live-temp", "R10", "cleanup of aged temps while a compressor owns one", r10,
              needs=("compress.after_encode",)),
