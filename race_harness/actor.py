@@ -168,9 +168,6 @@ class Executor:
             return store.delete(op.path)
         raise ValueError(f"unknown operation {kind!r}")
 
-    def holds_writer(self, path: str) -> bool:
-        return path in self._handles
-
 
 def open_store(selection: str) -> Any:
     """The store for ``selection``, through the suite's one selection syntax (imported late)."""

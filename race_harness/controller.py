@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-HOLD = "hold"
 CONTINUE, CRASH, ERROR = "continue", "crash", "error"
 
 

@@ -7,7 +7,6 @@ described by what is on disk, not by what a store would report.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
@@ -131,21 +130,6 @@ def visible(reps: tuple[Representation, ...]) -> Representation | None:
     """What a reader sees: active before archived, plain before `.zst` (DOMAIN.md section 2)."""
     ordered = sorted(reps, key=lambda r: (r.archived, r.compressed))
     return ordered[0] if ordered else None
-
-
-def owner_alive(path: str) -> bool:
-    """True when some live process holds a flock on the temp (its owner is still working)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
 
 
 def age_temps(home: str, seconds: float) -> list[str]:

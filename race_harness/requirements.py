@@ -22,5 +22,3 @@ REQUIREMENT = {
     "temp_left": "RECOVER-005",  # no temp survives a cleanup run once its owner is gone
     "live_temp_removed": "COMP-015",  # cleanup never deletes a temp whose owner lives (R10)
 }
-
-CLASSES = tuple(REQUIREMENT)
