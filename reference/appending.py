@@ -8,6 +8,7 @@ still the file at the path.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -19,6 +20,7 @@ from .errors import (
     BusyError,
     IoError,
     NotFoundError,
+    OutsideHomeError,
     ReadOnlyError,
     from_os_error,
 )
@@ -179,12 +181,17 @@ def append(location: Location, lines: list[str]) -> None:
 def create(location: Location, lines: list[str]) -> None:
     """Create a new rollout with ``lines``; refuse when either representation exists."""
     payloads = [encode_line(line) for line in lines]
+    if os.path.islink(location.plain) or os.path.islink(location.zst):
+        # Never create at (or beside) a symlink, wherever it points (SEC-005).
+        raise OutsideHomeError("refusing to create at a symlinked rollout path", path=location.rel)
     if _exists(location.zst):
         raise AlreadyExistsError("a compressed representation already exists", path=location.rel)
     try:
         os.makedirs(location.folder, mode=0o700, exist_ok=True)
         fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, CREATE_MODE)
     except OSError as exc:
+        if exc.errno == errno.EEXIST and os.path.islink(location.plain):
+            raise OutsideHomeError("refusing to create at a symlinked rollout path", path=location.rel) from None
         raise from_os_error(exc, location.rel) from None
     try:
         os.fchmod(fd, CREATE_MODE)
