@@ -7,7 +7,9 @@ import sys
 
 from reference import cli as reference_cli
 
-from . import serve_cli, suite_cli
+from race_harness import cli as race_cli
+
+from . import check_cli, selftest, serve_cli, suite_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _areas():
-    return [reference_cli, suite_cli, serve_cli]
+    return [check_cli, reference_cli, suite_cli, serve_cli, race_cli, selftest]
 
 
 def main(argv: list[str] | None = None) -> int:

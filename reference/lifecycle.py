@@ -63,12 +63,14 @@ def _open_selected_locked(location: Location, plain_timeout: float) -> tuple[int
 
 def move(home: Home, source: Location, target: Location, touch: bool) -> str:
     """Move whichever representation exists from ``source`` to ``target``; return the new path."""
-    if os.path.lexists(source.plain) and os.path.lexists(source.zst):
-        raise ConflictError("both representations present; run cleanup first", path=source.rel)
     if os.path.lexists(target.plain) or os.path.lexists(target.zst):
         raise AlreadyExistsError("a rollout of that name is already there", path=target.rel)
     fd, path, compressed = _open_selected_locked(source, LOCK_TIMEOUT)
     try:
+        # Checked under the lock: a compressor killed between publish and unlink leaves both, and
+        # moving one of them would make the rollout both active and archived (R8).
+        if os.path.lexists(source.plain) and os.path.lexists(source.zst):
+            raise ConflictError("both representations present; run cleanup first", path=source.rel)
         destination = target.zst if compressed else target.plain
         os.makedirs(target.folder, mode=0o700, exist_ok=True)
         failpoints.hit("archive.before_rename", source.rel)
