@@ -73,7 +73,9 @@ def parse_line(line: bytes, first: bool) -> dict | None:
     if first and line.startswith(BOM):
         line = line[len(BOM) :]
     try:
-        value = json.loads(line)
+        # Decode strictly as UTF-8 first: json.loads(bytes) would also accept UTF-16/32 lines and a
+        # BOM on any line, which are not JSON objects of a UTF-8 JSON Lines file (READ-007, READ-009).
+        value = json.loads(line.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None
