@@ -13,17 +13,7 @@ UNLOCKED = "py:race_harness.broken_stores:UnlockedAppendStore"
 RAW_ZST = "py:race_harness.broken_stores:RawZstAppendStore"
 
 
-# Bugs the harness found in the reference; strict xfail so the test flips the day they are fixed.
-KNOWN_REFERENCE_BUGS = {
-    "r8-archive-vs-crashed-compress": "archive checks for a .zst sibling before it gets LOCK_SH on plain; a "
-                                      "compressor killed between publish and unlink leaves the rollout both "
-                                      "active (.zst) and archived (LIFE-004)",
-}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_REFERENCE_BUGS[n], strict=True))
-    if n in KNOWN_REFERENCE_BUGS else n for n in sorted(SCENARIOS)])
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_reference_passes_every_scenario(name, tmp_path):
     verdict = run_scenario("reference", name, str(tmp_path), bundle_dir=str(tmp_path / "bundles"))
     assert verdict.status == "passed", verdict.describe()
