@@ -1,0 +1,478 @@
+"""A public Hypothesis state machine for rollout stores: random operation sequences checked against a model.
+
+:class:`RolloutStoreMachine` drives one store through the :class:`conformance.store_api.Store`
+interface and keeps a model: logical path -> the lines the store acknowledged (plus the archived flag,
+the representation a reader must select, and any crash leftover the machine planted on disk).  After
+every step it checks, judging only through the disk with :mod:`conformance.oracle` (never through the
+store's own code) and through the Store interface:
+
+* every logical rollout reads as the model says (content, representation, physical path);
+* every ``.zst`` on disk decodes fully to whole JSON lines, and is never written to in place;
+* each rollout has exactly one representation, except while the model knows a crash leftover is
+  pending (two representations), and no rollout, temp or representation exists that the model lacks;
+* ``list()`` and ``list(archived=True)`` report exactly the model's logical paths.
+
+Rules run only when the store declared the capability they need (``hello().capabilities``): create,
+append, writers and materialize need ``writer``; compress, run_worker, cleanup and crash leftovers
+need ``compressor``; archive, unarchive and delete need ``lifecycle``.  The store is configured with
+a cold threshold of 0, so every plain rollout is cold; a rollout with an open writer must be
+``skipped_busy``.
+
+Using it from your own tests (the suite's own test consumes it exactly this way)::
+
+    from conformance.state_machine import RolloutStoreMachine, machine_for, run_machine
+
+    class MyStoreMachine(RolloutStoreMachine):
+        store_selection = "cmd:/usr/local/bin/my-store --stdio"   # any conformance.selection form
+
+        # or, for an in-process store, override the hook (the home is a fresh temp dir per example):
+        def make_store(self, home):
+            store = MyStore()
+            store.configure(str(home), 0)   # cold threshold 0: everything is cold
+            return store
+
+    TestMyStore = MyStoreMachine.TestCase            # collected by pytest / unittest, or:
+
+    def test_my_store():
+        run_machine(MyStoreMachine, "smoke")        # or machine_for("py:my.mod:factory")
+
+Settings profiles ``smoke`` (seconds), ``ci`` (the default) and ``nightly`` (many examples) are
+registered with Hypothesis; :func:`profile_settings` picks one by argument, else by the environment
+variable ``ROLLOUT_HYPOTHESIS_PROFILE``.  ``MyStoreMachine.TestCase`` uses the profile active when
+the class was made by :func:`machine_for`; for subclasses set ``TestCase.settings`` yourself or use
+:func:`run_machine`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import uuid as uuidlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import (
+    Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule, run_state_machine_as_test,
+)
+
+from conformance import oracle
+from conformance.selection import open_store
+from reference.errors import StoreError
+
+PROFILE_ENV = "ROLLOUT_HYPOTHESIS_PROFILE"
+DEFAULT_PROFILE = "ci"
+_COMMON = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("smoke", max_examples=10, stateful_step_count=20, **_COMMON)
+settings.register_profile("ci", max_examples=40, stateful_step_count=30, **_COMMON)
+settings.register_profile("nightly", max_examples=1000, stateful_step_count=60, **_COMMON)
+
+MAX_ROLLOUTS = 4  # live rollouts at once: enough for interactions, few enough to check every step
+STALE_TEMP_AGE_NS = 7 * 3600 * 10**9  # older than recovery's 6 hours
+_BASE = datetime(2025, 1, 3, 12, 0, 0, tzinfo=timezone.utc)
+_SHARED: dict = {}  # selection -> store session shared across examples (see share_store)
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+def profile_settings(profile: str | None = None) -> settings:
+    """The settings of ``profile``, else of ``$ROLLOUT_HYPOTHESIS_PROFILE``, else of ``ci``."""
+    return settings.get_profile(profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE)
+
+
+def run_machine(machine: type[RuleBasedStateMachine], profile: str | None = None, **overrides) -> None:
+    """Run ``machine`` as one test under ``profile`` (see :func:`profile_settings`); raises on failure."""
+    run_state_machine_as_test(machine, settings=settings(profile_settings(profile), **overrides))
+
+
+@dataclass
+class ModelRollout:
+    id: str
+    name: str  # plain file name
+    lines: list[bytes]
+    archived: bool = False
+    rep: str = "plain"  # the representation a reader must select
+    leftover: str | None = None  # crash leftover on disk: "equal" (.zst == plain) or "prefix" (stale .zst)
+    deleted: bool = False
+
+    @property
+    def path(self) -> str:
+        return oracle.archived_path(self.name) if self.archived else oracle.active_path(self.name)
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.lines)
+
+
+@dataclass
+class Writer:
+    handle: str
+    rid: str
+
+
+def _line(tag: str, text: str) -> str:
+    return oracle.user_message_line(f"{tag} {text}").decode()[:-1]
+
+
+class RolloutStoreMachine(RuleBasedStateMachine):
+    """Random operation sequences on one store, checked against a model after every step."""
+
+    #: Any :func:`conformance.selection.open_store` form; used by the default :meth:`make_store`.
+    store_selection = "reference"
+
+    writers = Bundle("writers")  # open writer handles
+
+    #: Reuse one store session across examples (re-``configure``d on each fresh home) instead of
+    #: opening one per example; None means "for ``cmd:`` selections", whose start-up dominates.
+    share_store: bool | None = None
+
+    def make_store(self, home: Path):
+        """A store configured on ``home`` with cold threshold 0; override to build your own."""
+        share = self.share_store if self.share_store is not None else self.store_selection.startswith("cmd:")
+        if not share:
+            store = open_store(self.store_selection)
+            store.configure(os.fspath(home), 0)
+            return store
+        store = _SHARED.get(self.store_selection)
+        if store is not None:
+            try:
+                store.configure(os.fspath(home), 0)
+                return store
+            except Exception:  # the session ended (a crash in an earlier example): open a new one
+                _SHARED.pop(self.store_selection).close()
+        store = _SHARED[self.store_selection] = open_store(self.store_selection)
+        atexit.register(store.close)
+        store.configure(os.fspath(home), 0)
+        return store
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tmp = tempfile.mkdtemp(prefix="rollout-sm-")
+        self.home = Path(self._tmp, "home")
+        (self.home / "sessions").mkdir(parents=True)
+        (self.home / "archived_sessions").mkdir()
+        self.model: dict[str, ModelRollout] = {}
+        self.open_writers: dict[str, Writer] = {}
+        self.closed_handles: list[str] = []
+        self.temps: dict[str, bool] = {}  # planted temp (relative path) -> older than 6 h
+        self.zst_held: dict[int, tuple[int, str]] = {}  # .zst inode -> (our O_RDONLY fd, sha256 at publish)
+        self._n = self._t = 0
+        self.store = None
+        self.store = self.make_store(self.home)
+        self.capabilities = frozenset(self.store.hello().capabilities)
+
+    def teardown(self) -> None:
+        try:
+            if self.store is not None:
+                for writer in list(self.open_writers.values()):
+                    try:
+                        self.store.close_writer(writer.handle)
+                    except StoreError:
+                        pass
+                if self.store is not _SHARED.get(self.store_selection):
+                    self.store.close()
+        finally:
+            for fd, _ in self.zst_held.values():
+                os.close(fd)
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def live(self) -> list[ModelRollout]:
+        return [r for r in self.model.values() if not r.deleted]
+
+    def pick(self, data, keep=lambda r: True) -> ModelRollout | None:
+        """One live rollout satisfying ``keep``, drawn by Hypothesis (None when there is none)."""
+        ids = sorted(r.id for r in self.live() if keep(r))
+        return self.model[data.draw(st.sampled_from(ids), label="rollout")] if ids else None
+
+    def writers_on(self, rid: str) -> int:
+        return sum(w.rid == rid for w in self.open_writers.values())
+
+    def expect_error(self, kind: str, op, *args):
+        try:
+            result = op(*args)
+        except StoreError as exc:
+            assert exc.kind == kind, f"{op.__name__}{args}: expected {kind}, got {exc.kind}: {exc}"
+            return
+        raise AssertionError(f"{op.__name__}{args} returned {result!r}; expected a {kind} error")
+
+    def resolve_leftover(self, r: ModelRollout) -> None:
+        if r.leftover == "equal":
+            r.rep = "zst"  # the interrupted compression is completed: plain removed
+        r.leftover = None  # "prefix": the stale .zst removed, plain kept
+
+    def _recovery_expectations(self, reconciled, temps_removed) -> None:
+        for r in self.live():
+            if r.leftover and not self.writers_on(r.id):
+                assert r.path in reconciled, f"recovery did not reconcile {r.path} ({r.leftover}): {reconciled}"
+                self.resolve_leftover(r)
+        stale = sorted(t for t, old in self.temps.items() if old)
+        assert sorted(set(temps_removed) & set(self.temps)) == stale, \
+            f"stale temps {stale} not removed exactly (fresh ones must stay): {temps_removed}"
+        for t in stale:
+            del self.temps[t]
+
+    # -- writer rules ----------------------------------------------------------------------------
+    @precondition(lambda self: self.can("writer") and len(self.live()) < MAX_ROLLOUTS)
+    @rule(texts=st.lists(_TEXT, max_size=3))
+    def create(self, texts):
+        self._n += 1
+        ident = str(uuidlib.UUID(int=self._n, version=4))
+        name = oracle.rollout_name(_BASE + timedelta(minutes=self._n), ident)
+        lines = [oracle.session_meta_line(ident).decode()[:-1]] + [_line(f"c{i}", t) for i, t in enumerate(texts)]
+        r = ModelRollout(ident, name, [(x + "\n").encode() for x in lines])
+        assert self.store.create(r.path, lines) == r.path
+        self.model[ident] = r
+
+    @precondition(lambda self: self.can("writer") and self.live())
+    @rule(data=st.data(), texts=st.lists(_TEXT, min_size=1, max_size=3))
+    def append(self, data, texts):
+        r = self.pick(data)
+        lines = [_line(f"a{self._n}.{i}", t) for i, t in enumerate(texts)]
+        assert self.store.append(r.path, lines) == r.path
+        r.lines += [(x + "\n").encode() for x in lines]
+        if r.leftover == "equal":
+            r.leftover = "prefix"  # the .zst beside it is stale now
+        r.rep = "plain"
+
+    @precondition(lambda self: self.can("writer") and self.live())
+    @rule(target=writers, data=st.data())
+    def open_writer(self, data):
+        r = self.pick(data)
+        writer = Writer(self.store.open_writer(r.path), r.id)
+        r.rep = "plain"
+        self.open_writers[writer.handle] = writer
+        return writer
+
+    @precondition(lambda self: self.can("writer"))
+    @rule(writer=writers, text=_TEXT)
+    def write(self, writer, text):
+        line = _line(f"w{writer.handle}", text)
+        self.store.write(writer.handle, line)
+        r = self.model[writer.rid]
+        r.lines.append((line + "\n").encode())
+        if r.leftover == "equal":
+            r.leftover = "prefix"
+
+    @precondition(lambda self: self.can("writer"))
+    @rule(writer=consumes(writers))
+    def close_writer(self, writer):
+        self.store.close_writer(writer.handle)
+        del self.open_writers[writer.handle]
+        self.closed_handles.append(writer.handle)
+
+    @precondition(lambda self: self.can("writer") and self.closed_handles)
+    @rule(data=st.data())
+    def write_closed_handle(self, data):
+        handle = data.draw(st.sampled_from(self.closed_handles), label="closed handle")
+        self.expect_error("bad_request", self.store.write, handle, _line("closed", ""))
+
+    @precondition(lambda self: self.can("writer") and self.live())
+    @rule(data=st.data())
+    def materialize(self, data):
+        r = self.pick(data)
+        decoded = self.store.materialize(r.path)
+        assert decoded == (r.rep == "zst"), f"materialize({r.path}) returned {decoded} with rep {r.rep}"
+        r.rep = "plain"
+
+    # -- reader rules ----------------------------------------------------------------------------
+    @precondition(lambda self: self.live())
+    @rule(data=st.data())
+    def read_physical(self, data):
+        r = self.pick(data)
+        self.check_read(r, r.path + ".zst" if r.rep == "zst" else r.path)
+
+    @precondition(lambda self: any(r.deleted for r in self.model.values()))
+    @rule(data=st.data(), op=st.sampled_from(["read", "append", "open_writer", "materialize", "delete"]))
+    def probe_deleted(self, data, op):
+        """LIFE-005 / MAT-005: a deleted rollout is not_found and no operation brings it back."""
+        ids = sorted(rid for rid, r in self.model.items() if r.deleted)
+        r = self.model[data.draw(st.sampled_from(ids), label="deleted rollout")]
+        needs = {"read": "reader", "delete": "lifecycle"}.get(op, "writer")
+        if self.can(needs):
+            args = (r.path, [_line("ghost", "")]) if op == "append" else (r.path,)
+            self.expect_error("not_found", getattr(self.store, op), *args)
+
+    # -- compressor rules ------------------------------------------------------------------------
+    @precondition(lambda self: self.can("compressor") and self.live())
+    @rule(data=st.data())
+    def compress(self, data):
+        r = self.pick(data, lambda r: not r.leftover)
+        if r is None:
+            return
+        outcome = self.store.compress(r.path)
+        expected = "skipped_already_compressed" if r.rep == "zst" else \
+            "skipped_busy" if self.writers_on(r.id) else "compressed"
+        assert outcome == expected, f"compress({r.path}) gave {outcome}, expected {expected}"
+        if outcome == "compressed":
+            r.rep = "zst"
+
+    @precondition(lambda self: self.can("compressor"))
+    @rule()
+    def run_worker(self):
+        report = self.store.run_worker()
+        assert report.ran, "run_worker did not run though no other run holds the home"
+        self._recovery_expectations(report.reconciled, report.temps_removed)
+        for r in self.live():
+            got = report.outcomes.get(r.path)
+            if r.leftover:  # kept because a writer holds it
+                assert got in (None, "skipped_busy", "skipped_already_compressed"), f"{r.path}: {got}"
+            elif self.writers_on(r.id):
+                assert got == "skipped_busy", f"{r.path} has an open writer: outcome {got}, expected skipped_busy"
+            elif r.rep == "plain":
+                assert got == "compressed", f"cold plain {r.path}: outcome {got}, expected compressed"
+                r.rep = "zst"
+
+    @precondition(lambda self: self.can("compressor"))
+    @rule()
+    def cleanup(self):
+        report = self.store.cleanup()
+        assert not report.conflicts, f"cleanup reported conflicts {report.conflicts}; no pair diverged"
+        self._recovery_expectations(report.reconciled, report.temps_removed)
+
+    @precondition(lambda self: self.can("compressor") and self.live())
+    @rule(data=st.data(), kind=st.sampled_from(["equal", "prefix", "stale_temp", "fresh_temp"]), recover=st.booleans())
+    def crash_leftover(self, data, kind, recover):
+        """Leave on disk what a SIGKILLed compress/materialize leaves (SPEC 5.3); maybe recover at once."""
+        r = self.pick(data, lambda r: not r.leftover)
+        if r is None:
+            return
+        if kind in ("stale_temp", "fresh_temp"):
+            self._t += 1
+            rel = f"{r.path}.zst.compress.{99000 + self._n}.{self._t}.tmp"
+            age = STALE_TEMP_AGE_NS if kind == "stale_temp" else 0
+            oracle.write_plain(self.home, rel, r.data[: len(r.data) // 2], 0o600, time.time_ns() - age)
+            self.temps[rel] = kind == "stale_temp"
+        elif kind == "equal":  # crash after publish (plain + equal .zst) or before unlinking the .zst
+            if r.rep == "plain":
+                oracle.write_zst(self.home, r.path + ".zst", r.data)
+            else:
+                oracle.write_plain(self.home, r.path, r.data)
+            r.rep, r.leftover = "plain", "equal"
+        elif r.rep == "plain":  # stale .zst of a prefix: compressed, crash, plain appended since
+            if len(r.lines) < 2:
+                return
+            keep = data.draw(st.integers(1, len(r.lines) - 1), label="lines in the stale .zst")
+            oracle.write_zst(self.home, r.path + ".zst", b"".join(r.lines[:keep]))
+            r.leftover = "prefix"
+        else:  # materialized, an acknowledged append, then a crash before the .zst was unlinked
+            r.lines.append((_line("crash", "") + "\n").encode())
+            oracle.write_plain(self.home, r.path, r.data)
+            r.rep, r.leftover = "plain", "prefix"
+        self.check_home()
+        if recover:
+            self.cleanup()
+
+    @precondition(lambda self: self.can("compressor") and not all(self.temps.values()))
+    @rule()
+    def age_temps(self):
+        for rel, old in self.temps.items():
+            if not old:
+                oracle.backdate(self.home, rel, days=STALE_TEMP_AGE_NS / 86_400e9)
+                self.temps[rel] = True
+
+    # -- lifecycle rules -------------------------------------------------------------------------
+    @precondition(lambda self: self.can("lifecycle") and self.live())
+    @rule(data=st.data())
+    def archive(self, data):
+        r = self.pick(data)
+        if r.archived:  # LIFE-001: returns its path and changes nothing (a pair may also say conflict)
+            try:
+                assert self.store.archive(r.path) == r.path
+            except StoreError as exc:
+                assert r.leftover and exc.kind == "conflict", f"archive of archived {r.path}: {exc.kind}: {exc}"
+            return
+        if r.leftover:
+            return self.expect_error("conflict", self.store.archive, r.path)
+        assert self.store.archive(r.path) == oracle.archived_path(r.name)
+        r.archived = True
+
+    @precondition(lambda self: self.can("lifecycle") and any(r.archived for r in self.live()))
+    @rule(data=st.data())
+    def unarchive(self, data):
+        r = self.pick(data, lambda r: r.archived)
+        if r.leftover:
+            return self.expect_error("conflict", self.store.unarchive, r.path)
+        assert self.store.unarchive(r.path) == oracle.active_path(r.name)
+        r.archived = False
+
+    @precondition(lambda self: self.can("lifecycle") and self.live())
+    @rule(data=st.data())
+    def delete(self, data):
+        # a rollout with an open writer is busy after a bounded wait (LIFE-006): its own test, too slow here
+        r = self.pick(data, lambda r: not self.writers_on(r.id))
+        if r is None:
+            return
+        self.store.delete(r.path)
+        r.deleted, r.leftover = True, None
+
+    # -- invariants ------------------------------------------------------------------------------
+    def check_read(self, r: ModelRollout, path: str) -> None:
+        result = self.store.read(path)
+        assert result.content == r.data, f"read({path}) content differs from the acknowledged lines"
+        assert result.representation == r.rep, f"read({path}) selected {result.representation}, not {r.rep}"
+        physical = r.path if r.rep == "plain" else r.path + ".zst"
+        assert result.physical_path == physical, f"read({path}) physical_path {result.physical_path}"
+        assert (result.items, result.parse_errors) == (len(r.lines), 0), f"read({path}) counts"
+
+    def check_zst_inodes(self, on_disk) -> None:
+        """APPEND-001: a published .zst inode keeps its bytes until unlinked (an open fd pins the inode)."""
+        for ino, (fd, digest) in list(self.zst_held.items()):
+            if os.fstat(fd).st_nlink == 0:
+                os.close(fd)
+                del self.zst_held[ino]
+                continue
+            data, offset = [], 0
+            while chunk := os.pread(fd, 1 << 20, offset):
+                data.append(chunk)
+                offset += len(chunk)
+            assert hashlib.sha256(b"".join(data)).hexdigest() == digest, \
+                f"a published .zst (inode {ino}, now {[p for p, s in on_disk.items() if s.ino == ino]}) was written to"
+        for rel, state in on_disk.items():
+            if state.kind == "zst" and state.ino not in self.zst_held:
+                self.zst_held[state.ino] = (os.open(self.home / rel, os.O_RDONLY | os.O_NOFOLLOW), state.sha256)
+
+    @invariant()
+    def check_home(self) -> None:
+        """Disk first (oracle), then every read and listing through the store."""
+        snap = oracle.snapshot(self.home)
+        expected = {}
+        for r in self.live():
+            reps = {r.path} if r.rep == "plain" else {r.path + ".zst"}
+            if r.leftover:
+                reps = {r.path, r.path + ".zst"}
+            expected.update({p: r for p in reps})
+        on_disk = {p: s for p, s in snap.items() if s.kind in ("plain", "zst")}
+        for rel, state in on_disk.items():
+            assert state.kind != "zst" or state.whole_lines, f"{rel} does not decode to whole JSON lines"
+        self.check_zst_inodes(on_disk)
+        assert sorted(on_disk) == sorted(expected), \
+            f"representations on disk {sorted(on_disk)} != model {sorted(expected)}"
+        temps = sorted(p for p, s in snap.items() if s.kind == "temp")
+        assert temps == sorted(self.temps), f"temps on disk {temps}, model knows {sorted(self.temps)}"
+        for r in self.live():
+            if r.rep == "zst" and not r.leftover:
+                assert oracle.logical_content(self.home, r.path) == r.data, f"{r.path}.zst holds other bytes"
+            if r.leftover == "prefix":
+                zst = oracle.decode_zst(self.home / (r.path + ".zst"))
+                assert r.data.startswith(zst) and len(zst) < len(r.data), f"{r.path}: plain must extend the .zst"
+            self.check_read(r, r.path)
+        for archived in (False, True):
+            entries = self.store.list(archived=archived)
+            want = {r.path: r.rep for r in self.live() if r.archived == archived}
+            got = {e.path: e.representation for e in entries}
+            assert len(entries) == len(got) and got == want, f"list(archived={archived}) gave {got}, want {want}"
+
+
+def machine_for(selection: str) -> type[RolloutStoreMachine]:
+    """A subclass of :class:`RolloutStoreMachine` bound to ``selection``, its TestCase on the active profile."""
+    machine = type(f"RolloutStoreMachine[{selection}]", (RolloutStoreMachine,), {"store_selection": selection})
+    machine.TestCase.settings = profile_settings()
+    return machine
