@@ -57,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     doc["machine"]["loadavg_end"] = os.getloadavg()
+    busiest = max(doc["machine"]["loadavg_start"][0], doc["machine"]["loadavg_end"][0])
+    cpus = doc["machine"]["usable_cpus"] or 1
+    if busiest > 0.5 * cpus:
+        doc["note"] = (f"The machine was busy during this run (load average up to {busiest:.1f} on {cpus} CPUs, "
+                       "other test runs): absolute MB/s and files/s are depressed and noisy; the ratios, "
+                       "timed alternately beside their anchors, are the numbers to trust.")
     doc["elapsed_s"] = time.perf_counter() - started
     doc["goals"] = report.goals(res)
     md, js = report.write(doc, Path(args.out))

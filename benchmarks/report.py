@@ -188,6 +188,11 @@ def markdown(doc: dict) -> str:
         if rep:
             lines.append(f"| {_size(rep['nominal'])}, one line repeated ({rep['zst_size'] / KB:.0f} KB as .zst) | "
                          f"0.00 MB | {rep['worker']['growth_mb']:.1f} | {rep['reader']['growth_mb']:.1f} |")
+            if "reader_proposal" in rep:
+                lines += ["", f"What-if: the same repetitive rollout read through `benchmarks/proposal_codec.py` "
+                          f"(block-bounded decode, a proposed replacement for `codec.decoded_chunks`): worker "
+                          f"+{rep['worker_proposal']['growth_mb']:.1f} MB, reader "
+                          f"+{rep['reader_proposal']['growth_mb']:.1f} MB."]
     lines += ["", "## Owned by others (read from their modules, not measured here)", ""]
     for label, value in res.get("others", {}).items():
         if value is None:

@@ -33,3 +33,35 @@ def test_benchmarks_smoke(tmp_path):
         assert g["goal"] in text and f"**{g['status']}**" in text
     assert "Owned by others" in text
     assert not list(tmp_path.glob("rollout-bench-*")), "scratch folder left behind"
+
+
+def test_proposed_bounded_decoder_agrees_with_the_reference(tmp_path):
+    """The what-if decoder in benchmarks/proposal_codec.py decodes what codec does and errs where it errs."""
+    import os
+
+    import pytest
+
+    sys.path.insert(0, str(ROOT))  # benchmarks/ is not an installed package
+    from benchmarks import proposal_codec
+    from conformance import oracle
+    from reference import codec
+    from reference.errors import CorruptError
+
+    data = b"".join(oracle.user_message_line(f"line {i} " * (i % 50)) for i in range(3000)) + b"x\n" * 400_000
+    blobs = [oracle.encode_zst(data), oracle.encode_zst(data, frames=4, skippable=True), oracle.encode_zst(b""), b""]
+    for i, blob in enumerate(blobs + [blobs[0][:-5], blobs[0][: len(blobs[0]) // 2], b"not zstd at all\n"]):
+        path = tmp_path / f"{i}.zst"
+        path.write_bytes(blob)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            try:
+                want = b"".join(codec.decoded_chunks(fd))
+            except CorruptError:
+                with pytest.raises(CorruptError):
+                    b"".join(proposal_codec.decoded_chunks(fd))
+                continue
+            chunks = list(proposal_codec.decoded_chunks(fd))
+            assert b"".join(chunks) == want
+            assert all(len(c) <= proposal_codec.MAX_BLOCKS * 128 * 1024 for c in chunks)
+        finally:
+            os.close(fd)
