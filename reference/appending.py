@@ -58,6 +58,9 @@ def materialize(location: Location) -> bool:
     wait for it (R8, R9) and a second materializer finds the plain file instead (R6).
     """
     for _ in range(MAX_ATTEMPTS):
+        if os.path.islink(location.plain):
+            # A symlink is not a plain representation: never report it as one (SEC-005).
+            raise OutsideHomeError("refusing to materialize at a symlinked rollout path", path=location.rel)
         if _exists(location.plain):
             return False
         zst_fd = open_existing(location.zst, os.O_RDONLY)

@@ -14,7 +14,14 @@ import os
 import time
 
 from . import failpoints
-from .errors import AlreadyExistsError, BusyError, ConflictError, NotFoundError, from_os_error
+from .errors import (
+    AlreadyExistsError,
+    BusyError,
+    ConflictError,
+    NotFoundError,
+    OutsideHomeError,
+    from_os_error,
+)
 from .home import Home, Location
 from .locks import fsync_folder, lock_with_timeout, open_existing, still_at
 
@@ -73,6 +80,9 @@ def move(home: Home, source: Location, target: Location, touch: bool) -> str:
             raise ConflictError("both representations present; run cleanup first", path=source.rel)
         destination = target.zst if compressed else target.plain
         os.makedirs(target.folder, mode=0o700, exist_ok=True)
+        if not home.inside(os.path.realpath(target.folder)):
+            # A symlinked destination folder would move the rollout out of the home (SEC-007).
+            raise OutsideHomeError("a symlink on the destination leads out of the home", path=target.rel)
         failpoints.hit("archive.before_rename", source.rel)
         rename_noreplace(path, destination)
         if touch:
