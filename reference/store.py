@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from importlib.metadata import PackageNotFoundError, version
@@ -17,7 +18,7 @@ from conformance.store_api import (
 
 from . import appending, compression, failpoints, lifecycle, reading, recovery, worker
 from .discovery import Found, find_by_id, list_rollouts
-from .errors import BadRequestError, NotFoundError, StoreError
+from .errors import BadRequestError, NotFoundError, StoreError, from_os_error
 from .home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
 from .naming import is_uuid
 
@@ -32,7 +33,28 @@ def package_version() -> str:
         return "0+unknown"
 
 
-class ReferenceStore:
+def _typed_errors(method):
+    """Whatever step the OS refuses (or a failpoint injects), the caller sees a typed error."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            raise from_os_error(exc) from None
+
+    return wrapper
+
+
+class _TypedErrors(type):
+    def __new__(mcs, name, bases, namespace):
+        for attr, value in list(namespace.items()):
+            if callable(value) and not attr.startswith("_"):
+                namespace[attr] = _typed_errors(value)
+        return super().__new__(mcs, name, bases, namespace)
+
+
+class ReferenceStore(metaclass=_TypedErrors):
     """Every operation of SPEC.md over one home, in this process."""
 
     name = "reference"
