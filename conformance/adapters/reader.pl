@@ -139,6 +139,9 @@ sub lines_of {
 sub parse_line {
     my ($line, $first) = @_;
     $line =~ s/\A\xEF\xBB\xBF// if $first;
+    # No UTF-8 JSON object holds a raw NUL; without this, JSON::PP's utf8 mode would detect a
+    # UTF-16/32 line and decode it as an object.
+    return undef if $line =~ /\0/;
     my $value = eval { $strict_json->decode($line) };
     return ref $value eq 'HASH' ? $value : undef;
 }
