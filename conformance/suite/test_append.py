@@ -237,7 +237,7 @@ def test_a_bad_line_among_good_ones_writes_nothing_of_it(store, home):
 
 @pytest.mark.req("APPEND-004")
 @pytest.mark.parametrize("compressed", [False, True], ids=["plain", "zst"])
-@pytest.mark.parametrize("mode", [0o400, 0o444, 0o500, 0o040])
+@pytest.mark.parametrize("mode", [0o400, 0o444, 0o500, 0o040], ids=oct)
 def test_owner_write_bit_clear_refuses_appends(store, home, compressed, mode):
     """Even as root: the owner-write bit, not EACCES, decides. A `.zst` is not materialized."""
     r = kit.make_rollout(home, compressed=compressed, old=True, mode=mode)

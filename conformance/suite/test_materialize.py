@@ -133,7 +133,7 @@ def test_plain_appearing_before_link_is_not_replaced(store_selection, home):
 
 
 @pytest.mark.req("MAT-003")
-@pytest.mark.parametrize("mode", [0o600, 0o640, 0o644, 0o400])
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o644, 0o400], ids=oct)
 def test_materialize_keeps_the_zst_mode(store, home, mode):
     """Upstream case 16: 0600 stays 0600 (and every other mode stays itself)."""
     r = kit.make_rollout(home, compressed=True, old=True, mode=mode)
@@ -155,7 +155,7 @@ def test_0400_materialize_then_append(store, home):
 
 
 @pytest.mark.req("MAT-003")
-@pytest.mark.parametrize("mode", [0o600, 0o640])
+@pytest.mark.parametrize("mode", [0o600, 0o640], ids=oct)
 def test_append_materializes_with_the_zst_mode(store, home, mode):
     r = kit.make_rollout(home, compressed=True, old=True, mode=mode)
     store.append(r.rel, [kit.line_text("x")])
