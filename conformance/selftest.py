@@ -237,10 +237,14 @@ class Row:
         return self.__dict__.copy()
 
 
-def judge_store(name: str, expected: tuple[str, ...], run: SuiteRun, scenarios: list[ScenarioRun]) -> Row:
+def judge_store(name: str, expected: tuple[str, ...], run: SuiteRun, scenarios: list[ScenarioRun],
+                baseline: set[str] = frozenset()) -> Row:
+    """``baseline``: tests that fail on the reference too; their failures catch nothing."""
     if run.error:
         return Row(name, "store", expected, "error", False, note=run.error)
-    failed = run.ids_with(*FAILING)
+    run.failing_tests = {rid: kept for rid, tests in run.failing_tests.items()
+                         if (kept := [t for t in tests if t not in baseline])}
+    failed = {rid for rid in run.ids_with(*FAILING) if rid in run.failing_tests}
     violations = [s for s in scenarios if s.status == "violation"]
     caught_ids = failed | {rid for s in violations for rid in s.requirements}
     right = sorted(caught_ids & set(expected))
@@ -319,8 +323,9 @@ def selftest(names: list[str] | None, quick: bool, race: bool, jobs: int, workdi
         race_futures = {(sel, s): pool.submit(run_race_scenario, sel, s, workdir)
                         for sel, names_ in [(REFERENCE, ref_scenarios)]
                         + [(f"mutant:{k}", v) for k, v in wanted_scenarios.items()] for s in names_}
-        rows = [judge_reference(ref_future.result(),
-                                [race_futures[(REFERENCE, s)].result() for s in ref_scenarios])]
+        reference = ref_future.result()
+        baseline = {t for tests in reference.failing_tests.values() for t in tests}
+        rows = [judge_reference(reference, [race_futures[(REFERENCE, s)].result() for s in ref_scenarios])]
         log(_format_row(rows[0]))
         for m in chosen:
             run = suite_futures[m.name].result()
@@ -328,7 +333,7 @@ def selftest(names: list[str] | None, quick: bool, race: bool, jobs: int, workdi
                 row = judge_program(m.name, m.breaks, run)
             else:
                 races = [race_futures[(f"mutant:{m.name}", s)].result() for s in wanted_scenarios[m.name]]
-                row = judge_store(m.name, m.breaks, run, races)
+                row = judge_store(m.name, m.breaks, run, races, baseline)
             rows.append(row)
             log(_format_row(row))
     return rows

@@ -7,7 +7,7 @@ import os
 import zstandard
 
 from conformance.store_api import ReadResult, RolloutEntry, SearchHit
-from reference import reading
+from reference import codec, reading
 from reference.discovery import list_rollouts
 from reference.errors import CorruptError, NotFoundError, StoreError
 from reference.home import Location
@@ -63,15 +63,16 @@ class ReaderPrefersZst(_ReadVia):
 
 
 def _first_frame_only(fd: int, path: str):
-    """Python zstandard's default stream reader: stops after the first frame (DOMAIN.md)."""
-    with open(fd, "rb", closefd=False) as raw:
-        raw.seek(0)
-        try:
-            with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=False) as reader:
-                while chunk := reader.read(1 << 20):
-                    yield chunk
-        except zstandard.ZstdError as exc:
-            raise CorruptError(f"zstd data does not decode: {exc}", path=path) from None
+    """One zstandard decompressobj for the whole file: it ends at the first frame's end (DOMAIN.md)."""
+    frame = zstandard.ZstdDecompressor().decompressobj()
+    try:
+        for chunk in codec.read_chunks(fd):
+            if out := frame.decompress(chunk):
+                yield out
+            if frame.eof:
+                return  # the rest (frame.unused_data and beyond) is silently dropped
+    except zstandard.ZstdError as exc:
+        raise CorruptError(f"zstd data does not decode: {exc}", path=path) from None
 
 
 @MUTANTS.store(
