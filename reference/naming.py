@@ -57,6 +57,8 @@ def parse_name(file_name: str) -> RolloutName:
     # hyphens of its own, so it is the last 36 characters, preceded by the timestamp and a '-'.
     if len(stem) < 38 or stem[-37] != "-" or not is_uuid(stem[-36:]):
         raise InvalidNameError(f"rollout file name has no UUID: {file_name!r}")
+    if not _TIMESTAMP.fullmatch(stem[:-37]):
+        raise InvalidNameError(f"rollout file name has no YYYY-MM-DDThh-mm-ss timestamp: {file_name!r}")
     return RolloutName(timestamp=stem[:-37], id=stem[-36:].lower())
 
 

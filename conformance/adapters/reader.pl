@@ -35,7 +35,7 @@ sub parse_name {
     my ($file) = @_;
     return () if $file =~ /\.tmp\z/;
     (my $logical = $file) =~ s/\.jsonl\.zst\z/.jsonl/;
-    return () unless $logical =~ /\Arollout-(.+)-($UUID)\.jsonl\z/;
+    return () unless $logical =~ /\Arollout-(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d)-($UUID)\.jsonl\z/;
     return ($1, lc $2);
 }
 

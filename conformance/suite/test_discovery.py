@@ -91,7 +91,7 @@ def test_temps_and_unparsable_names_are_never_reported(store, home):
     name = oracle.rollout_name(_BASE, ident)
     junk = [
         f"{name}.zst.compress.1.0.tmp", f"{name}.materialize.2.1.tmp", f"{name}.tmp", f"{name}.zst.tmp",
-        f"rollout-2025-01-03T12-00-00-notauuid.jsonl", f"session-2025-01-03T12-00-00-{ident}.jsonl",
+        "rollout-2025-01-03T12-00-00-notauuid.jsonl", f"session-2025-01-03T12-00-00-{ident}.jsonl",
         f"rollout-2025-01-03T12-00-00-{ident}.json", f"rollout-2025-01-03T12-00-00-{ident}.jsonl.gz",
         f"rollout-2025-01-03T12-00-00-{ident}.jsonl.zst.zst", f"rollout-{ident}.jsonl",
         f"rollout-2025-01-03T12-00-00-{ident.replace('-', '')}.jsonl", "notes.txt", ".hidden.jsonl",
