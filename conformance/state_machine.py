@@ -46,6 +46,7 @@ the class was made by :func:`machine_for`; for subclasses set ``TestCase.setting
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import os
 import shutil
@@ -76,6 +77,7 @@ MAX_ROLLOUTS = 4  # live rollouts at once: enough for interactions, few enough t
 STALE_TEMP_AGE_NS = 7 * 3600 * 10**9  # older than recovery's 6 hours
 _BASE = datetime(2025, 1, 3, 12, 0, 0, tzinfo=timezone.utc)
 _SHARED: dict = {}  # selection -> store session shared across examples (see share_store)
+atexit.register(lambda: [store.close() for store in _SHARED.values()])
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
 
 
@@ -108,12 +110,6 @@ class ModelRollout:
         return b"".join(self.lines)
 
 
-@dataclass
-class Writer:
-    handle: str
-    rid: str
-
-
 def _line(tag: str, text: str) -> str:
     return oracle.user_message_line(f"{tag} {text}").decode()[:-1]
 
@@ -124,7 +120,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     #: Any :func:`conformance.selection.open_store` form; used by the default :meth:`make_store`.
     store_selection = "reference"
 
-    writers = Bundle("writers")  # open writer handles
+    writers = Bundle("writers")  # open writer handles (opaque tokens)
 
     #: Reuse one store session across examples (re-``configure``d on each fresh home) instead of
     #: opening one per example; None means "for ``cmd:`` selections", whose start-up dominates.
@@ -133,20 +129,17 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     def make_store(self, home: Path):
         """A store configured on ``home`` with cold threshold 0; override to build your own."""
         share = self.share_store if self.share_store is not None else self.store_selection.startswith("cmd:")
-        if not share:
+        store = _SHARED.pop(self.store_selection, None) if share else None
+        try:
+            if store is not None:
+                store.configure(os.fspath(home), 0)
+        except Exception:  # the shared session ended (a crash in an earlier example): open a new one
+            store = store.close()
+        if store is None:
             store = open_store(self.store_selection)
             store.configure(os.fspath(home), 0)
-            return store
-        store = _SHARED.get(self.store_selection)
-        if store is not None:
-            try:
-                store.configure(os.fspath(home), 0)
-                return store
-            except Exception:  # the session ended (a crash in an earlier example): open a new one
-                _SHARED.pop(self.store_selection).close()
-        store = _SHARED[self.store_selection] = open_store(self.store_selection)
-        atexit.register(store.close)
-        store.configure(os.fspath(home), 0)
+        if share:
+            _SHARED[self.store_selection] = store
         return store
 
     def __init__(self) -> None:
@@ -156,7 +149,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         (self.home / "sessions").mkdir(parents=True)
         (self.home / "archived_sessions").mkdir()
         self.model: dict[str, ModelRollout] = {}
-        self.open_writers: dict[str, Writer] = {}
+        self.open_writers: dict[str, str] = {}  # handle -> rollout id
         self.closed_handles: list[str] = []
         self.temps: dict[str, bool] = {}  # planted temp (relative path) -> older than 6 h
         self.zst_held: dict[int, tuple[int, str]] = {}  # .zst inode -> (our O_RDONLY fd, sha256 at publish)
@@ -168,11 +161,9 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             if self.store is not None:
-                for writer in list(self.open_writers.values()):
-                    try:
-                        self.store.close_writer(writer.handle)
-                    except StoreError:
-                        pass
+                for handle in self.open_writers:
+                    with contextlib.suppress(StoreError):
+                        self.store.close_writer(handle)
                 if self.store is not _SHARED.get(self.store_selection):
                     self.store.close()
         finally:
@@ -193,7 +184,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         return self.model[data.draw(st.sampled_from(ids), label="rollout")] if ids else None
 
     def writers_on(self, rid: str) -> int:
-        return sum(w.rid == rid for w in self.open_writers.values())
+        return list(self.open_writers.values()).count(rid)
 
     def expect_error(self, kind: str, op, *args):
         try:
@@ -219,17 +210,41 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         for t in stale:
             del self.temps[t]
 
-    # -- writer rules ----------------------------------------------------------------------------
-    @precondition(lambda self: self.can("writer") and len(self.live()) < MAX_ROLLOUTS)
-    @rule(texts=st.lists(_TEXT, max_size=3))
-    def create(self, texts):
+    def _new_rollout(self, texts, archived: bool = False) -> tuple[ModelRollout, list[str]]:
         self._n += 1
         ident = str(uuidlib.UUID(int=self._n, version=4))
         name = oracle.rollout_name(_BASE + timedelta(minutes=self._n), ident)
         lines = [oracle.session_meta_line(ident).decode()[:-1]] + [_line(f"c{i}", t) for i, t in enumerate(texts)]
-        r = ModelRollout(ident, name, [(x + "\n").encode() for x in lines])
+        return ModelRollout(ident, name, [(x + "\n").encode() for x in lines], archived), lines
+
+    # -- rollouts written by the oracle, as fixtures are (so a reader-only store is exercised too) --
+    @precondition(lambda self: len(self.live()) < MAX_ROLLOUTS)
+    @rule(texts=st.lists(_TEXT, max_size=3), compressed=st.booleans(), archived=st.booleans())
+    def plant(self, texts, compressed, archived):
+        r, _ = self._new_rollout(texts, archived)
+        if compressed:
+            oracle.write_zst(self.home, r.path + ".zst", r.data)
+            r.rep = "zst"
+        else:
+            oracle.write_plain(self.home, r.path, r.data)
+        self.model[r.id] = r
+
+    @rule(data=st.data())
+    def find(self, data):
+        """DISC-005: find(id) gives the rollout's entry (None for an id no rollout carries)."""
+        r = self.pick(data)
+        ident = r.id if r else str(uuidlib.UUID(int=10**9 + self._n, version=4))
+        entry = self.store.find(ident.upper() if data.draw(st.booleans(), label="upper") else ident)
+        want = r and (r.path, r.rep, r.archived)
+        assert (entry and (entry.path, entry.representation, entry.archived)) == want, f"find({ident}): {entry}"
+
+    # -- writer rules ----------------------------------------------------------------------------
+    @precondition(lambda self: self.can("writer") and len(self.live()) < MAX_ROLLOUTS)
+    @rule(texts=st.lists(_TEXT, max_size=3))
+    def create(self, texts):
+        r, lines = self._new_rollout(texts)
         assert self.store.create(r.path, lines) == r.path
-        self.model[ident] = r
+        self.model[r.id] = r
 
     @precondition(lambda self: self.can("writer") and self.live())
     @rule(data=st.data(), texts=st.lists(_TEXT, min_size=1, max_size=3))
@@ -246,17 +261,16 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     @rule(target=writers, data=st.data())
     def open_writer(self, data):
         r = self.pick(data)
-        writer = Writer(self.store.open_writer(r.path), r.id)
-        r.rep = "plain"
-        self.open_writers[writer.handle] = writer
-        return writer
+        handle = self.store.open_writer(r.path)
+        self.open_writers[handle], r.rep = r.id, "plain"
+        return handle
 
     @precondition(lambda self: self.can("writer"))
     @rule(writer=writers, text=_TEXT)
     def write(self, writer, text):
-        line = _line(f"w{writer.handle}", text)
-        self.store.write(writer.handle, line)
-        r = self.model[writer.rid]
+        line = _line(f"w{writer}", text)
+        self.store.write(writer, line)
+        r = self.model[self.open_writers[writer]]
         r.lines.append((line + "\n").encode())
         if r.leftover == "equal":
             r.leftover = "prefix"
@@ -264,9 +278,9 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.can("writer"))
     @rule(writer=consumes(writers))
     def close_writer(self, writer):
-        self.store.close_writer(writer.handle)
-        del self.open_writers[writer.handle]
-        self.closed_handles.append(writer.handle)
+        self.store.close_writer(writer)
+        del self.open_writers[writer]
+        self.closed_handles.append(writer)
 
     @precondition(lambda self: self.can("writer") and self.closed_handles)
     @rule(data=st.data())
@@ -429,11 +443,10 @@ class RolloutStoreMachine(RuleBasedStateMachine):
                 os.close(fd)
                 del self.zst_held[ino]
                 continue
-            data, offset = [], 0
-            while chunk := os.pread(fd, 1 << 20, offset):
-                data.append(chunk)
-                offset += len(chunk)
-            assert hashlib.sha256(b"".join(data)).hexdigest() == digest, \
+            os.lseek(fd, 0, os.SEEK_SET)
+            with open(fd, "rb", closefd=False) as f:
+                now = hashlib.sha256(f.read()).hexdigest()
+            assert now == digest, \
                 f"a published .zst (inode {ino}, now {[p for p, s in on_disk.items() if s.ino == ino]}) was written to"
         for rel, state in on_disk.items():
             if state.kind == "zst" and state.ino not in self.zst_held:
@@ -443,12 +456,8 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     def check_home(self) -> None:
         """Disk first (oracle), then every read and listing through the store."""
         snap = oracle.snapshot(self.home)
-        expected = {}
-        for r in self.live():
-            reps = {r.path} if r.rep == "plain" else {r.path + ".zst"}
-            if r.leftover:
-                reps = {r.path, r.path + ".zst"}
-            expected.update({p: r for p in reps})
+        expected = [p for r in self.live() for p, rep in ((r.path, "plain"), (r.path + ".zst", "zst"))
+                    if r.leftover or r.rep == rep]
         on_disk = {p: s for p, s in snap.items() if s.kind in ("plain", "zst")}
         for rel, state in on_disk.items():
             assert state.kind != "zst" or state.whole_lines, f"{rel} does not decode to whole JSON lines"

@@ -72,3 +72,27 @@ def test_machine_catches_broken_store(store_class, verdict):
     with pytest.raises(AssertionError, match=verdict):
         run_machine(_machine_on(store_class), "smoke", max_examples=100, derandomize=True,
                     report_multiple_bugs=False, phases=[Phase.explicit, Phase.generate])
+
+
+@pytest.mark.parametrize("declared", [("reader",), ("reader", "writer"), ("reader", "writer", "lifecycle")])
+def test_rules_follow_declared_capabilities(declared):
+    from dataclasses import replace
+
+    from conformance.store_api import Hello  # noqa: F401 (the type hello() returns)
+
+    undeclared_ops = {"compress", "run_worker", "cleanup"} if "compressor" not in declared else set()
+    undeclared_ops |= {"archive", "unarchive", "delete"} if "lifecycle" not in declared else set()
+    undeclared_ops |= {"create", "append", "open_writer", "materialize"} if "writer" not in declared else set()
+    called = set()
+
+    class Limited(ReferenceStore):
+        def hello(self):
+            return replace(super().hello(), capabilities=declared)
+
+        def __getattribute__(self, name):
+            if name in undeclared_ops:
+                called.add(name)
+            return super().__getattribute__(name)
+
+    run_machine(_machine_on(Limited), "smoke")
+    assert not called, f"rules for undeclared capabilities ran: {sorted(called)}"
