@@ -1,7 +1,7 @@
 """(6) peak memory of the worker compressing a rollout and of the reader streaming it.
 
 Each measurement runs in a fresh child process (``python -m benchmarks.bench_memory``) that
-records ``ru_maxrss`` after its imports and after the operation; the growth is what the operation
+records its peak RSS (``VmHWM``, else ``ru_maxrss``) after its imports and after the operation; the growth is what the operation
 itself needed.  The reader is ``reading.count_lines`` over the `.zst` (the streaming path every read
 takes; ``ReferenceStore.read`` additionally returns the whole content, by interface, so it is not
 bounded and not measured here).  Bounded: growth at the biggest size <= LIMIT_MB; independent of
@@ -28,6 +28,15 @@ SPREAD_MB = 32
 
 
 def _maxrss_mb() -> float:
+    """Peak RSS of this process image.  ``VmHWM`` first: ``ru_maxrss`` survives exec, so a child
+    spawned by a big parent would start at the parent's peak and hide its own growth."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
