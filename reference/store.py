@@ -111,7 +111,12 @@ class ReferenceStore(metaclass=_TypedErrors):
         location = self._locate(path)
         opened = reading.open_selected(location)
         try:
-            return reading.session_meta(reading.byte_chunks(opened), location.rel)
+            chunks = reading.byte_chunks(opened)
+            payload = reading.session_meta(chunks, location.rel)
+            if opened.compressed:
+                for _ in chunks:  # decode to the end: a .zst that does not decode is corrupt (ERR-003)
+                    pass
+            return payload
         finally:
             os.close(opened.fd)
 
