@@ -31,6 +31,10 @@ Using it from your own tests (the suite's own test consumes it exactly this way)
             store.configure(str(home), 0)   # cold threshold 0: everything is cold
             return store
 
+        # extend it: add @rule / @invariant methods; self.model, self.home and self.store are yours
+        # to read (ModelRollout: path, lines, archived, rep, leftover); share_store = True reuses one
+        # session across examples (the default for cmd: selections, whose start-up dominates)
+
     TestMyStore = MyStoreMachine.TestCase            # collected by pytest / unittest, or:
 
     def test_my_store():
