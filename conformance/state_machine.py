@@ -73,8 +73,8 @@ from reference.errors import StoreError
 PROFILE_ENV = "ROLLOUT_HYPOTHESIS_PROFILE"
 DEFAULT_PROFILE = "ci"
 _COMMON = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
-settings.register_profile("smoke", max_examples=10, stateful_step_count=20, **_COMMON)
-settings.register_profile("ci", max_examples=40, stateful_step_count=30, **_COMMON)
+settings.register_profile("smoke", max_examples=8, stateful_step_count=15, **_COMMON)
+settings.register_profile("ci", max_examples=30, stateful_step_count=25, **_COMMON)
 settings.register_profile("nightly", max_examples=1000, stateful_step_count=60, **_COMMON)
 
 MAX_ROLLOUTS = 4  # live rollouts at once: enough for interactions, few enough to check every step
