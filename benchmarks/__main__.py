@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent),
                         help="folder for report.md and report.json (default: benchmarks/)")
     parser.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated subset of {GROUPS}")
+    parser.add_argument("--note", action="append", default=[], help="a line to add to the report's notes")
     parser.add_argument("--workdir", default=None, help="scratch folder (default: a temp folder, removed)")
     args = parser.parse_args(argv)
     settings = SMOKE if args.smoke else QUICK if args.quick else FULL
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     doc = {"command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
            "settings": settings.name, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-           "machine": machine(), "results": {}, "notes": []}
+           "machine": machine(), "results": {}, "notes": list(args.note)}
     if zstd_cli() is None:
         doc["notes"].append("zstd CLI not found: every zstd anchor is skipped and its goal is 'not measured'.")
     res = doc["results"]
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     doc["machine"]["loadavg_end"] = os.getloadavg()
     busiest = max(doc["machine"]["loadavg_start"][0], doc["machine"]["loadavg_end"][0])
     cpus = doc["machine"]["usable_cpus"] or 1
-    if busiest > 0.5 * cpus:
+    if busiest >= cpus:
         doc["note"] = (f"The machine was busy during this run (load average up to {busiest:.1f} on {cpus} CPUs, "
                        "other test runs): absolute MB/s and files/s are depressed and noisy; the ratios, "
                        "timed alternately beside their anchors, are the numbers to trust.")

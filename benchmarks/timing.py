@@ -30,7 +30,7 @@ class Settings:
 FULL = Settings("full", (100 * KB, MB, 10 * MB, 100 * MB), 1000, (1000, 10_000), 5, 3, (10 * MB, 100 * MB),
                 discovery_budget_s=240.0, optional_discovery=(100_000,))
 QUICK = Settings("quick", (100 * KB, MB), 100, (1000, 10_000), 3, 3, (100 * KB, MB))
-SMOKE = Settings("smoke", (20 * KB, 100 * KB), 20, (30, 120), 1, 1, (20 * KB, 100 * KB))
+SMOKE = Settings("smoke", (20 * KB, 100 * KB), 20, (30, 120), 1, 1, (20 * KB,))
 
 
 def zstd_cli() -> str | None:
