@@ -32,32 +32,98 @@ def read_chunks(fd: int, start: int = 0, limit: int | None = None) -> Iterator[b
         yield chunk
 
 
+class _Cursor:
+    """Sequential reads of ``fd`` through a window, so the walker never holds more than it needs."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.buffer, self.start, self.offset = fd, b"", 0, 0
+
+    def has(self, n: int) -> bool:
+        while len(self.buffer) - self.start < n:
+            more = os.pread(self.fd, max(CHUNK, n), self.offset + len(self.buffer))
+            if not more:
+                return False
+            self.buffer, self.offset = self.buffer[self.start :] + more, self.offset + self.start
+            self.start = 0
+        return True
+
+    def peek(self, n: int) -> bytes:
+        return self.buffer[self.start : self.start + n]
+
+    def take(self, n: int) -> bytes:
+        piece = self.peek(n)
+        self.start += n
+        return piece
+
+
+_ZSTD_MAGIC = 0xFD2FB528
+_SKIPPABLE_MASK, _SKIPPABLE_MAGIC = 0xFFFFFFF0, 0x184D2A50
+# A zstd block decodes to at most 128 KiB: feeding the decoder this many whole blocks at a time
+# bounds each output chunk to 1 MiB.  Feeding it raw 1 MiB reads instead would let a repetitive
+# file (RLE blocks: 4 bytes in, 128 KiB out) decode to gigabytes in one call.
+_BLOCKS_PER_CALL = 8
+
+
 def decoded_chunks(fd: int, path: str | None = None) -> Iterator[bytes]:
     """Yield the decoded bytes of every frame in ``fd``; skippable frames yield nothing.
 
-    Raises CorruptError on bad data and on a truncated last frame, which the ``zstandard``
-    stream reader would otherwise end silently.
+    Walks frame and block headers itself, so memory stays bounded whatever the compression ratio,
+    and a truncated last frame is an error (the ``zstandard`` stream reader would end silently).
+    Raises CorruptError on anything that is not a complete sequence of valid frames.
     """
+    cursor = _Cursor(fd)
     dctx = zstandard.ZstdDecompressor()
-    frame = dctx.decompressobj()
-    fed = False
-    try:
-        for chunk in read_chunks(fd):
-            pending = chunk
-            while pending:
-                fed = True
-                out = frame.decompress(pending)
+
+    def corrupt(why: str) -> CorruptError:
+        return CorruptError(f"zstd data does not decode: {why}", path=path)
+
+    while cursor.has(1):
+        if not cursor.has(4):
+            raise corrupt("file ends inside a frame magic number (truncated)")
+        magic = int.from_bytes(cursor.peek(4), "little")
+        if magic & _SKIPPABLE_MASK == _SKIPPABLE_MAGIC:
+            if not cursor.has(8):
+                raise corrupt("truncated skippable frame header")
+            size = int.from_bytes(cursor.take(8)[4:], "little")
+            while size:
+                if not cursor.has(1):
+                    raise corrupt("truncated skippable frame")
+                size -= len(cursor.take(min(size, CHUNK)))
+            continue
+        if magic != _ZSTD_MAGIC:
+            raise corrupt("not a zstd frame")
+        if not cursor.has(5):
+            raise corrupt("truncated frame header")
+        descriptor = cursor.peek(5)[4]
+        single_segment = (descriptor >> 5) & 1
+        header = 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[descriptor & 3]
+        header += (single_segment, 2, 4, 8)[descriptor >> 6]
+        checksum = 4 if descriptor & 4 else 0
+        if not cursor.has(header):
+            raise corrupt("truncated frame header")
+        frame = dctx.decompressobj()
+        pending, last = [cursor.take(header)], False
+        while not last:
+            if not cursor.has(3):
+                raise corrupt("file ends inside a frame (truncated)")
+            block = int.from_bytes(cursor.peek(3), "little")
+            last, kind, size = bool(block & 1), (block >> 1) & 3, block >> 3
+            if kind == 3:
+                raise corrupt("reserved block type")
+            total = 3 + (1 if kind == 1 else size) + (checksum if last else 0)
+            if not cursor.has(total):
+                raise corrupt("file ends inside a frame (truncated)")
+            pending.append(cursor.take(total))
+            if last or len(pending) > _BLOCKS_PER_CALL:
+                try:
+                    out = frame.decompress(b"".join(pending))
+                except zstandard.ZstdError as exc:
+                    raise corrupt(str(exc)) from None
+                pending = []
                 if out:
                     yield out
-                if not frame.eof:
-                    break
-                pending = frame.unused_data
-                frame = dctx.decompressobj()
-                fed = False
-    except zstandard.ZstdError as exc:
-        raise CorruptError(f"zstd data does not decode: {exc}", path=path) from None
-    if fed and not frame.eof:
-        raise CorruptError("zstd data ends inside a frame (truncated file)", path=path)
+        if not frame.eof:
+            raise corrupt("frame did not end where its last block says")
 
 
 class _Limited:

@@ -59,7 +59,7 @@ def _run(statuses: dict[str, str], failing: dict[str, list[str]] | None = None) 
 def test_judging_rules() -> None:
     caught = selftest.judge_store("x", ("READ-001",), _run({"READ-001": "failed"}, {"READ-001": ["t"]}), [])
     assert caught.ok and caught.verdict == "caught"
-    wrong = selftest.judge_store("x", ("READ-001",), _run({"READ-001": "passed", "READ-002": "failed"}), [])
+    wrong = selftest.judge_store("x", ("READ-001",), _run({"READ-001": "passed", "READ-002": "failed"}, {"READ-002": ["t"]}), [])
     assert not wrong.ok and wrong.verdict == "wrong-id"
     survived = selftest.judge_store("x", ("READ-001",), _run({"READ-001": "not_run"}), [])
     assert not survived.ok and survived.verdict == "survived" and "no suite test" in survived.note

@@ -35,7 +35,8 @@ def test_reference_passes_every_requirement(tmp_path, selection):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     statuses = {rid: r["status"] for rid, r in report["requirements"].items()}
     assert set(statuses) == set(requirements.load())
-    not_passed = {rid: s for rid, s in statuses.items() if s != "passed"}
+    # ERR-009 is about operations of undeclared capabilities: the reference declares every one.
+    not_passed = {rid: s for rid, s in statuses.items() if s != "passed" and (rid, s) != ("ERR-009", "skipped")}
     assert not not_passed, f"requirements not passed by the reference: {not_passed}"
 
 
