@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import conformance
 from conformance import requirements
 
 SERVE = f"{shlex.quote(sys.executable)} -m conformance.serve_cli --store reference"
@@ -46,3 +49,14 @@ def test_reader_profile_runs_the_reader_part_alone(tmp_path):
     ran = {rid for rid, r in report["requirements"].items() if r["status"] != "not_run"}
     capabilities = {requirements.load()[rid].capability for rid in ran}
     assert capabilities == {"reader"}, capabilities
+
+
+@pytest.mark.skipif(not (shutil.which("perl") and shutil.which("zstd")), reason="needs perl and the zstd CLI (.ci/run installs zstd)")
+def test_perl_reader_adapter_passes_the_reader_profile(tmp_path):
+    """The non-Python adapter of PROTOCOL.md passes every reader requirement through the protocol."""
+    adapter = Path(conformance.__file__).parent / "adapters" / "reader.pl"
+    proc, report = run_suite(tmp_path, f"cmd:perl {adapter}", "--profile", "reader")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    reader_ids = {rid for rid, r in requirements.load().items() if r.capability == "reader"}
+    statuses = {rid: report["requirements"][rid]["status"] for rid in reader_ids}
+    assert {rid for rid, s in statuses.items() if s != "passed"} == set(), statuses
