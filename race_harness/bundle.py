@@ -67,6 +67,7 @@ def rerun_command(meta: dict) -> str:
         for size in params["line_sizes"]:
             argv += ["--line-size", str(size)]
         argv += ["--big-line", str(params["big_line"])] + (["--kills"] if params["kills"] else [])
+        argv += ["--max-delay-ms", str(params.get("max_delay_ms", 0.0))]
     # The harness runs from its source tree (it need not be installed): rerun from there.
     return f"cd {shlex.quote(_SOURCE_ROOT)} && {shlex.join(argv)}"
 

@@ -5,16 +5,28 @@ stream) running until the deadline or its share of the operation budget; with ``
 SIGKILLs writers and compressors on a plan drawn from the seed and answers ``crash`` at random
 compress/materialize failpoints, restarting each victim under a new name.  The run ends with a
 recovery run and the checker; a progress line is drawn on a terminal, a summary is returned.
+
+Window widening: when the store declares failpoints, the campaign's policy answers a seeded random
+subset of hits ``continue`` after a random delay of 0..``max_delay_ms`` (half the hits at the
+race-window points of :data:`WINDOW_POINTS`, a few elsewhere).  A race window microseconds wide
+becomes milliseconds wide, so random campaigns find what otherwise needs luck.  Each delay is a
+decision of the schedule (bundles carry it; ``replay`` imposes the recorded delays again).  Each
+actor draws its delays from its own stream (seed, actor name), so the draws do not depend on how
+the actors' hits interleave.  The verdict's stats say ``time_to_detection_s``: seconds from the
+start of the race to the invoke of the earliest operation quoted by any violation's witness (or to
+the end of the race when no witness quotes an operation; ``time_to_detection_basis`` says which).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .actor import Exited, Op
 from .controller import CONTINUE, CRASH, Hit
@@ -25,6 +37,12 @@ from .verdict import Verdict
 
 ARCHIVED = "archived_sessions/"
 CRASH_PROBABILITY = 0.02  # per compress/materialize failpoint hit, when kills are on
+#: Failpoints that sit inside a race window of the coordination protocol: a late answer there
+#: keeps the window open long enough for the other actors to walk into it.
+WINDOW_POINTS = ("compress.after_lock", "compress.before_publish", "compress.before_unlink",
+                 "materialize.before_link", "append.after_open", "append.before_write")
+WINDOW_DELAY_PROBABILITY = 0.5  # per hit at a window point
+OTHER_DELAY_PROBABILITY = 0.05  # per hit anywhere else
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,7 @@ class CampaignConfig:
     line_sizes: tuple[int, ...] = (200, 2000)
     big_line: int = 0  # bytes of an occasional multi-MB line (0: none)
     kills: bool = False
+    max_delay_ms: float = 30.0  # failpoint answers are delayed 0..this (0: answer at once)
 
 
 def _writer(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
@@ -52,10 +71,11 @@ def _writer(rng: random.Random, rollouts: list[tuple[str, str]], config: Campaig
     def next_ops() -> list[Op]:
         rollout, path = rng.choice(rollouts)
         roll = rng.random()
-        if roll < 0.5:
+        if roll < 0.45:
             return [Op("append", path, rollout, rng.randint(1, 3), size())]
         if roll < 0.85:
-            writes = [Op("write", path, rollout, 1, size()) for _ in range(rng.randint(1, 5))]
+            # a long-lived session: it keeps its handle through many writes while compressors run
+            writes = [Op("write", path, rollout, 1, size()) for _ in range(rng.randint(1, 12))]
             return [Op("open_writer", path, rollout), *writes, Op("close_writer", path, rollout)]
         return [Op("materialize", path, rollout), Op("append", path, rollout, 1, size())]
 
@@ -117,11 +137,37 @@ def program(role: str, actor_seed: int, rollouts: list[tuple[str, str]], config:
     return body
 
 
-def _crash_policy(rng: random.Random, victims: set[str]) -> Callable[[Hit], tuple[str, str | None]]:
-    def policy(hit: Hit) -> tuple[str, str | None]:
-        if hit.actor in victims and hit.point.startswith(("compress.", "materialize.")) and rng.random() < CRASH_PROBABILITY:
-            return CRASH, None
-        return CONTINUE, None
+def campaign_policy(config: CampaignConfig, victims: set[str], imposed: list[dict] | None = None
+                    ) -> Callable[[Hit], tuple[str, str | None, float]]:
+    """Crash victims at random compress/materialize points (kills) and delay a random subset of hits.
+
+    ``imposed`` (a recorded schedule's decisions) makes each actor's n-th hit take the recorded
+    delay again when it is at the recorded point; other hits draw from the actor's seeded stream.
+    """
+    crash_rng = random.Random(config.seed + 1)
+    streams: dict[str, random.Random] = {}
+    counts: dict[str, int] = {}
+    recorded: dict[str, list[tuple[str, float]]] = {}
+    for row in imposed or ():
+        recorded.setdefault(row["actor"], []).append((row["point"], float(row.get("delay") or 0.0)))
+    top = max(0.0, config.max_delay_ms) / 1000.0
+
+    def delay_for(hit: Hit) -> float:
+        index = counts[hit.actor] = counts.get(hit.actor, -1) + 1
+        rng = streams.setdefault(hit.actor, random.Random(f"{config.seed}:{hit.actor}"))
+        chance = WINDOW_DELAY_PROBABILITY if hit.point in WINDOW_POINTS else OTHER_DELAY_PROBABILITY
+        drawn = round(rng.uniform(0.0, top), 4) if rng.random() < chance else 0.0
+        mine = recorded.get(hit.actor)
+        if mine is not None and index < len(mine) and mine[index][0] == hit.point:
+            return mine[index][1]
+        return drawn
+
+    def policy(hit: Hit) -> tuple[str, str | None, float]:
+        delay = delay_for(hit) if top else 0.0
+        if (config.kills and hit.actor in victims and hit.point.startswith(("compress.", "materialize."))
+                and crash_rng.random() < CRASH_PROBABILITY):
+            return CRASH, None, 0.0
+        return CONTINUE, None, delay
 
     return policy
 
@@ -140,8 +186,8 @@ def kill_plan(config: CampaignConfig) -> list[tuple[float, str]]:
 
 
 def run_campaign(selection: str, config: CampaignConfig, root: str, bundle_dir: str | None = None,
-                 show_progress: bool = False) -> Verdict:
-    """Run one campaign and judge it."""
+                 show_progress: bool = False, imposed: list[dict] | None = None) -> Verdict:
+    """Run one campaign and judge it (``imposed``: recorded decisions whose delays to take again)."""
     workdir = fresh_workdir(root, f"campaign-{config.seed}")
     meta = {"kind": "campaign", "name": f"campaign-seed{config.seed}", "selection": selection, "seed": config.seed,
             "params": asdict(config), "schedule": {"kill_plan": kill_plan(config)}}
@@ -152,15 +198,45 @@ def run_campaign(selection: str, config: CampaignConfig, root: str, bundle_dir: 
             run.spawn("setup", failpoints=False)
             rollouts = [seed(run, lines=2) for _ in range(config.rollouts)]
             run.stop("setup")
-            _race(run, config, rollouts, show_progress)
-            return conclude(run, meta, bundle_dir)
+            started, ended = _race(run, config, rollouts, show_progress, imposed)
+            verdict = conclude(run, meta, bundle_dir)
+            return _with_detection_time(verdict, started, ended)
         finally:
             run.close()
 
     return guarded(meta["name"], workdir, body)
 
 
-def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], show_progress: bool) -> None:
+def _with_detection_time(verdict: Verdict, started: float, ended: float) -> Verdict:
+    """Add ``time_to_detection_s`` (and its basis) to a violating verdict's stats."""
+    if not verdict.violations:
+        return verdict
+    starts = [v.start for v in verdict.violations if v.start is not None]
+    if starts:
+        seconds, basis = max(0.0, min(starts) - started), "earliest witness operation's invoke"
+    else:
+        seconds, basis = ended - started, "end of the race (no witness operation)"
+    stats = dict(verdict.stats, time_to_detection_s=round(seconds, 3), time_to_detection_basis=basis)
+    return replace(verdict, stats=stats)
+
+
+def time_to_detection(selection: str, seed: int, seconds: float, **params) -> float | None:
+    """Seconds from a random campaign's start to its first violation's earliest witness op, or None.
+
+    Runs one campaign (default roles, ``params`` override any :class:`CampaignConfig` field) in a
+    temporary folder, without a bundle or shrinking; None when the campaign found nothing.
+    """
+    root = tempfile.mkdtemp(prefix="race-ttd-")
+    try:
+        verdict = run_campaign(selection, CampaignConfig(seconds=seconds, seed=seed, **params), root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return verdict.stats.get("time_to_detection_s") if verdict.violations else None
+
+
+def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], show_progress: bool,
+          imposed: list[dict] | None = None) -> tuple[float, float]:
+    """Race the roles until the deadline or budget; (start, end) of the race in time.monotonic()."""
     counts = {"writer": config.writers, "compressor": config.compressors, "reader": config.readers,
               "lister": config.listers, "archiver": config.archivers}
     roles = [f"{role}-{i}" for role, n in counts.items() for i in range(n)]
@@ -168,9 +244,8 @@ def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], sho
     start = time.monotonic()
     deadline = start + config.seconds if config.seconds else float("inf")
     rng = random.Random(config.seed)
-    if config.kills:
-        run.controller.policy = _crash_policy(random.Random(config.seed + 1),
-                                              {r for r in roles if r.startswith(("writer", "compressor"))})
+    run.controller.policy = campaign_policy(config, {r for r in roles if r.startswith(("writer", "compressor"))},
+                                            imposed)
     generation = {role: 0 for role in roles}
     live = {}
 
@@ -207,6 +282,7 @@ def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], sho
             _draw(run, now, config)
     if show_progress:
         sys.stderr.write("\n")
+    return start, time.monotonic()
 
 
 def _draw(run: Run, elapsed: float, config: CampaignConfig) -> None:

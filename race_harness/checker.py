@@ -27,6 +27,7 @@ class Violation:
     rollout: str
     witness: str
     operations: tuple[str, ...] = ()
+    start: float | None = None  # earliest invoke (time.monotonic) among ``operations``, if any
 
     def describe(self) -> str:
         lines = [f"{self.cls} [{self.requirement}] rollout {self.rollout or '-'}: {self.witness}"]
@@ -35,7 +36,9 @@ class Violation:
 
 
 def violation(cls: str, rollout: str, witness: str, around: list[Operation] = ()) -> Violation:
-    return Violation(cls, REQUIREMENT[cls], rollout, witness, tuple(op.describe() for op in around))
+    around = list(around)
+    return Violation(cls, REQUIREMENT[cls], rollout, witness, tuple(op.describe() for op in around),
+                     min((op.start for op in around), default=None))
 
 
 def check(ops: list[Operation], home: str, after_cleanup: bool = True, crashed: bool = False) -> list[Violation]:

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import replace
 
 from .verdict import EXIT_CODES, Verdict, worst
 
@@ -44,6 +45,15 @@ def register(subparsers) -> None:
     race.add_argument("--line-size", type=int, action="append", metavar="BYTES", help="line sizes (repeatable)")
     race.add_argument("--big-line", type=int, default=0, metavar="BYTES", help="an occasional line this big (MBs)")
     race.add_argument("--kills", action="store_true", help="SIGKILL writers/compressors and crash at failpoints")
+    race.add_argument("--max-delay-ms", type=float, default=30.0, metavar="MS",
+                      help="campaign: answer a seeded random subset of failpoint hits up to MS late, widening race "
+                           "windows (0: no delays)")
+    race.add_argument("--no-shrink", action="store_true", help="campaign: do not shrink a violation found")
+    race.add_argument("--shrink-runs", type=int, default=12, metavar="N", help="campaign: at most N shrinking re-runs")
+    race.add_argument("--save-regression", metavar="FILE.py",
+                      help="campaign: on a violation, write a pytest file re-running the (shrunk) config; it runs "
+                           "against $RACE_STORE (default the failing store) and asserts the class present for the "
+                           "failing store, absent for any other (RACE_EXPECT overrides)")
     race.add_argument("--bundle-dir", default="race-bundles", help="where failing runs leave repro bundles")
     race.add_argument("--workdir", help="keep run folders here (default: a temporary folder)")
     race.add_argument("--report", metavar="OUT.json", help="write every verdict as JSON here")
@@ -90,8 +100,8 @@ def _cmd_race(args: argparse.Namespace) -> int:
                                 ops=args.ops, seed=args.seed, writers=args.writers, compressors=args.compressors,
                                 readers=args.readers, listers=args.listers, archivers=args.archivers,
                                 rollouts=args.rollouts, line_sizes=tuple(args.line_size or (200, 2000)),
-                                big_line=args.big_line, kills=args.kills)
-        verdicts = [run_campaign(args.store, config, root, bundles, show_progress=sys.stderr.isatty())]
+                                big_line=args.big_line, kills=args.kills, max_delay_ms=args.max_delay_ms)
+        verdicts = [_campaign(args, config, root, bundles, say)]
     elif args.exhaustive:
         verdict, _ = explore(args.store, args.exhaustive, root, args.limit, args.seconds or 0.0, args.sample,
                              args.seed, bundles, progress=say)
@@ -104,6 +114,33 @@ def _cmd_race(args: argparse.Namespace) -> int:
             verdicts.append(run_scenario(args.store, name, root, args.seed, bundles))
             say(f"{name}: {verdicts[-1].status}")
     return _finish(verdicts, args.report)
+
+
+def _campaign(args: argparse.Namespace, config, root: str, bundles: str, say) -> Verdict:
+    """One campaign; on a violation, shrink it (unless --no-shrink) and save a regression if asked."""
+    from .campaign import run_campaign
+    from .shrink import attach, regression_command, shrink, target_class, write_regression
+
+    verdict = run_campaign(args.store, config, root, bundles, show_progress=sys.stderr.isatty())
+    if "time_to_detection_s" in verdict.stats:
+        verdict = replace(verdict, notes=verdict.notes + (
+            f"time_to_detection_s={verdict.stats['time_to_detection_s']} "
+            f"(race start to {verdict.stats['time_to_detection_basis']})",))
+    if not verdict.violations:
+        return verdict
+    shrunk = None
+    if not args.no_shrink and args.shrink_runs > 0:
+        say(f"shrinking ({target_class(verdict.classes)}, at most {args.shrink_runs} re-runs)")
+        shrunk = shrink(args.store, config, verdict, os.path.join(root, "shrink"), max_runs=args.shrink_runs,
+                        progress=say)
+        verdict = attach(verdict, shrunk)
+    if args.save_regression:
+        path = write_regression(args.save_regression, args.store, shrunk.config if shrunk else config,
+                                shrunk.cls if shrunk else target_class(verdict.classes),
+                                original=config, steps=shrunk.steps if shrunk else ())
+        verdict = replace(verdict, notes=verdict.notes + (
+            f"regression test written to {path}; run: {regression_command(path)}",))
+    return verdict
 
 
 def _check_selection(selection: str) -> str:

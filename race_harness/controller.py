@@ -4,7 +4,9 @@ Contract: every actor gets its own Unix socket (so a hit is attributed to an act
 store is another program with its own pid); each hit is answered by the current policy at once,
 or held until :meth:`Controller.release`.  Held hits are announced on the run's event bus; every
 decision, automatic or not, is appended to :attr:`Controller.schedule` in the order it was sent,
-which is what a repro bundle records and ``replay`` imposes again.
+which is what a repro bundle records and ``replay`` imposes again.  A policy may also answer
+``(action, errno, delay_s)``: the answer is then sent ``delay_s`` seconds late (the store waits at
+its failpoint, widening the window there), and the delay is recorded with the decision.
 """
 
 from __future__ import annotations
@@ -51,10 +53,16 @@ class Decision:
     action: str
     errno: str | None = None
     note: str = ""
+    delay: float = 0.0  # seconds the answer was held back (campaign window widening)
+
+    def label(self) -> str:
+        """``actor@point:action`` (plus ``+Nms`` when the answer was delayed)."""
+        text = f"{self.actor}@{self.point}:{self.action}"
+        return text + (f"+{self.delay * 1000:.0f}ms" if self.delay else "")
 
 
-#: A policy answers a hit with (action, errno), or None to hold it for the orchestrator.
-Policy = Callable[[Hit], "tuple[str, str | None] | None"]
+#: A policy answers a hit with (action, errno) or (action, errno, delay_s), or None to hold it.
+Policy = Callable[[Hit], "tuple[str, str | None] | tuple[str, str | None, float] | None"]
 
 
 def continue_all(hit: Hit) -> tuple[str, None]:
@@ -116,10 +124,15 @@ class Controller:
             self.hits.append(hit)
             answer = (CONTINUE, None) if self._closed else self.policy(hit)
             if answer is not None:
-                self.schedule.append(Decision(hit.id, hit.actor, hit.point, answer[0], answer[1]))
-                return answer
-            gate, slot = threading.Event(), []
-            self._held[hit.id] = (hit, gate, slot)
+                delay = float(answer[2]) if len(answer) > 2 and answer[2] else 0.0
+                self.schedule.append(Decision(hit.id, hit.actor, hit.point, answer[0], answer[1], delay=delay))
+            else:
+                gate, slot = threading.Event(), []
+                self._held[hit.id] = (hit, gate, slot)
+        if answer is not None:
+            if delay > 0:
+                time.sleep(delay)  # outside the lock: only this actor's store waits
+            return answer[0], answer[1]
         self.bus.put(Held(hit))
         gate.wait()
         return slot[0]

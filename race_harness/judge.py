@@ -28,7 +28,7 @@ def conclude(run: Run, meta: dict, bundle_dir: str | None, recover: bool = True)
     violations = tuple(run.findings) + tuple(check(ops, run.home, after_cleanup=recover, crashed=run.crashed))
     summary = RunSummary.of(ops)
     stats = {"operations": summary.ops, "outcomes": summary.outcomes,
-             "decisions": [f"{d.actor}@{d.point}:{d.action}" for d in run.controller.schedule]}
+             "decisions": [d.label() for d in run.controller.schedule]}
     verdict = Verdict(meta["name"], VIOLATION if violations else PASSED, violations, tuple(run.notes), run.workdir,
                       stats=stats)
     if violations and bundle_dir:

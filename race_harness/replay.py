@@ -50,8 +50,9 @@ def replay(folder: str, root: str | None = None, bundle_dir: str | None = None) 
     elif kind == "countdown":
         verdict, _ = sweep_one(selection, TARGETS[params["target"]], params["errno"], params["n"], root, bundle_dir)
     elif kind == "campaign":
-        config = CampaignConfig(**dict(params, line_sizes=tuple(params["line_sizes"])))
-        verdict = run_campaign(selection, config, root, bundle_dir)
+        # bundles older than window widening had no delays: replay them without
+        config = CampaignConfig(**{"max_delay_ms": 0.0, **params, "line_sizes": tuple(params["line_sizes"])})
+        verdict = run_campaign(selection, config, root, bundle_dir, imposed=schedule.get("decisions"))
     else:
         raise ValueError(f"{folder}: unknown bundle kind {kind!r}")
     expected = tuple(meta.get("classes", ()))
@@ -62,8 +63,10 @@ def replay(folder: str, root: str | None = None, bundle_dir: str | None = None) 
 
 def _divergence(recorded: list[str], now: list[str], kind: str) -> str:
     if kind == "campaign":
-        # A campaign's kill plan is replayed from the seed; its failpoint decisions follow timing.
-        return "" if not recorded else "campaign decisions follow timing; only the kill plan and seed are imposed"
+        # A campaign's kill plan is replayed from the seed and each actor's recorded failpoint delays
+        # are imposed again hit by hit; which hits happen still follows timing.
+        return "" if not recorded else ("campaign decisions follow timing; the kill plan, seed and recorded "
+                                        "failpoint delays are imposed")
     for index, (old, new) in enumerate(zip(recorded, now)):
         if old != new:
             return f"decision {index}: recorded {old}, now {new}"
