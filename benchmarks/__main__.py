@@ -11,10 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import bench_discovery, bench_materialize, bench_memory, bench_read, bench_worker, others, report
+from . import bench_discovery, bench_materialize, bench_memory, bench_race, bench_read, bench_suite, bench_worker, report
 from .timing import FULL, QUICK, SMOKE, machine, zstd_cli
 
-GROUPS = ("worker", "small", "read", "materialize", "discovery", "memory")
+GROUPS = ("worker", "small", "read", "materialize", "discovery", "memory", "race", "suite")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
             res["discovery"] = bench_discovery.run(settings, work, log)
         if "memory" in only:
             res["memory"] = bench_memory.run(settings, work, log)
-        res["others"] = others.run()
+        if "race" in only:
+            res["race"] = {"rate": bench_race.op_rate(settings, work, log),
+                           "ttd": bench_race.time_to_detection(settings, work, log)}
+        if "suite" in only:
+            res["suite"] = bench_suite.run(settings, work, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     doc["machine"]["loadavg_end"] = os.getloadavg()

@@ -11,7 +11,6 @@ from reference.store import ReferenceStore
 from . import data
 from .bench_read import encode_file
 from .bench_worker import fsync_paths
-from .proposal_codec import with_proposal
 from .timing import Settings, run_cmd, side_by_side, zstd_cli
 
 
@@ -55,10 +54,6 @@ def run(settings: Settings, work: Path, log) -> list[dict]:
                                                      fsync_paths([out])), repeats, setup_subject, setup_anchor)
             row["zstd_d_fsync_MBps"] = actual / durable.anchor_s / data.MB
             row["ratio_vs_fsync"] = durable.speed_ratio
-            if size == max(settings.big_sizes):  # what-if: the proposed bounded decoder
-                what_if = side_by_side(with_proposal(subject), lambda: run_cmd(
-                    [zstd, "-d", "-q", "-f", str(packed), "-o", str(out)]), repeats, setup_subject, setup_anchor)
-                row["ratio_with_proposal"] = what_if.speed_ratio
         log(f"materialize {size}: {row['materialize_MBps']:.0f} MB/s ratio {row.get('ratio', float('nan')):.2f}")
         rows.append(row)
         shutil.rmtree(root, ignore_errors=True)

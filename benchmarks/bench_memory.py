@@ -44,13 +44,6 @@ def child(kind: str, home: str, rel: str) -> dict:
     from reference import reading, worker
     from reference.home import Home
 
-    if kind.endswith("-proposal"):  # what-if: the proposed bounded decoder in place of codec's
-        from reference import codec
-
-        from . import proposal_codec
-
-        codec.decoded_chunks = proposal_codec.decoded_chunks
-        kind = kind[: -len("-proposal")]
     h = Home.open(home, 0)
     base = _maxrss_mb()
     if kind == "worker":
@@ -90,16 +83,10 @@ def run(settings: Settings, work: Path, log) -> dict:
     size = max(settings.memory_sizes)
     home = work / "mem-repetitive"
     rel, actual = data.repetitive_rollout_home(home, size)
-    shutil.copytree(home, work / "mem-repetitive-copy", symlinks=True)
     w = _spawn("worker", home, rel)
     r = _spawn("reader", home, rel)
-    # what-if: benchmarks/proposal_codec.py in place of codec.decoded_chunks (verify and read)
-    wp = _spawn("worker-proposal", work / "mem-repetitive-copy", rel)
-    p = _spawn("reader-proposal", home, rel)
-    shutil.rmtree(work / "mem-repetitive-copy", ignore_errors=True)
     zst_size = os.path.getsize(home / (rel + ".zst"))
-    repetitive = {"size": actual, "nominal": size, "zst_size": zst_size, "worker": w, "reader": r,
-                  "reader_proposal": p, "worker_proposal": wp}
+    repetitive = {"size": actual, "nominal": size, "zst_size": zst_size, "worker": w, "reader": r}
     log(f"memory repetitive {size}: worker +{w['growth_mb']:.1f} MB, reader +{r['growth_mb']:.1f} MB")
     shutil.rmtree(home, ignore_errors=True)
     return {"rows": rows, "repetitive": repetitive, "limit_mb": LIMIT_MB, "spread_mb": SPREAD_MB}

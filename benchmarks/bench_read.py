@@ -19,7 +19,6 @@ from reference import reading
 from reference.store import ReferenceStore
 
 from . import data
-from .proposal_codec import with_proposal
 from .timing import Settings, side_by_side
 
 
@@ -87,11 +86,6 @@ def run(settings: Settings, work: Path, log) -> list[dict]:
                "ratio_raw": raw.speed_ratio, "ratio_parsed": parsed.speed_ratio,
                "split_only_lines_per_s": lines / split.subject_s, "ratio_split_vs_raw": split.speed_ratio,
                "timing": {"raw": raw.as_json(), "parsed": parsed.as_json(), "split": split.as_json()}}
-        if size == max(settings.big_sizes):  # what-if: the proposed bounded decoder
-            row["ratio_parsed_with_proposal"] = side_by_side(with_proposal(store_read),
-                                                             lambda: parsed_lines(plain), repeats).speed_ratio
-            row["ratio_split_with_proposal"] = side_by_side(with_proposal(split_only),
-                                                            lambda: raw_lines(plain), repeats).speed_ratio
         log(f"read {size}: {row['ratio_raw']:.2f}x raw, {row['ratio_parsed']:.2f}x parsed")
         rows.append(row)
         shutil.rmtree(root, ignore_errors=True)

@@ -16,7 +16,6 @@ from reference import worker
 from reference.home import Home
 
 from . import data
-from .proposal_codec import with_proposal
 from .timing import Settings, run_cmd, side_by_side, zstd_cli
 
 
@@ -92,12 +91,6 @@ def big_files(settings: Settings, work: Path, log) -> list[dict]:
                               subject_setup=lambda: _fresh(tpl, anchor_home))
             row["zstd_T0_MBps"] = actual / t0.subject_s / data.MB
             row["ratio_vs_T0"] = t0.subject_s / pair.subject_s
-            if size == max(settings.big_sizes):  # what-if: the proposed bounded decoder (verify step)
-                what_if = side_by_side(with_proposal(lambda: _worker(subject_home, 1, [])),
-                                       lambda: _zstd([anchor_home / rel]), repeats,
-                                       subject_setup=lambda: _fresh(tpl, subject_home),
-                                       anchor_setup=lambda: _fresh(tpl, anchor_home))
-                row["ratio_with_proposal"] = what_if.speed_ratio
         log(f"worker {size}: {row['worker_MBps']:.1f} MB/s, ratio {row.get('ratio', float('nan')):.2f}")
         rows.append(row)
         shutil.rmtree(work / f"big-{size}", ignore_errors=True)

@@ -25,12 +25,6 @@ def _status(measured: float | None, target: float, higher_is_better: bool = True
     return f"missed by {abs(miss) * 100:.0f}%"
 
 
-def _what_if(row: dict, key: str) -> str:
-    if key not in row:
-        return ""
-    return f"; what-if with `benchmarks/proposal_codec.py` as the decoder: {row[key]:.2f}x"
-
-
 def goals(results: dict) -> list[dict]:
     out = []
 
@@ -47,7 +41,7 @@ def goals(results: dict) -> list[dict]:
              f"{r:.2f}x at {_size(top['nominal'])}" if r else None,
              None if r else "not measured (zstd CLI missing)",
              f"{top['worker_MBps']:.0f} vs {top.get('zstd_MBps', float('nan')):.0f} MB/s; "
-             f"vs `zstd -T0`: {top.get('ratio_vs_T0', float('nan')):.2f}x" + _what_if(top, "ratio_with_proposal"))
+             f"vs `zstd -T0`: {top.get('ratio_vs_T0', float('nan')):.2f}x")
     small = results.get("worker_small")
     if small:
         r = small.get("ratio")
@@ -65,12 +59,10 @@ def goals(results: dict) -> list[dict]:
         goal("read-raw", "compressed read (lines, no parse: `reading.lines_of` over the `.zst`) >= 0.4x plain "
              "line-by-line", 0.4, top["ratio_split_vs_raw"], f"{top['ratio_split_vs_raw']:.2f}x at {_size(top['nominal'])}",
              note=f"{top['split_only_lines_per_s']:.0f} vs {top['plain_raw_lines_per_s']:.0f} lines/s; "
-                  f"`ReferenceStore.read` (which parses) vs raw: {top['ratio_raw']:.2f}x"
-                  + _what_if(top, "ratio_split_with_proposal"))
+                  f"`ReferenceStore.read` (which parses) vs raw: {top['ratio_raw']:.2f}x")
         goal("read-parsed", "compressed read (`ReferenceStore.read`, parses every line) >= 0.75x plain + json.loads per line", 0.75, top["ratio_parsed"],
              f"{top['ratio_parsed']:.2f}x at {_size(top['nominal'])}",
-             note=f"{top['store_read_lines_per_s']:.0f} vs {top['plain_parsed_lines_per_s']:.0f} lines/s"
-                  + _what_if(top, "ratio_parsed_with_proposal"))
+             note=f"{top['store_read_lines_per_s']:.0f} vs {top['plain_parsed_lines_per_s']:.0f} lines/s")
     mat = results.get("materialize") or []
     if mat:
         top = mat[-1]
@@ -79,7 +71,7 @@ def goals(results: dict) -> list[dict]:
              f"{r:.2f}x at {_size(top['nominal'])}" if r else None,
              None if r else "not measured (zstd CLI missing)",
              f"{top['materialize_MBps']:.0f} vs {top.get('zstd_d_MBps', float('nan')):.0f} MB/s; "
-             f"vs `zstd -d` + fsync: {top.get('ratio_vs_fsync', float('nan')):.2f}x" + _what_if(top, "ratio_with_proposal"))
+             f"vs `zstd -d` + fsync: {top.get('ratio_vs_fsync', float('nan')):.2f}x")
     disc = results.get("discovery")
     if disc and disc.get("growth"):
         step = list(disc["growth"])[-1]
@@ -110,7 +102,92 @@ def goals(results: dict) -> list[dict]:
                  + rep_text, status,
                  f"limit {mem['limit_mb']} MB growth, spread <= {mem['spread_mb']} MB; "
                  f"longest line {rows[-1]['longest_line'] / MB:.1f} MB")
+    race = results.get("race")
+    if race:
+        _race_goals(race, goal)
+    suite = results.get("suite")
+    if suite is not None:
+        _suite_goals(suite, goal)
     return out
+
+
+NO_TARGET = "measured (no target)"
+
+
+def _race_goals(race: dict, goal) -> None:
+    rate = race.get("rate")
+    if rate and rate["rows"]:
+        parts, lost = [], 0
+        for r in rate["rows"]:
+            i, c = r["in_process"], r["cmd"]
+            lost += i["lost_lines"] + c["lost_lines"]
+            parts.append(f"{r['writers']} writers: {i['appends_per_s']:.0f} vs {c['appends_per_s']:.0f} appends/s "
+                         f"(x{r['append_overhead']:.1f} per op via `cmd:`), {i['compress_cycles_per_s']:.0f} vs "
+                         f"{c['compress_cycles_per_s']:.0f} compress cycles/s")
+        worst = max(r["append_overhead"] for r in rate["rows"])
+        goal("race-rate", "race harness operation rate against `reference`, in process vs `cmd:` (stdio protocol)",
+             "-", worst, "; ".join(parts), NO_TARGET if not lost else f"missed by {lost} lost lines",
+             f"{rate['method']} ({rate['window_s']:.1f} s window per point, 1 compressor process, "
+             f"{rate['rollouts']} shared rollouts, {rate['line_size']}-byte lines; every appended line read back: "
+             f"{lost} lost); overhead = in-process rate / `cmd:` rate for appends, 2 CPUs shared by all processes")
+    ttd = race.get("ttd")
+    if ttd:
+        rnd = ttd["random"]
+        n, found = rnd["runs"], rnd["found"]
+        source = ((f"`race_harness.campaign.time_to_detection` (seconds from the campaign's start to the earliest "
+                   f"witness op of its first violation; campaigns bounded at {rnd['bound_s']:g} s; wall time per "
+                   f"call incl. start-up, recovery and check: median {rnd['median_wall_s']:.1f} s, max "
+                   f"{rnd['max_wall_s']:.1f} s)") if rnd["source"] != "cli ladder" else
+                  f"`race --random` wall time at the shortest campaign bound that found it (bounds tried in turn: "
+                  f"{', '.join(f'{b:g}' for b in rnd['ladder_s'])} s)")
+        text = (f"median {rnd['median_s']:.2f} s, max {rnd['max_s']:.2f} s; found {found}/{n} seeds"
+                if found else f"found 0/{n} seeds")
+        cum = (f"; counting the shorter bounds tried first: median {rnd['median_cumulative_s']:.1f} s, max "
+               f"{rnd['max_cumulative_s']:.1f} s" if rnd.get("median_cumulative_s") is not None else "")
+        goal("ttd-random", f"random campaign finds the lost-lines race in `{ttd['selection']}` (time to detection, "
+             f"{n} seeds)", f"{n}/{n} seeds", rnd["max_s"], text,
+             NO_TARGET if found == n else f"missed by {n - found} of {n} seeds",
+             source + cum + (f"; the harness API failed ({rnd['api_error']}), measured through the CLI"
+                             if rnd.get("api_error") else ""))
+        sch = ttd["scheduled"]
+        runs = len(sch["runs"])
+        misses = runs - sch["detected"]
+        if misses:
+            status = f"missed by {misses} of {runs} runs"
+        else:
+            status = _status(sch["max_s"], 1.0, higher_is_better=False)
+        goal("ttd-scenario", f"scheduled scenario `{sch['scenario']}` finds it every time (10/10), each under 1 s",
+             1.0, sch["max_s"], f"{sch['detected']}/{runs} detected, max {sch['max_s']:.2f} s, median "
+             f"{sch['median_s']:.2f} s", status,
+             f"`run_scenario` timed in process (spawn, failpoint hold, recovery, check); control: the reference "
+             f"{sch['reference_control']['status']} in {sch['reference_control']['seconds']:.2f} s"
+             + ("" if runs >= 10 else f"; only {runs} run(s) in this mode"))
+
+
+def _suite_goals(suite: dict, goal) -> None:
+    runs = suite.get("runs", {})
+    ref = runs.get("reference")
+    skipped = suite.get("skipped")
+    if ref:
+        goal("suite-reference", "conformance suite wall time against the reference with -n auto < 60 s",
+             suite["goal_s"], ref["wall_s"], f"{ref['wall_s']:.1f} s",
+             _status(ref["wall_s"], suite["goal_s"], higher_is_better=False),
+             f"`python -m conformance.cli suite --store reference -- -q` ({ref['summary']}, exit "
+             f"{ref['returncode']}); load {ref['loadavg_before']:.1f} before, {ref['loadavg_after']:.1f} after")
+    else:
+        goal("suite-reference", "conformance suite wall time against the reference with -n auto < 60 s",
+             suite["goal_s"], None, None, f"not measured ({skipped})", f"skipped: {skipped}")
+    cmd = runs.get("cmd")
+    if cmd:
+        ratio = f"; {cmd['wall_s'] / ref['wall_s']:.1f}x the in-process run" if ref else ""
+        goal("suite-cmd", "conformance suite wall time through `cmd:` (reference behind the stdio protocol)", "-",
+             cmd["wall_s"], f"{cmd['wall_s']:.1f} s", NO_TARGET,
+             f"({cmd['summary']}, exit {cmd['returncode']}){ratio}; load {cmd['loadavg_before']:.1f} before, "
+             f"{cmd['loadavg_after']:.1f} after")
+    else:
+        why = skipped or suite.get("cmd_skipped", "")
+        goal("suite-cmd", "conformance suite wall time through `cmd:` (reference behind the stdio protocol)", "-",
+             None, None, f"not measured ({why})", f"skipped: {why}")
 
 
 def markdown(doc: dict) -> str:
@@ -187,7 +264,7 @@ def markdown(doc: dict) -> str:
             lines.append(f"\nSkipped: {skipped}.")
     mem = res.get("memory")
     if mem:
-        lines += ["", "## (6) Peak memory (ru_maxrss growth in a child process)", "",
+        lines += ["", "## Peak memory (VmHWM growth in a child process)", "",
                   "| size | longest line | worker growth MB | reader growth MB |", "|---|---|---|---|"]
         for r in mem["rows"]:
             lines.append(f"| {_size(r['nominal'])} | {r['longest_line'] / MB:.2f} MB | {r['worker']['growth_mb']:.1f} | "
@@ -196,34 +273,87 @@ def markdown(doc: dict) -> str:
         if rep:
             lines.append(f"| {_size(rep['nominal'])}, one line repeated ({rep['zst_size'] / KB:.0f} KB as .zst) | "
                          f"0.00 MB | {rep['worker']['growth_mb']:.1f} | {rep['reader']['growth_mb']:.1f} |")
-            if "reader_proposal" in rep:
-                lines += ["", f"What-if: the same repetitive rollout read through `benchmarks/proposal_codec.py` "
-                          f"(block-bounded decode, a proposed replacement for `codec.decoded_chunks`): worker "
-                          f"+{rep['worker_proposal']['growth_mb']:.1f} MB, reader "
-                          f"+{rep['reader_proposal']['growth_mb']:.1f} MB."]
-    lines += ["", "## Proposed fixes (measured here, not applied: reference/ is edited by others)", "",
-              "1. `reference/codec.py` `decoded_chunks`: `decompressobj().decompress()` returns *all* output of its "
-              "input, so one 1 MB read of a repetitive `.zst` decodes to the whole file at once (memory grows with "
-              "the file: section 6) and large outputs are slow to allocate.  `benchmarks/proposal_codec.py` walks "
-              "the 3-byte block headers and feeds at most 8 whole blocks per call (<= 1 MB out), finds truncation "
-              "by structure, keeps the same errors; `tests/test_benchmarks_smoke.py` checks it decodes and fails "
-              "exactly like the reference.  The what-if numbers in the goal notes and section 6 are the reference "
-              "with this decoder swapped in.",
-              "2. `reference/compression.py` fsyncs the folder a second time after unlinking the plain file.  "
-              "A lost unlink is already repaired by recovery (both representations, equal content -> unlink plain), "
-              "so that fsync can go or be done once per folder at the end of a run; small files are fsync-bound "
-              "(see the `+ fsync` anchor in section 2)."]
-    lines += ["", "## Owned by others (read from their modules, not measured here)", ""]
-    for label, value in res.get("others", {}).items():
-        if value is None:
-            lines.append(f"- {label}: not measured here yet (no `benchmark_numbers()` API).")
-        elif "error" in value:
-            lines.append(f"- {label}: not measured here yet ({value['source']} failed: {value['error']}).")
-        else:
-            lines.append(f"- {label}: " + ", ".join(f"{k} = {v}" for k, v in value["numbers"].items()))
+    lines += _race_sections(res.get("race"), res.get("suite"))
+    lines += ["", "## Fixes", "",
+              "1. Adopted: `reference/codec.py` `decoded_chunks` now walks the zstd frame and block headers and "
+              "feeds a bounded number of whole blocks per `decompress` call (the bounded decoder this report used "
+              "to measure as a what-if), so its output per step is bounded whatever the compression ratio.  The "
+              "memory, read, worker and materialize numbers above are measured with it.",
+              "2. Proposed, not applied (reference/ is edited by others): `reference/compression.py` fsyncs the "
+              "folder a second time after unlinking the plain file.  A lost unlink is already repaired by recovery "
+              "(both representations, equal content -> unlink plain), so that fsync can go or be done once per "
+              "folder at the end of a run; small files are fsync-bound (see the `+ fsync` anchor in section 2)."]
     for note in doc.get("notes", []):
         lines += ["", f"> {note}"]
     return "\n".join(lines) + "\n"
+
+
+def _race_sections(race: dict | None, suite: dict | None) -> list[str]:
+    lines: list[str] = []
+    rate = (race or {}).get("rate")
+    if rate:
+        lines += ["", "## (6) Race harness operation rate", "",
+                  f"Method: {rate['method']} (see `bench_race.py`): N writer processes append one "
+                  f"{rate['line_size']}-byte line per call to {rate['rollouts']} shared rollouts while one compressor "
+                  f"process compresses them round robin, {rate['window_s']:.1f} s after a start barrier; every "
+                  "child has its own store (`cmd:` = its own `conformance.serve_cli` server).  A compress cycle is a "
+                  "`compressed` outcome (the next append materializes it again).",
+                  "",
+                  "| writers | store | appends/s | compress calls/s | compress cycles/s | outcomes | lost lines |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in rate["rows"]:
+            for label in ("in_process", "cmd"):
+                v = r[label]
+                outcomes = ", ".join(f"{k} {n}" for k, n in sorted(v["compress_outcomes"].items()))
+                lines.append(f"| {r['writers']} | {'reference in process' if label == 'in_process' else '`cmd:` stdio'} "
+                             f"| {v['appends_per_s']:.0f} | {v['compress_calls_per_s']:.1f} | "
+                             f"{v['compress_cycles_per_s']:.1f} | {outcomes} | {v['lost_lines']} |")
+        lines += ["", "Protocol overhead per operation (in-process rate / `cmd:` rate): " + "; ".join(
+            f"{r['writers']} writers: appends x{r['append_overhead']:.1f}, compress calls "
+            f"x{r['compress_overhead']:.1f}" for r in rate["rows"]) + ".  Compress calls are dominated by the "
+            "encode and fsyncs, so the protocol adds little to them; fewer appends through `cmd:` also means "
+            "fewer `skipped_changed`, hence more cycles."]
+        if rate.get("campaigns"):
+            lines += ["", "For context, `run_campaign` (seed 1, default roles: 1 compressor, 1 reader, 1 lister, 4 rollouts) counts "
+                      "operations over its whole time bound, including actor start-up (a `cmd:` actor starts its "
+                      "server inside the bound), pacing sleeps (up to 10 ms per write) and a controller round trip per "
+                      "failpoint hit, so it measures the harness's pace, not the store's:", "",
+                      "| writers | store | seconds | appends+writes/s | compress calls/s | compressed/s | verdict |",
+                      "|---|---|---|---|---|---|---|"]
+            for c in rate["campaigns"]:
+                store = "reference" if c["selection"] == "reference" else "`cmd:`"
+                lines.append(f"| {c['writers']} | {store} | {c['seconds']:.0f} | {c['appends_per_s']:.0f} | "
+                             f"{c['compress_calls_per_s']:.1f} | {c['compressed_per_s']:.1f} | {c['status']} |")
+    ttd = (race or {}).get("ttd")
+    if ttd:
+        rnd, sch = ttd["random"], ttd["scheduled"]
+        lines += ["", f"## (7) Time to detection (`{ttd['selection']}`, lost lines)", "",
+                  f"Random campaigns, source: {rnd['source']}"
+                  + (f" (bounds tried in turn per seed: {', '.join(f'{b:g}' for b in rnd['ladder_s'])} s; a "
+                     "campaign judges only at its end, so the time to detection is the wall time of the whole "
+                     "`race --random` command at the first bound whose report has `lost_line`)"
+                     if rnd["source"] == "cli ladder" else "") + ".", "",
+                  "| seed | found | time to detection s | campaign bound s | wall s (all runs of this seed) |",
+                  "|---|---|---|---|---|"]
+        for r in rnd["seeds"]:
+            secs = f"{r['seconds']:.2f}" if r.get("seconds") is not None else "-"
+            wall = r.get("cumulative_s", r.get("wall_s"))
+            lines.append(f"| {r['seed']} | {'yes' if r['found'] else 'no'} | {secs} | {r.get('bound_s', '-')} | "
+                         f"{wall:.2f} |")
+        lines += ["", f"Scheduled scenario `{sch['scenario']}` ({len(sch['runs'])} runs, in process): "
+                  + ", ".join(f"{r['seconds']:.2f} s {r['status']}" for r in sch["runs"])
+                  + f".  Control: the reference {sch['reference_control']['status']} "
+                  f"({sch['reference_control']['seconds']:.2f} s)."]
+    if suite is not None:
+        lines += ["", "## (8) Conformance suite wall time", ""]
+        if suite.get("skipped"):
+            lines.append(f"Skipped: {suite['skipped']}.")
+        for label, r in suite.get("runs", {}).items():
+            lines.append(f"- `{r['selection']}`: {r['wall_s']:.1f} s wall, {r['summary']} (exit {r['returncode']}), "
+                         f"load average {r['loadavg_before']:.1f} before, {r['loadavg_after']:.1f} after.")
+        if suite.get("cmd_skipped"):
+            lines.append(f"- `cmd:` skipped: {suite['cmd_skipped']}.")
+    return lines
 
 
 def write(doc: dict, out: Path) -> tuple[Path, Path]:

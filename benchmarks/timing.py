@@ -25,12 +25,22 @@ class Settings:
     memory_sizes: tuple[int, ...]
     discovery_budget_s: float = 0.0  # time allowed to build the optional largest discovery home
     optional_discovery: tuple[int, ...] = field(default=())
+    race_writers: tuple[int, ...] = (2, 4)  # (6) writer processes
+    race_window_s: float = 5.0  # (6) seconds each direct-loop measurement runs
+    race_campaign_s: float = 0.0  # (6) context: a campaign of this length per selection (0: none)
+    ttd_seeds: int = 10  # (7) random campaigns, one per seed
+    ttd_ladder: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # (7) campaign bounds tried in turn
+    scenario_runs: int = 10  # (7) runs of the scheduled scenario
+    suite: tuple[str, ...] = ("reference", "cmd")  # (8) selections the suite runs against
 
 
 FULL = Settings("full", (100 * KB, MB, 10 * MB, 100 * MB), 1000, (1000, 10_000), 5, 3, (10 * MB, 100 * MB),
-                discovery_budget_s=240.0, optional_discovery=(100_000,))
-QUICK = Settings("quick", (100 * KB, MB), 100, (1000, 10_000), 3, 3, (100 * KB, MB))
-SMOKE = Settings("smoke", (20 * KB, 100 * KB), 20, (30, 120), 1, 1, (20 * KB,))
+                discovery_budget_s=240.0, optional_discovery=(100_000,), race_campaign_s=5.0)
+QUICK = Settings("quick", (100 * KB, MB), 100, (1000, 10_000), 3, 3, (100 * KB, MB),
+                 race_window_s=2.0, ttd_seeds=3, ttd_ladder=(0.25, 1.0, 4.0), scenario_runs=3, suite=("reference",))
+# smoke: seconds in all; the suite (20+ s by itself) is skipped and the report says so
+SMOKE = Settings("smoke", (20 * KB, 100 * KB), 20, (30, 120), 1, 1, (20 * KB,),
+                 race_writers=(2,), race_window_s=0.3, ttd_seeds=1, ttd_ladder=(1.0,), scenario_runs=1, suite=())
 
 
 def zstd_cli() -> str | None:
