@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import os
 from importlib.metadata import PackageNotFoundError, version
@@ -49,7 +50,7 @@ def _typed_errors(method):
 class _TypedErrors(type):
     def __new__(mcs, name, bases, namespace):
         for attr, value in list(namespace.items()):
-            if callable(value) and not attr.startswith("_"):
+            if inspect.isfunction(value) and not attr.startswith("_"):
                 namespace[attr] = _typed_errors(value)
         return super().__new__(mcs, name, bases, namespace)
 
