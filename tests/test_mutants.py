@@ -83,3 +83,15 @@ def test_scenarios_named_by_mutants_exist_in_the_race_harness() -> None:
     scenarios = pytest.importorskip("race_harness.scenarios")
     named = {s for m in MUTANTS.values() for s in m.scenarios}
     assert named <= set(scenarios.SCENARIOS), named - set(scenarios.SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, m in MUTANTS.items() if m.kind == "store"))
+def test_store_mutant_runs_a_worker_on_an_empty_home(tmp_path, name):
+    """A mutant must fail only through its one bug, never by crashing on ordinary calls."""
+    store = MUTANTS[name]()
+    try:
+        store.configure(str(tmp_path), 0)
+        assert store.run_worker().ran
+        assert store.list() == []
+    finally:
+        store.close()
