@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from . import failpoints, reading
 from .compression import CompressResult, compress_one
 from .discovery import Found, scan
-from .errors import StoreError, from_os_error
+from .errors import NotFoundError, StoreError, from_os_error
 from .home import Home
 from .locks import OPEN_FLAGS
 from .recovery import Reconciled, reconcile_all, remove_orphaned_temps
@@ -122,6 +122,9 @@ def run(
         def one(found: Found) -> tuple[str, CompressResult]:
             try:
                 return found.location.rel, compress_one(home, found.location, bases, dry_run)
+            except NotFoundError:
+                # Archived, deleted or compressed by someone else since the scan: nothing to do.
+                return found.location.rel, CompressResult("skipped_changed", detail="vanished since the scan")
             except StoreError as exc:
                 return found.location.rel, CompressResult("failed", detail=f"{exc.kind}: {exc}")
 
