@@ -13,8 +13,8 @@ from race_harness.explore import explore
 from race_harness.faults import sweep
 from race_harness.replay import replay
 
-UNLOCKED = "py:race_harness.broken_stores:UnlockedAppendStore"
-RAW_ZST = "py:race_harness.broken_stores:RawZstAppendStore"
+UNLOCKED = "mutant:upstream-stat-recheck"
+RAW_ZST = "mutant:append-to-zst"
 SOAK = bool(os.environ.get("ROLLOUT_SOAK"))
 
 

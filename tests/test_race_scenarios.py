@@ -9,8 +9,8 @@ import pytest
 
 from race_harness.scenarios import SCENARIOS, run_scenario
 
-UNLOCKED = "py:race_harness.broken_stores:UnlockedAppendStore"
-RAW_ZST = "py:race_harness.broken_stores:RawZstAppendStore"
+UNLOCKED = "mutant:upstream-stat-recheck"
+RAW_ZST = "mutant:append-to-zst"
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
