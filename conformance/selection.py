@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import shlex
+import sys
 from collections.abc import Callable
 
 from conformance.store_api import Store
@@ -96,3 +98,10 @@ def _mutant_factory(selection: str, name: str) -> Callable[[], Store]:
     if name not in MUTANTS:
         raise _bad(selection, f"no mutant named {name!r}; known mutants: {', '.join(sorted(MUTANTS))}")
     return MUTANTS[name]
+
+
+def serve_command(selection: str) -> str:
+    """A command line that runs ``selection`` as a stdio protocol program in its own process."""
+    if selection.startswith("cmd:"):
+        return selection[len("cmd:") :]
+    return f"{shlex.quote(sys.executable)} -m conformance.serve_cli --store {shlex.quote(selection)}"

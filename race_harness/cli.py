@@ -44,6 +44,9 @@ def register(subparsers) -> None:
     race.add_argument("--rollouts", type=int, default=4)
     race.add_argument("--line-size", type=int, action="append", metavar="BYTES", help="line sizes (repeatable)")
     race.add_argument("--big-line", type=int, default=0, metavar="BYTES", help="an occasional line this big (MBs)")
+    race.add_argument("--syscall-delay", metavar="SYSCALLS:USEC",
+                      help="run the store under strace, delaying these syscalls (e.g. unlink,unlinkat:20000): "
+                           "widens windows in stores without failpoints")
     race.add_argument("--kills", action="store_true", help="SIGKILL writers/compressors and crash at failpoints")
     race.add_argument("--max-delay-ms", type=float, default=30.0, metavar="MS",
                       help="campaign: answer a seeded random subset of failpoint hits up to MS late, widening race "
@@ -89,6 +92,13 @@ def _cmd_race(args: argparse.Namespace) -> int:
     problem = _check_selection(args.store)
     if problem:
         return _usage(problem)
+    if args.syscall_delay:
+        from .syscall_delay import SyscallDelay, SyscallDelayError, delayed_selection
+
+        try:
+            args.store = delayed_selection(args.store, SyscallDelay.parse(args.syscall_delay))
+        except SyscallDelayError as exc:
+            return _usage(str(exc))
     unknown = [n for n in args.scenario or () if n not in SCENARIOS]
     if unknown or (args.exhaustive and args.exhaustive not in PAIRS) or (args.countdown and args.countdown not in TARGETS):
         return _usage(f"unknown name {(unknown or [args.exhaustive or args.countdown])[0]!r}; see --list-scenarios")

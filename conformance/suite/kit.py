@@ -10,8 +10,6 @@ import contextlib
 import fcntl
 import os
 import queue
-import shlex
-import sys
 import tempfile
 import time
 import uuid as uuidlib
@@ -20,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from conformance import oracle
-from conformance.selection import open_store
+from conformance.selection import open_store, serve_command
 from race_harness.controller import Controller, Held, Hit
 
 DAY_NS = 86_400 * 10**9
@@ -82,13 +80,6 @@ def holding_lock(path: Path, exclusive: bool = False):
         yield fd
     finally:
         os.close(fd)
-
-
-def serve_command(selection: str) -> str:
-    """A command line that serves ``selection`` over the stdio protocol in its own process."""
-    if selection.startswith("cmd:"):
-        return selection[len("cmd:") :]
-    return f"{shlex.quote(sys.executable)} -m conformance.serve_cli --store {shlex.quote(selection)}"
 
 
 class FailpointSession:
