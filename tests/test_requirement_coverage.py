@@ -63,3 +63,10 @@ def test_malformed_heading_is_a_clear_error():
 def test_every_race_window_is_closed_by_some_requirement():
     closed = {w for r in requirements.load().values() for w in r.closes}
     assert closed >= {f"R{n}" for n in range(1, 13)}, sorted({f"R{n}" for n in range(1, 13)} - closed)
+
+
+def test_race_violations_name_real_requirements():
+    from race_harness.requirements import REQUIREMENT
+
+    unknown = {cls: rid for cls, rid in REQUIREMENT.items() if rid not in requirements.load()}
+    assert not unknown, f"race_harness/requirements.py names ids SPEC.md does not define: {unknown}"
