@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import os
 import queue
+import threading
 import tempfile
 import time
 import uuid as uuidlib
@@ -20,6 +21,7 @@ from pathlib import Path
 from conformance import oracle
 from conformance.selection import open_store, serve_command
 from race_harness.controller import Controller, Held, Hit
+from reference.errors import ERROR_KINDS, StoreError
 
 DAY_NS = 86_400 * 10**9
 _BASE = datetime(2025, 1, 3, 12, 0, 0, tzinfo=timezone.utc)
@@ -69,6 +71,47 @@ def make_rollout(
 def line_text(rid: str, size: int = 0) -> str:
     """One JSON event line carrying a unique record id (and optional padding)."""
     return oracle.user_message_line(f"{rid} " + "x" * size).decode().rstrip("\n")
+
+
+def store_error(fn, *args) -> StoreError:
+    """The typed error ``fn(*args)`` must raise; its kind must be one of the closed set (ERR-001)."""
+    try:
+        fn(*args)
+    except StoreError as exc:
+        assert exc.kind in ERROR_KINDS, f"error kind {exc.kind!r} is not in the closed set"
+        return exc
+    raise AssertionError(f"{getattr(fn, '__name__', fn)} succeeded; a StoreError was expected")
+
+
+def error_kind(fn, *args) -> str:
+    return store_error(fn, *args).kind
+
+
+def in_thread(fn, *args):
+    """Run ``fn(*args)`` in a thread; returns (thread, outcome dict with "value" or "error")."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def lock_nb_fails(path: Path, exclusive: bool = True) -> bool:
+    """True when a non-blocking flock on ``path`` is refused: someone holds a conflicting lock."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 @contextlib.contextmanager

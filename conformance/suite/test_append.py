@@ -21,13 +21,6 @@ import fixtures
 from conformance import oracle
 from conformance.selection import open_store
 from conformance.suite import kit, strace_kit
-from reference.errors import StoreError
-
-
-def _error(fn, *args) -> StoreError:
-    with pytest.raises(StoreError) as info:
-        fn(*args)
-    return info.value
 
 
 def _nl(*lines: str) -> bytes:
@@ -78,7 +71,7 @@ def test_writer_operations_never_write_into_a_zst(store, home, tmp_path):
     store.append(materialized.rel, [kit.line_text("m1")])
     store.read(only_read.zst)
     store.header(only_read.rel)
-    assert _error(store.append, read_only.zst, [kit.line_text("r1")]).kind == "read_only"
+    assert kit.store_error(store.append, read_only.zst, [kit.line_text("r1")]).kind == "read_only"
     store.append(archived.zst, [kit.line_text("ar1")])
     store.append(stale.zst, [kit.line_text("s1")])
     handle = store.open_writer(stale.rel)
@@ -183,10 +176,10 @@ def test_short_write_is_reported_as_io_error(store_selection, home):
     limited = open_store("cmd:" + command)
     try:
         limited.configure(os.fspath(home), 7 * 86400)
-        assert _error(limited.append, r.rel, [kit.line_text("cut", 500)]).kind == "io_error"
+        assert kit.store_error(limited.append, r.rel, [kit.line_text("cut", 500)]).kind == "io_error"
         handle = limited.open_writer(r.rel)
         try:
-            assert _error(limited.write, handle, kit.line_text("cut again", 500)).kind == "io_error"
+            assert kit.store_error(limited.write, handle, kit.line_text("cut again", 500)).kind == "io_error"
         finally:
             limited.close_writer(handle)
         limited.read(r.rel)  # still serving
@@ -214,10 +207,10 @@ def test_exactly_one_newline_per_line(store, home):
 def test_a_line_containing_newline_is_refused(store, home, bad):
     r = kit.make_rollout(home)
     before = oracle.snapshot(home)
-    assert _error(store.append, r.rel, [bad]).kind == "bad_request"
+    assert kit.store_error(store.append, r.rel, [bad]).kind == "bad_request"
     handle = store.open_writer(r.rel)
     try:
-        assert _error(store.write, handle, bad).kind == "bad_request"
+        assert kit.store_error(store.write, handle, bad).kind == "bad_request"
     finally:
         store.close_writer(handle)
     assert oracle.snapshot(home) == before
@@ -227,7 +220,7 @@ def test_a_line_containing_newline_is_refused(store, home, bad):
 def test_a_bad_line_among_good_ones_writes_nothing_of_it(store, home):
     r = kit.make_rollout(home)
     good = kit.line_text("good")
-    assert _error(store.append, r.rel, [good, '{"x":"bad-part-1"}\n{"y":"bad-part-2"}']).kind == "bad_request"
+    assert kit.store_error(store.append, r.rel, [good, '{"x":"bad-part-1"}\n{"y":"bad-part-2"}']).kind == "bad_request"
     data = (home / r.rel).read_bytes()
     assert data in (r.data, r.data + _nl(good)), "part of the refused line was written"
 
@@ -242,8 +235,8 @@ def test_owner_write_bit_clear_refuses_appends(store, home, compressed, mode):
     """Even as root: the owner-write bit, not EACCES, decides. A `.zst` is not materialized."""
     r = kit.make_rollout(home, compressed=compressed, old=True, mode=mode)
     before = oracle.snapshot(home)
-    assert _error(store.append, r.zst if compressed else r.rel, [kit.line_text("no")]).kind == "read_only"
-    assert _error(store.open_writer, r.rel).kind == "read_only"
+    assert kit.store_error(store.append, r.zst if compressed else r.rel, [kit.line_text("no")]).kind == "read_only"
+    assert kit.store_error(store.open_writer, r.rel).kind == "read_only"
     assert oracle.snapshot(home) == before
 
 
@@ -257,7 +250,7 @@ def test_fixture_modes_refuse_or_allow_appends(store, home):
             store.append(rel, [kit.line_text("ok")])
             assert oracle.logical_content(home, rel).endswith(_nl(kit.line_text("ok")))
         else:
-            assert _error(store.append, rel, [kit.line_text("no")]).kind == expected
+            assert kit.store_error(store.append, rel, [kit.line_text("no")]).kind == expected
             assert oracle.snapshot(home) == before
 
 
@@ -283,8 +276,8 @@ def test_writer_handle_acknowledges_each_line(store, store_selection, home):
         other.close()
     store.close_writer(handle)
     before = oracle.snapshot(home)
-    assert _error(store.write, handle, kit.line_text("after close")).kind == "bad_request"
-    assert _error(store.close_writer, handle).kind == "bad_request"
+    assert kit.store_error(store.write, handle, kit.line_text("after close")).kind == "bad_request"
+    assert kit.store_error(store.close_writer, handle).kind == "bad_request"
     assert oracle.snapshot(home) == before
 
 
@@ -293,8 +286,8 @@ def test_unknown_writer_handle_is_a_bad_request(store, home):
     r = kit.make_rollout(home)
     before = oracle.snapshot(home)
     for handle in ("no-such-handle", ""):
-        assert _error(store.write, handle, kit.line_text("x")).kind == "bad_request"
-        assert _error(store.close_writer, handle).kind == "bad_request"
+        assert kit.store_error(store.write, handle, kit.line_text("x")).kind == "bad_request"
+        assert kit.store_error(store.close_writer, handle).kind == "bad_request"
     assert oracle.snapshot(home) == before
     store.append(r.rel, [kit.line_text("still serving")])
 
@@ -307,7 +300,7 @@ def test_two_writer_handles_are_independent(store, home):
     store.write(first, kit.line_text("1"))
     store.close_writer(first)
     store.write(second, kit.line_text("2"))
-    assert _error(store.write, first, kit.line_text("x")).kind == "bad_request"
+    assert kit.store_error(store.write, first, kit.line_text("x")).kind == "bad_request"
     store.close_writer(second)
     assert (home / r.rel).read_bytes() == r.data + _nl(kit.line_text("1"), kit.line_text("2"))
 
@@ -340,6 +333,6 @@ def test_create_makes_a_0600_plain_file(store, home, given):
 def test_create_refuses_an_existing_rollout(store, home, existing):
     r = kit.make_rollout(home, compressed=existing == "zst", old=True, mode=0o400 if existing == "plain0400" else 0o600)
     before = oracle.snapshot(home)
-    assert _error(store.create, r.rel, [kit.line_text("new")]).kind == "already_exists"
-    assert _error(store.create, r.zst, [kit.line_text("new")]).kind == "already_exists"
+    assert kit.store_error(store.create, r.rel, [kit.line_text("new")]).kind == "already_exists"
+    assert kit.store_error(store.create, r.zst, [kit.line_text("new")]).kind == "already_exists"
     assert oracle.snapshot(home) == before, "create changed an existing rollout or left a plain file"

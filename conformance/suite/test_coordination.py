@@ -6,13 +6,11 @@ each opening its own store through conformance.selection.open_store(selection).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -25,31 +23,6 @@ from conformance.suite import kit
 from reference.errors import StoreError
 
 REPO = Path(conformance.__file__).resolve().parents[1]
-
-
-def _lock_nb_fails(path: Path, exclusive: bool) -> bool:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
-def _in_thread(fn, *args):
-    box: dict = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            box["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, box
 
 
 def _lines_of(home: Path, rel: str) -> list[bytes]:
@@ -167,13 +140,13 @@ def test_writer_handle_holds_a_shared_lock(store, home):
     r = kit.make_rollout(home)
     handle = store.open_writer(r.rel)
     try:
-        assert _lock_nb_fails(home / r.rel, exclusive=True), "no lock held by an open writer"
+        assert kit.lock_nb_fails(home / r.rel, exclusive=True), "no lock held by an open writer"
         store.write(handle, kit.line_text("one"))
         time.sleep(0.2)  # idle
-        assert _lock_nb_fails(home / r.rel, exclusive=True), "an idle writer dropped its lock"
+        assert kit.lock_nb_fails(home / r.rel, exclusive=True), "an idle writer dropped its lock"
     finally:
         store.close_writer(handle)
-    assert not _lock_nb_fails(home / r.rel, exclusive=True), "close_writer did not release the lock"
+    assert not kit.lock_nb_fails(home / r.rel, exclusive=True), "close_writer did not release the lock"
 
 
 @pytest.mark.req("COORD-001")
@@ -182,7 +155,7 @@ def test_append_waits_for_an_exclusive_lock(store, home):
     r = kit.make_rollout(home)
     line = kit.line_text("waited")
     with kit.holding_lock(home / r.rel, exclusive=True):
-        t, box = _in_thread(store.append, r.rel, [line])
+        t, box = kit.in_thread(store.append, r.rel, [line])
         time.sleep(0.4)
         assert (home / r.rel).read_bytes() == r.data, "append wrote while another process held LOCK_EX"
     t.join(20)
@@ -252,7 +225,7 @@ def test_append_held_after_open_lands_in_the_materialized_file(store_selection, 
     with kit.failpoint_session(store_selection, home) as session:
         _declared(session, "append.after_open")
         session.hold_at("append.after_open")
-        t, box = _in_thread(session.store.append, r.rel, [line])
+        t, box = kit.in_thread(session.store.append, r.rel, [line])
         hit = session.wait_held()
         other = kit.fresh_store(store_selection, home, 0)
         try:
@@ -276,7 +249,7 @@ def test_change_during_encode_is_skipped_changed(store_selection, home, change):
     with kit.failpoint_session(store_selection, home) as session:
         _declared(session, "compress.after_encode")
         session.hold_at("compress.after_encode")
-        t, box = _in_thread(session.store.compress, r.rel)
+        t, box = kit.in_thread(session.store.compress, r.rel)
         hit = session.wait_held()
         st = os.stat(home / r.rel)
         if change == "append":
@@ -310,7 +283,7 @@ def test_no_zst_ending_in_a_partial_line(store_selection, home):
     with kit.failpoint_session(store_selection, home) as session:
         _declared(session, "compress.after_open")
         session.hold_at("compress.after_open")
-        t, box = _in_thread(session.store.compress, r.rel)
+        t, box = kit.in_thread(session.store.compress, r.rel)
         hit = session.wait_held()
         fd = os.open(home / r.rel, os.O_WRONLY | os.O_APPEND)
         try:
@@ -334,7 +307,7 @@ def test_publish_never_replaces_an_existing_zst(store_selection, home):
     with kit.failpoint_session(store_selection, home) as session:
         _declared(session, "compress.before_publish")
         session.hold_at("compress.before_publish")
-        t, box = _in_thread(session.store.compress, r.rel)
+        t, box = kit.in_thread(session.store.compress, r.rel)
         hit = session.wait_held()
         oracle.write_zst(home, r.zst, r.data + oracle.user_message_line("someone else's"), 0o600)
         theirs = oracle.file_state(home / r.zst)
@@ -354,12 +327,12 @@ def test_plain_is_locked_between_publish_and_unlink(store_selection, home):
     with kit.failpoint_session(store_selection, home) as session:
         _declared(session, "compress.after_publish")
         session.hold_at("compress.after_publish")
-        t, box = _in_thread(session.store.compress, r.rel)
+        t, box = kit.in_thread(session.store.compress, r.rel)
         hit = session.wait_held()
         try:
             assert (home / r.rel).exists(), "plain unlinked before the publish was reported"
             assert oracle.decode_zst(home / r.zst) == r.data
-            assert _lock_nb_fails(home / r.rel, exclusive=False), "publish without LOCK_EX on the plain file"
+            assert kit.lock_nb_fails(home / r.rel, exclusive=False), "publish without LOCK_EX on the plain file"
         finally:
             session.release(hit)
         t.join(20)
@@ -372,7 +345,7 @@ def test_materialize_waits_for_a_lock_on_the_zst(store, home):
     """While the test process holds LOCK_SH on the .zst, materialize does not publish."""
     r = kit.make_rollout(home, old=True, compressed=True)
     with kit.holding_lock(home / r.zst):
-        t, box = _in_thread(store.materialize, r.rel)
+        t, box = kit.in_thread(store.materialize, r.rel)
         time.sleep(0.4)
         assert not (home / r.rel).exists(), "materialize published while the .zst was locked"
     t.join(40)
@@ -393,11 +366,11 @@ def test_new_plain_file_is_locked_from_the_instant_it_is_visible(store_selection
     with kit.failpoint_session(store_selection, home) as session:
         _declared(session, "materialize.after_link")
         session.hold_at("materialize.after_link")
-        t, box = _in_thread(session.store.materialize, r.rel)
+        t, box = kit.in_thread(session.store.materialize, r.rel)
         hit = session.wait_held()
         try:
             assert (home / r.rel).exists()
-            assert _lock_nb_fails(home / r.rel, exclusive=False), "the new plain file is visible unlocked"
+            assert kit.lock_nb_fails(home / r.rel, exclusive=False), "the new plain file is visible unlocked"
         finally:
             session.release(hit)
         t.join(20)
@@ -430,7 +403,7 @@ def test_zst_move_or_delete_waits_for_its_lock(store, home, op):
     """archive/delete of a .zst lock it exclusively: while the test holds LOCK_SH on it, it stays."""
     r = kit.make_rollout(home, old=True, compressed=True)
     with kit.holding_lock(home / r.zst):
-        t, box = _in_thread(getattr(store, op), r.rel)
+        t, box = kit.in_thread(getattr(store, op), r.rel)
         time.sleep(0.4)
         assert (home / r.zst).exists() and oracle.decode_zst(home / r.zst) == r.data, \
             f"{op} acted on a .zst another process holds"
@@ -533,7 +506,7 @@ def test_killed_writer_leaves_no_lock(store, store_selection, home):
         holder.configure(str(home), 7 * 86400)
         handle = holder.open_writer(r.rel)
         holder.write(handle, kit.line_text("before-the-kill"))
-        assert _lock_nb_fails(home / r.rel, exclusive=True)
+        assert kit.lock_nb_fails(home / r.rel, exclusive=True)
         _kill_group(holder)
         holder._process.wait()  # noqa: SLF001
     finally:

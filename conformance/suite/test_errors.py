@@ -12,14 +12,7 @@ from conformance import oracle
 from conformance.protocol_client import Inconclusive
 from conformance.selection import open_store
 from conformance.suite import kit
-from reference.errors import ERROR_KINDS, StoreError
-
-
-def _kind(call) -> str:
-    with pytest.raises(StoreError) as info:
-        call()
-    assert info.value.kind in ERROR_KINDS
-    return info.value.kind
+from reference.errors import StoreError
 
 
 _NEEDS = {"create": "writer", "append": "writer", "open_writer": "writer", "materialize": "writer",
@@ -56,7 +49,7 @@ def test_every_failure_is_typed_and_the_store_keeps_serving(store, home):
         lambda: store.header(missing + ".zst"),
     ]
     for call in calls:
-        _kind(call)
+        kit.error_kind(call)
         assert store.read(good.rel).content == good.data, "the store stopped serving after an error"
     assert store.find(good.id).path == good.rel
     assert [h.path for h in store.search(good.id)] == [good.rel]
@@ -87,7 +80,7 @@ def test_missing_rollout_is_not_found(store, home, op, spelling):
         "open_writer": lambda: store.open_writer(path),
         "materialize": lambda: store.materialize(path),
     }
-    assert _kind(calls[op]) == "not_found"
+    assert kit.error_kind(calls[op]) == "not_found"
     assert oracle.snapshot(home) == before
 
 
@@ -127,8 +120,8 @@ def test_corrupt_fixture_zst_is_corrupt(store, home, case_name):
         oracle.decode_zst(home / (rel + ".zst"))
     before = oracle.snapshot(home)
     for path in (rel, rel + ".zst"):
-        assert _kind(lambda: store.read(path)) == "corrupt", f"read({path}) returned content"
-        assert _kind(lambda: store.header(path)) == "corrupt", f"header({path}) returned a header"
+        assert kit.error_kind(lambda: store.read(path)) == "corrupt", f"read({path}) returned content"
+        assert kit.error_kind(lambda: store.header(path)) == "corrupt", f"header({path}) returned a header"
     assert oracle.snapshot(home) == before
     assert not (home / rel).exists()
 
@@ -144,8 +137,8 @@ def test_undecodable_zst_is_corrupt(store, home, how):
     with pytest.raises(oracle.OracleCorrupt):
         oracle.decode_zst(home / r.zst)
     before = oracle.snapshot(home)
-    assert _kind(lambda: store.read(r.rel)) == "corrupt"
-    assert _kind(lambda: store.header(r.rel)) == "corrupt"
+    assert kit.error_kind(lambda: store.read(r.rel)) == "corrupt"
+    assert kit.error_kind(lambda: store.header(r.rel)) == "corrupt"
     assert oracle.snapshot(home) == before
 
 
@@ -212,7 +205,7 @@ def test_invalid_home(store_selection, tmp_path, op, shape):
         except StoreError as exc:
             assert exc.kind == "invalid_home", f"configure failed with {exc.kind}, not invalid_home"
         else:
-            assert _kind(_home_ops(instance, REL)[op]) == "invalid_home"
+            assert kit.error_kind(_home_ops(instance, REL)[op]) == "invalid_home"
     finally:
         instance.close()
     assert _parent_state(path) == before
@@ -228,7 +221,7 @@ def test_home_without_areas_is_valid_and_empty(store_selection, tmp_path):
         assert instance.list() == [] and instance.list(archived=True) == []
         assert instance.find("3f9c1a52-7b1e-4c2a-9d5e-8a6b4c3d2e1f") is None
         assert instance.search("x") == [] and instance.search("x", archived=True) == []
-        assert _kind(lambda: instance.read(REL)) == "not_found"
+        assert kit.error_kind(lambda: instance.read(REL)) == "not_found"
     finally:
         instance.close()
     assert os.listdir(path) == []
@@ -291,6 +284,6 @@ def test_undeclared_capability_is_unsupported(store, home, undeclared_op):
         "delete": lambda: store.delete(old.rel),
     }
     before = oracle.snapshot(home)
-    assert _kind(calls[op]) == "unsupported", f"{op} of undeclared capability {capability}"
+    assert kit.error_kind(calls[op]) == "unsupported", f"{op} of undeclared capability {capability}"
     assert oracle.snapshot(home) == before
     assert store.read(old.rel).content == old.data  # the store keeps serving what it declared

@@ -6,7 +6,6 @@ mtime, judged by the oracle and os.stat.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -14,29 +13,8 @@ import pytest
 
 from conformance import oracle
 from conformance.suite import kit
-from reference.errors import StoreError
 
 CLOCK_SLACK_NS = 20_000_000  # kernel timestamps use a coarse clock
-
-
-def _error(fn, *args) -> StoreError:
-    with pytest.raises(StoreError) as info:
-        fn(*args)
-    return info.value
-
-
-def _in_thread(fn, *args):
-    outcome: dict = {}
-
-    def run():
-        try:
-            outcome["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, outcome
 
 
 def _archived_rel(rel: str) -> str:
@@ -131,7 +109,7 @@ def test_zst_round_trip_archive_unarchive_delete(store, home):
     store.delete(r.zst)
     assert oracle.representations(home, r.rel) == ()
     assert oracle.representations(home, archived) == ()
-    assert _error(store.read, r.rel).kind == "not_found"
+    assert kit.store_error(store.read, r.rel).kind == "not_found"
 
 
 # --- LIFE-003 -----------------------------------------------------------------------------------
@@ -150,7 +128,7 @@ def test_never_replaces_the_destination(store, home, op, source, destination):
     else:
         oracle.write_plain(home, other, squatter, 0o600, time.time_ns() - kit.DAY_NS)
     before = oracle.snapshot(home)
-    assert _error(getattr(store, op), r.rel).kind == "already_exists"
+    assert kit.store_error(getattr(store, op), r.rel).kind == "already_exists"
     assert oracle.snapshot(home) == before
 
 
@@ -165,7 +143,7 @@ def test_both_representations_refuse_to_move(store, home, op, pair):
     extra = b"" if pair == "equal" else kit.line_text("later").encode() + b"\n"
     oracle.write_plain(home, r.rel, r.data + extra, 0o600)
     before = oracle.snapshot(home)
-    assert _error(getattr(store, op), r.rel).kind == "conflict"
+    assert kit.store_error(getattr(store, op), r.rel).kind == "conflict"
     assert oracle.snapshot(home) == before
 
 
@@ -179,9 +157,9 @@ def test_archive_racing_materialize_leaves_one_area(store_selection, store, home
     target = _archived_rel(r.rel)
     with kit.failpoint_session(store_selection, home) as session:
         session.hold_at(point)
-        mat_thread, mat = _in_thread(session.store.materialize, r.rel)
+        mat_thread, mat = kit.in_thread(session.store.materialize, r.rel)
         hit = session.wait_held()
-        arch_thread, arch = _in_thread(store.archive, r.rel)
+        arch_thread, arch = kit.in_thread(store.archive, r.rel)
         arch_thread.join(0.3)
         session.release(hit)
         mat_thread.join(20)
@@ -221,12 +199,12 @@ def test_delete_removes_every_representation(store, home, shape, archived, given
     assert oracle.representations(home, r.rel) == ()
     assert oracle.temps(home) == []
     assert set(oracle.snapshot(home)) == {keep.rel}, "delete touched another rollout"
-    assert _error(store.read, r.rel).kind == "not_found"
+    assert kit.store_error(store.read, r.rel).kind == "not_found"
     assert r.rel not in {e.path for e in store.list(archived=archived)}
     assert store.find(r.id) is None
-    assert _error(store.materialize, r.rel).kind == "not_found"
-    assert _error(store.append, r.rel, [kit.line_text("x")]).kind == "not_found"
-    assert _error(store.delete, r.rel).kind == "not_found"
+    assert kit.store_error(store.materialize, r.rel).kind == "not_found"
+    assert kit.store_error(store.append, r.rel, [kit.line_text("x")]).kind == "not_found"
+    assert kit.store_error(store.delete, r.rel).kind == "not_found"
     assert set(oracle.snapshot(home)) == {keep.rel}, "a later operation brought the rollout back"
 
 
@@ -239,7 +217,7 @@ def test_deleted_rollout_stays_deleted_through_worker_and_cleanup(store, home, s
     store.cleanup()
     store.run_worker()
     assert oracle.representations(home, r.rel) == ()
-    assert _error(store.read, r.rel).kind == "not_found"
+    assert kit.store_error(store.read, r.rel).kind == "not_found"
 
 
 @pytest.mark.req("LIFE-005")
@@ -247,8 +225,8 @@ def test_delete_of_a_missing_rollout_is_not_found(store, home):
     r = kit.make_rollout(home)
     missing = r.rel.replace(r.id, "00000000-1111-4222-8333-444444444444")
     before = oracle.snapshot(home)
-    assert _error(store.delete, missing).kind == "not_found"
-    assert _error(store.delete, missing + ".zst").kind == "not_found"
+    assert kit.store_error(store.delete, missing).kind == "not_found"
+    assert kit.store_error(store.delete, missing + ".zst").kind == "not_found"
     assert oracle.snapshot(home) == before
 
 
@@ -256,7 +234,7 @@ def test_delete_of_a_missing_rollout_is_not_found(store, home):
 
 
 def _delete_is_busy(deleter, rel: str) -> None:
-    thread, outcome = _in_thread(deleter.delete, rel)
+    thread, outcome = kit.in_thread(deleter.delete, rel)
     thread.join(30)
     assert not thread.is_alive(), "delete waited more than 30 s on a live lock: the wait must be bounded"
     assert "error" in outcome, "delete removed a rollout a live process holds"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 import fixtures
 from conformance import oracle
 from conformance.suite import kit, strace_kit
-from reference.errors import StoreError
 
 # Kernel file timestamps come from a coarse clock that may lag the process clock by a tick.
 CLOCK_SLACK_NS = 20_000_000
@@ -25,27 +23,6 @@ CLOCK_SLACK_NS = 20_000_000
 
 def _mode(home: Path, rel: str) -> int:
     return stat.S_IMODE(os.stat(home / rel, follow_symlinks=False).st_mode)
-
-
-def _error(fn, *args) -> StoreError:
-    with pytest.raises(StoreError) as info:
-        fn(*args)
-    return info.value
-
-
-def _in_thread(fn, *args):
-    """Run ``fn(*args)`` in a thread; returns (thread, outcome dict with "value" or "error")."""
-    outcome: dict = {}
-
-    def run():
-        try:
-            outcome["value"] = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, outcome
 
 
 def _only_plain(home: Path, rel: str) -> None:
@@ -115,7 +92,7 @@ def test_plain_appearing_before_link_is_not_replaced(store_selection, home):
     intruder = r.data + kit.line_text("written meanwhile").encode() + b"\n"
     with kit.failpoint_session(store_selection, home) as session:
         session.hold_at("materialize.before_link")
-        thread, outcome = _in_thread(session.store.materialize, r.rel)
+        thread, outcome = kit.in_thread(session.store.materialize, r.rel)
         hit = session.wait_held()
         oracle.write_plain(home, r.rel, intruder, 0o600)
         plain_before = oracle.file_state(home / r.rel)
@@ -149,8 +126,8 @@ def test_0400_materialize_then_append(store, home):
     assert store.materialize(r.zst) is True
     assert _mode(home, r.rel) == 0o400
     before = oracle.snapshot(home)
-    assert _error(store.append, r.rel, [kit.line_text("nope")]).kind == "read_only"
-    assert _error(store.open_writer, r.rel).kind == "read_only"
+    assert kit.store_error(store.append, r.rel, [kit.line_text("nope")]).kind == "read_only"
+    assert kit.store_error(store.open_writer, r.rel).kind == "read_only"
     assert oracle.snapshot(home) == before
 
 
@@ -228,7 +205,7 @@ def test_writer_ops_never_create_a_missing_rollout(store, home, op, given):
     args = {"append": (missing, [kit.line_text("x")]), "open_writer": (missing,), "materialize": (missing,)}[op]
     if given == "zst":
         args = (missing + ".zst",) + args[1:]
-    assert _error(getattr(store, op), *args).kind == "not_found"
+    assert kit.store_error(getattr(store, op), *args).kind == "not_found"
     assert oracle.snapshot(home) == {}, "a writer operation created a file for a missing rollout"
 
 
@@ -266,7 +243,7 @@ def test_undecodable_zst_refuses_writer_ops(store, home, case, op):
     rel = next(iter(installed.expected["rollouts"]))
     before = oracle.snapshot(home)
     args = {"append": (rel, [kit.line_text("x")]), "open_writer": (rel,), "materialize": (rel,)}[op]
-    assert _error(getattr(store, op), *args).kind == "corrupt"
+    assert kit.store_error(getattr(store, op), *args).kind == "corrupt"
     assert oracle.snapshot(home) == before, "the .zst changed, or a plain file / temp was left"
 
 
@@ -283,9 +260,9 @@ def test_refused_step_gives_io_error_and_keeps_the_zst(store_selection, home, po
     with kit.failpoint_session(store_selection, home) as session:
         session.answer(point, "error", "ENOSPC")
         if op == "materialize":
-            error = _error(session.store.materialize, r.rel)
+            error = kit.store_error(session.store.materialize, r.rel)
         else:
-            error = _error(session.store.append, r.rel, [kit.line_text("lost")])
+            error = kit.store_error(session.store.append, r.rel, [kit.line_text("lost")])
         assert error.kind == "io_error"
         assert oracle.snapshot(home) == before, "the .zst changed, or a plain file / temp was left"
         # The store keeps serving, and a later attempt succeeds (ERR-001).

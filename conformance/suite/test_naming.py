@@ -16,12 +16,6 @@ from reference.errors import StoreError
 DAY = "sessions/2025/01/03"
 
 
-def _kind(call) -> str:
-    with pytest.raises(StoreError) as info:
-        call()
-    return info.value.kind
-
-
 def _world(home) -> tuple[dict, dict]:
     """The home and its outside sibling, as the oracle sees them."""
     outside = fixtures.outside_root(home)
@@ -83,9 +77,9 @@ def test_zst_path_normalizes_without_files(store, home):
     r = kit.make_rollout(home)
     os.unlink(home / r.rel)
     before = _world(home)
-    assert _kind(lambda: store.read(r.zst)) == "not_found"
-    assert _kind(lambda: store.read(r.rel)) == "not_found"
-    assert _kind(lambda: store.header(r.zst)) == "not_found"
+    assert kit.error_kind(lambda: store.read(r.zst)) == "not_found"
+    assert kit.error_kind(lambda: store.read(r.rel)) == "not_found"
+    assert kit.error_kind(lambda: store.header(r.zst)) == "not_found"
     assert _world(home) == before
 
 
@@ -156,7 +150,7 @@ def test_bad_names_refused_by_reads(store, home, name):
     oracle.write_plain(home, f"{DAY}/{name}", data)
     before = _world(home)
     for call in (lambda: store.read(f"{DAY}/{name}"), lambda: store.header(f"{DAY}/{name}")):
-        assert _kind(call) == "invalid_name"
+        assert kit.error_kind(call) == "invalid_name"
     assert _world(home) == before
 
 
@@ -169,7 +163,7 @@ def test_bad_names_refused_by_every_operation(store, home, op, name):
     folder = "archived_sessions" if op == "unarchive" else DAY
     oracle.write_plain(home, f"{folder}/{name}", data, mtime_ns=1_700_000_000 * 10**9)
     before = _world(home)
-    assert _kind(_ops(store, f"{folder}/{name}")[op]) == "invalid_name"
+    assert kit.error_kind(_ops(store, f"{folder}/{name}")[op]) == "invalid_name"
     assert _world(home) == before
 
 
@@ -234,7 +228,7 @@ def test_paths_outside_home_refused(store, home, op):
     kit.make_rollout(home)
     for path in (absolute, escape, absolute + ".zst", f"sessions/../../{escape[3:]}"):
         before = _world(home)
-        assert _kind(_ops(store, path)[op]) == "outside_home", f"{op}({path}) was not refused"
+        assert kit.error_kind(_ops(store, path)[op]) == "outside_home", f"{op}({path}) was not refused"
         assert _world(home) == before
 
 
@@ -253,9 +247,9 @@ NON_UUID_PATHS = [
 def test_non_uuid_ids_rejected(store, home, path):
     """A path whose id is not a canonical UUID: invalid_name for read and header; find gives None."""
     before = _world(home)
-    assert _kind(lambda: store.read(path)) == "invalid_name"
-    assert _kind(lambda: store.header(path)) == "invalid_name"
-    assert _kind(lambda: store.read(path + ".zst")) == "invalid_name"
+    assert kit.error_kind(lambda: store.read(path)) == "invalid_name"
+    assert kit.error_kind(lambda: store.header(path)) == "invalid_name"
+    assert kit.error_kind(lambda: store.read(path + ".zst")) == "invalid_name"
     assert store.find(path.rsplit("-", 1)[-1].removesuffix(".jsonl")) is None
     assert _world(home) == before
 

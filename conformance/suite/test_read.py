@@ -35,12 +35,6 @@ def _same_home(home: Path, before: dict) -> None:
     assert after == before, "a read-only operation changed the home"
 
 
-def _kind(call) -> str:
-    with pytest.raises(StoreError) as info:
-        call()
-    return info.value.kind
-
-
 # Cases whose single rollout reads; the expectation (sha, items, parse errors, representation)
 # was written by hand in fixtures/generate.py.
 READABLE = [
@@ -263,7 +257,7 @@ def test_not_found_only_after_retrying(store, home):
     r = kit.make_rollout(home)
     os.unlink(home / r.rel)
     started = time.monotonic()
-    assert _kind(lambda: store.read(r.rel)) == "not_found"
+    assert kit.error_kind(lambda: store.read(r.rel)) == "not_found"
     assert time.monotonic() - started >= 0.1, "read reported not_found without retrying (3 x 50 ms)"
 
 
@@ -525,7 +519,7 @@ def test_header_not_a_rollout(store, home, case_name, compressed):
             os.unlink(home / rel)
             oracle.write_zst(home, rel + ".zst", data)
         before = oracle.snapshot(home)
-        assert _kind(lambda: store.header(rel)) == "not_a_rollout"
+        assert kit.error_kind(lambda: store.header(rel)) == "not_a_rollout"
         _same_home(home, before)
         store.read(rel)  # the content still reads: only the header is refused
 
@@ -538,7 +532,7 @@ def test_header_of_content_without_session_meta(store, home, data):
     """No complete session_meta line at all (empty, blank, junk, events only, torn): not_a_rollout."""
     r = kit.make_rollout(home)
     oracle.write_plain(home, r.rel, data)
-    assert _kind(lambda: store.header(r.rel)) == "not_a_rollout"
+    assert kit.error_kind(lambda: store.header(r.rel)) == "not_a_rollout"
 
 
 @pytest.mark.req("READ-012")
@@ -563,8 +557,8 @@ def test_symlink_out_of_home_is_not_read(store, home, case_name):
     assert escaping
     for rel in escaping:
         for path in (rel, rel + ".zst"):
-            assert _kind(lambda: store.read(path)) == "outside_home", f"read({path}) followed the symlink"
-            assert _kind(lambda: store.header(path)) == "outside_home"
+            assert kit.error_kind(lambda: store.read(path)) == "outside_home", f"read({path}) followed the symlink"
+            assert kit.error_kind(lambda: store.header(path)) == "outside_home"
     _same_home(home, before)
     assert oracle.snapshot(outside) == outside_before
 
@@ -578,8 +572,8 @@ def test_symlinked_rollout_inside_home_is_not_opened(store, home, compressed):
     os.unlink(home / other.rel)
     link = other.zst if compressed else other.rel
     os.symlink(home / (target.zst if compressed else target.rel), home / link)
-    assert _kind(lambda: store.read(other.rel)) == "outside_home"
-    assert _kind(lambda: store.header(other.rel)) == "outside_home"
+    assert kit.error_kind(lambda: store.read(other.rel)) == "outside_home"
+    assert kit.error_kind(lambda: store.header(other.rel)) == "outside_home"
     assert os.path.islink(home / link)
 
 

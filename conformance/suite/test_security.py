@@ -27,12 +27,6 @@ from reference.errors import StoreError
 _DAY = datetime(2025, 1, 3, 12, 30, 0)
 
 
-def _error(fn, *args) -> StoreError:
-    with pytest.raises(StoreError) as info:
-        fn(*args)
-    return info.value
-
-
 def _mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path, follow_symlinks=False).st_mode)
 
@@ -170,7 +164,7 @@ def test_symlinked_plain_file_leading_out(store, home, op):
     link = next(iter(case.symlinks))
     outside = fixtures.outside_root(home)
     before_home, before_out, target = oracle.snapshot(home), _tree(outside), os.readlink(home / link)
-    assert _error(_writer_ops(store, link)[op]).kind == "outside_home"
+    assert kit.store_error(_writer_ops(store, link)[op]).kind == "outside_home"
     assert os.readlink(home / link) == target
     assert _tree(outside) == before_out, "the symlink's target was changed"
     assert oracle.snapshot(home) == before_home
@@ -195,7 +189,7 @@ def test_symlinked_zst_or_plain_is_never_written_through(store, home, tmp_path, 
     else:
         os.symlink(outside / "nothing.jsonl", home / r.rel)
     before_home, before_out = oracle.snapshot(home), _tree(outside)
-    assert _error(_writer_ops(store, r.rel)[op]).kind == "outside_home"
+    assert kit.store_error(_writer_ops(store, r.rel)[op]).kind == "outside_home"
     assert oracle.snapshot(home) == before_home, "a file was created, changed or removed in the home"
     assert _tree(outside) == before_out, "a file was created or changed through the symlink"
 
@@ -214,7 +208,7 @@ def test_symlinked_folder_leading_out(store, home, op):
     if op == "create":  # a new name in the linked folder
         rel = rel.replace(Path(rel).name, oracle.rollout_name(_DAY, "6c1e7b54-9d5f-4a4b-8e2c-3a7d8f9b0c1d"))
     before_home, before_out = oracle.snapshot(home), _tree(outside)
-    assert _error(_writer_ops(store, rel)[op]).kind == "outside_home"
+    assert kit.store_error(_writer_ops(store, rel)[op]).kind == "outside_home"
     assert _tree(outside) == before_out, "a file was created or changed outside the home"
     assert oracle.snapshot(home) == before_home
 
@@ -234,7 +228,7 @@ def test_active_symlinked_rollout_is_not_moved_or_removed(store, home, op):
     link = next(iter(case.symlinks))
     outside = fixtures.outside_root(home)
     before_home, before_out = oracle.snapshot(home), _tree(outside)
-    assert _error(_lifecycle_ops(store, link)[op]).kind == "outside_home"
+    assert kit.store_error(_lifecycle_ops(store, link)[op]).kind == "outside_home"
     assert oracle.snapshot(home) == before_home, "the link was moved or removed"
     assert _tree(outside) == before_out, "the link's target was moved, changed or removed"
 
@@ -257,7 +251,7 @@ def test_symlinked_representation_is_not_moved_or_removed(store, home, tmp_path,
         target = home / (victim.zst if link_kind == "zst" else victim.rel)
     os.symlink(target, home / physical)
     before_home, before_out = oracle.snapshot(home), _tree(outside)
-    assert _error(_lifecycle_ops(store, r.rel)[op]).kind == "outside_home"
+    assert kit.store_error(_lifecycle_ops(store, r.rel)[op]).kind == "outside_home"
     assert oracle.snapshot(home) == before_home, "a link or its target was moved or removed"
     assert _tree(outside) == before_out
 
@@ -269,7 +263,7 @@ def test_rollout_behind_a_symlinked_folder_is_not_moved_or_removed(store, home, 
     rel = next(p for p, e in case.expected["rollouts"].items() if e.get("error") == "outside_home")
     outside = fixtures.outside_root(home)
     before_home, before_out = oracle.snapshot(home), _tree(outside)
-    assert _error(_lifecycle_ops(store, rel)[op]).kind == "outside_home"
+    assert kit.store_error(_lifecycle_ops(store, rel)[op]).kind == "outside_home"
     assert _tree(outside) == before_out, "a file outside the home was moved or removed"
     assert oracle.snapshot(home) == before_home
 

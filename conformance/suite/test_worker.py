@@ -6,7 +6,6 @@ failpoints.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -39,17 +38,6 @@ def _run_lock(home: Path) -> Path:
     if not path.exists():
         path.write_text('{"pid": 1, "heartbeat_ns": 0}\n')
     return path
-
-
-def _lock_nb_fails(path: Path, exclusive: bool = True) -> bool:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 _HOLDER = r"""
@@ -216,7 +204,7 @@ def test_run_lock_is_held_for_the_whole_run(store_selection, home):
         hit = session.wait_held()
         try:
             assert (home / RUN_LOCK).exists(), "a run is in progress without the run lock file"
-            assert _lock_nb_fails(home / RUN_LOCK), "a test process took LOCK_EX on the run lock during a run"
+            assert kit.lock_nb_fails(home / RUN_LOCK), "a test process took LOCK_EX on the run lock during a run"
             second = kit.fresh_store(store_selection, home, 0)
             try:
                 before = _snap(home)
