@@ -42,10 +42,7 @@ def _ops(home: Path, manifest: dict, have_zstd: bool) -> dict:
     store.configure(str(home))
     h = shlex.quote(str(home))
     rid = manifest["lookup_id"]
-    expected_hits = None
-
     def search() -> None:
-        nonlocal expected_hits
         hits = store.search(NEEDLE)
         if not hits:
             raise RuntimeError("search found nothing")

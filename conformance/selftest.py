@@ -22,7 +22,6 @@ This module is also a pytest plugin (``-p conformance.selftest``) adding ``--sel
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import signal
@@ -169,20 +168,9 @@ def run_suite(selection: str, workdir: str, only: tuple[str, ...] = (), stop_fir
     return run
 
 
-def race_available() -> bool:
-    try:
-        return importlib.util.find_spec("race_harness.scenarios") is not None
-    except ImportError:
-        return False
-
-
 def known_scenarios() -> set[str]:
-    if not race_available():
-        return set()
-    try:
-        from race_harness.scenarios import SCENARIOS, run_scenario  # noqa: F401
-    except ImportError:
-        return set()
+    from race_harness.scenarios import SCENARIOS
+
     return set(SCENARIOS)
 
 

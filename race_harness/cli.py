@@ -73,7 +73,7 @@ def _usage(message: str) -> int:
 
 
 def _cmd_race(args: argparse.Namespace) -> int:
-    from .campaign import CampaignConfig, run_campaign
+    from .campaign import CampaignConfig
     from .explore import PAIRS, explore
     from .faults import TARGETS, sweep
     from .scenarios import SCENARIOS, run_scenario

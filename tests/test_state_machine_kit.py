@@ -78,8 +78,6 @@ def test_machine_catches_broken_store(store_class, verdict):
 def test_rules_follow_declared_capabilities(declared):
     from dataclasses import replace
 
-    from conformance.store_api import Hello  # noqa: F401 (the type hello() returns)
-
     undeclared_ops = {"compress", "run_worker", "cleanup"} if "compressor" not in declared else set()
     undeclared_ops |= {"archive", "unarchive", "delete"} if "lifecycle" not in declared else set()
     undeclared_ops |= {"create", "append", "open_writer", "materialize"} if "writer" not in declared else set()
