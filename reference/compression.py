@@ -28,8 +28,8 @@ class CompressResult:
     detail: str = ""
 
 
-def is_cold(home: Home, st: os.stat_result, now_ns: int) -> bool:
-    return now_ns - st.st_mtime_ns >= home.cold_after_seconds * 1e9
+def is_cold(home: Home, mtime_ns: int, now_ns: int) -> bool:
+    return now_ns - mtime_ns >= home.cold_after_seconds * 1e9
 
 
 def _last_byte_is_newline(fd: int, size: int) -> bool:
@@ -60,7 +60,7 @@ def compress_one(
             return CompressResult("failed", detail="not a regular file")
         if os.path.lexists(location.zst):
             return CompressResult("skipped_already_compressed", detail="both representations present")
-        if not is_cold(home, st, time.time_ns()):
+        if not is_cold(home, st.st_mtime_ns, time.time_ns()):
             return CompressResult("skipped_not_cold")
         if not _last_byte_is_newline(fd, st.st_size):
             return CompressResult("skipped_incomplete_tail")

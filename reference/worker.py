@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import failpoints, reading
-from .compression import CompressResult, compress_one
+from .compression import CompressResult, compress_one, is_cold
 from .discovery import Found, scan
 from .errors import NotFoundError, StoreError, from_os_error
 from .home import Home
@@ -116,7 +116,11 @@ def run(
         removed = () if dry_run else tuple(remove_orphaned_temps(home))
         rollouts = list(scan(home))
         candidates = sorted((f for f in rollouts if not f.compressed), key=lambda f: f.location.rel)
-        bases = fork_bases(rollouts)
+        # Finding fork bases reads every header (decoding each .zst's first frame); skip it when
+        # no candidate is cold, which is every run after the first over a large home.
+        now_ns = time.time_ns()
+        any_cold = any(is_cold(home, f.mtime_ns, now_ns) for f in candidates)
+        bases = fork_bases(rollouts) if any_cold else frozenset()
         results: dict[str, CompressResult] = {}
 
         def one(found: Found) -> tuple[str, CompressResult]:

@@ -66,7 +66,7 @@ def compress_variant(home: Home, location: Location, fork_bases: frozenset[str],
             return CompressResult("failed", detail="not a regular file")
         if os.path.lexists(location.zst):
             return CompressResult("skipped_already_compressed", detail="both representations present")
-        if k["check_cold"] and not is_cold(home, st, time.time_ns()):
+        if k["check_cold"] and not is_cold(home, st.st_mtime_ns, time.time_ns()):
             return CompressResult("skipped_not_cold")
         if k["check_tail"] and not _last_byte_is_newline(fd, st.st_size):
             return CompressResult("skipped_incomplete_tail")
