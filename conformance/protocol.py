@@ -167,7 +167,8 @@ def decode_result(op: str, result: dict) -> Any:
     """The store_api value for a validated ``result`` object of ``op``."""
     if op == "hello":
         return Hello(**{**result, "capabilities": tuple(result["capabilities"]),
-                        "failpoints": tuple(result["failpoints"])})
+                        "failpoints": tuple(result["failpoints"]),
+                        "coordination": tuple(result.get("coordination", ()))})
     if op == "read":
         fields = {key: value for key, value in result.items() if key != "content_b64"}
         return ReadResult(content=base64.b64decode(result["content_b64"], validate=True), **fields)

@@ -19,6 +19,11 @@ from typing import Protocol, runtime_checkable
 #: Capability profiles a store may declare in its handshake.  ``full`` means all of them.
 CAPABILITIES = ("reader", "writer", "compressor", "lifecycle", "failpoints")
 
+#: Coordination schemes a store may declare it follows (SPEC.md section 5): every writer lock of each
+#: declared scheme is held by its writers, every one is probed by its compressor.  None declared:
+#: the store is judged by outcomes alone (no lost line, no raw bytes in a .zst, ...).
+COORDINATION_SCHEMES = ("inode-flock", "codex-thread-locks")
+
 #: Worker/compress outcomes, as upstream names them (plus the reference's extra skip reasons).
 OUTCOMES = (
     "compressed",
@@ -42,6 +47,7 @@ class Hello:
     version: str
     capabilities: tuple[str, ...]
     failpoints: tuple[str, ...] = ()
+    coordination: tuple[str, ...] = ()  # schemes of COORDINATION_SCHEMES the store follows
 
 
 @dataclass(frozen=True)
