@@ -1,7 +1,8 @@
 """The stdio protocol (PROTOCOL.md) as data: schemas, validation, and JSON <-> store_api conversion.
 
 Contract: every message either side sends is checked against ``conformance/schemas/*.json``
-(JSON Schema draft 2020-12) with :func:`validate_request` / :func:`validate_response`, and the
+(JSON Schema draft 2020-12) with :func:`validate_request` / :func:`validate_response` (compiled by
+:mod:`conformance.schema_check`, which agrees with ``jsonschema`` at a fraction of its cost), and the
 ``result`` object of each op converts losslessly to and from the store_api value with
 :func:`encode_result` / :func:`decode_result`.
 """
@@ -15,10 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-from referencing import Registry, Resource
-
+from conformance.schema_check import Check, compile_schema
 from conformance.store_api import (
     CAPABILITIES,
     CleanupReport,
@@ -61,30 +59,29 @@ class ProtocolError(ValueError):
     """A message that does not follow the protocol; the text names the offending field."""
 
 
-@cache
-def _validators() -> dict[str, Draft202012Validator]:
-    """One validator per schema file name (``read.request``, ``error.response``, ...)."""
+def schemas() -> dict[str, dict]:
+    """Every schema file of the protocol by name (``read.request``, ``error.response``, ``defs``)."""
     folder = resources.files("conformance") / "schemas"
-    schemas = {
+    return {
         entry.name.removesuffix(".json"): json.loads(entry.read_text(encoding="utf-8"))
         for entry in folder.iterdir()
         if entry.name.endswith(".json")
     }
-    registry = Registry().with_resources(
-        (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values()
-    )
-    return {
-        name: Draft202012Validator(schema, registry=registry)
-        for name, schema in schemas.items()
-        if name != "defs"
-    }
+
+
+@cache
+def _validators() -> dict[str, Check]:
+    """One compiled check per schema file name, ``defs`` excepted."""
+    by_name = schemas()
+    defs = by_name["defs"]["$defs"]
+    return {name: compile_schema(schema, defs) for name, schema in by_name.items() if name != "defs"}
 
 
 def _check(schema_name: str, message: Any) -> None:
-    error = best_match(_validators()[schema_name].iter_errors(message))
-    if error is not None:
-        where = "/".join(str(part) for part in error.absolute_path) or "(message)"
-        raise ProtocolError(f"{schema_name} schema violated at {where}: {error.message}")
+    violation = _validators()[schema_name](message, "")
+    if violation is not None:
+        where, text = violation
+        raise ProtocolError(f"{schema_name} schema violated at {where.lstrip('/') or '(message)'}: {text}")
 
 
 def validate_request(message: Any) -> str:
