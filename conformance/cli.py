@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from reference import cli as reference_cli
+#: The module that registers each subcommand.  Only the module of the command being run is
+#: imported, so a hot command (``serve``, ``read``, ``compress``, ...) never pays for pytest,
+#: hypothesis, jsonschema or the race harness; ``tests/test_cli_imports.py`` fails when a
+#: registered subcommand is missing here or a hot command imports one of them.
+COMMANDS: dict[str, str] = {
+    "check": "conformance.check_cli",
+    **dict.fromkeys(("demo-home", "compress", "read", "list", "find", "search", "materialize", "cleanup"),
+                    "reference.cli"),
+    "suite": "conformance.suite_cli",
+    "serve": "conformance.serve_cli",
+    "race": "race_harness.cli",
+    "replay": "race_harness.cli",
+    "mutants": "conformance.selftest",
+    "selftest": "conformance.selftest",
+}
 
-from race_harness import cli as race_cli
 
-from . import check_cli, selftest, serve_cli, suite_cli
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with the subcommands of ``modules`` (default: every module in COMMANDS)."""
     parser = argparse.ArgumentParser(
         prog="rollout-conformance",
         description="Reference store, conformance suite and race harness for .jsonl/.jsonl.zst rollout stores.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in _areas():
-        module.register(subparsers)
+    for name in dict.fromkeys(modules or COMMANDS.values()):
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
-def _areas():
-    return [check_cli, reference_cli, suite_cli, serve_cli, race_cli, selftest]
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return reference_cli.run_command(args.func, args)
+    argv = sys.argv[1:] if argv is None else argv
+    command_module = COMMANDS.get(argv[0]) if argv else None
+    args = build_parser([command_module] if command_module else None).parse_args(argv)
+    from reference.cli import run_command
+
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import base64
 import json
 from dataclasses import asdict, replace
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from conformance.schema_check import Check, compile_schema
@@ -61,6 +60,8 @@ class ProtocolError(ValueError):
 
 def schemas() -> dict[str, dict]:
     """Every schema file of the protocol by name (``read.request``, ``error.response``, ``defs``)."""
+    from importlib import resources  # read once per process, on the first message; not at start-up
+
     folder = resources.files("conformance") / "schemas"
     return {
         entry.name.removesuffix(".json"): json.loads(entry.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ Contract: one JSON response line (flushed) per request line, in order; the loop 
 from __future__ import annotations
 
 import json
-import logging
+import sys
 from typing import Any, BinaryIO
 
 from conformance.protocol import (
@@ -22,8 +22,6 @@ from conformance.protocol import (
 )
 from conformance.store_api import Store
 from reference.errors import ERROR_KINDS, StoreError
-
-log = logging.getLogger(__name__)
 
 
 def serve(store: Store, stdin: BinaryIO, stdout: BinaryIO) -> None:
@@ -78,10 +76,10 @@ class _Session:
             kind = exc.kind if exc.kind in ERROR_KINDS else "internal"
             return failure(request_id, kind, exc.message, None if exc.path is None else str(exc.path))
         except ProtocolError as exc:
-            log.error("store result for %s does not fit the protocol: %s", op, exc)
+            _report(f"store result for {op} does not fit the protocol: {exc}")
             return failure(request_id, "internal", f"the store returned a result the protocol cannot carry: {exc}")
         except Exception as exc:  # a bug in the store: report it, keep serving
-            log.exception("store raised during %s", op)
+            _report(f"store raised during {op}", with_traceback=True)
             return failure(request_id, "internal", f"{type(exc).__name__}: {exc}")
 
     def _invoke(self, op: str, request: dict) -> Any:
@@ -98,3 +96,12 @@ def _request_id(request: Any) -> int | None:
         return None
     value = request.get("id")
     return value if type(value) is int and value >= 0 else None
+
+
+def _report(message: str, with_traceback: bool = False) -> None:
+    """Tell the operator on stderr (never stdout: it carries the protocol) about a bug in the served store."""
+    print(f"serve: ERROR {message}", file=sys.stderr)
+    if with_traceback:
+        import traceback  # only on this error path: the module is costly at every start-up
+
+        traceback.print_exc(file=sys.stderr)

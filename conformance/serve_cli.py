@@ -8,7 +8,6 @@ Run standalone with ``python -m conformance.serve_cli --store S``.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
@@ -34,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="serve: %(levelname)s %(message)s")
     try:
         store = open_store(args.store)
     except SelectionError as exc:

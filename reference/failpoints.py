@@ -22,7 +22,6 @@ import errno
 import json
 import os
 import signal
-import socket
 import threading
 
 SOCKET_ENV = "ROLLOUT_FAILPOINT_SOCKET"
@@ -63,11 +62,13 @@ class _Channel:
         self.address = address
         self.only = only
         self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
+        self._sock = None
         self._reader = None
         self._pid = -1
 
     def _connect(self) -> None:
+        import socket  # only a process with a failpoint channel pays for it at start-up
+
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(self.address)
         self._sock = sock

@@ -8,8 +8,8 @@ plain file, so the two never interleave (R8).  Delete takes ``LOCK_EX`` on both 
 
 from __future__ import annotations
 
-import ctypes
 import errno
+import functools
 import os
 import time
 
@@ -32,12 +32,20 @@ LOCK_TIMEOUT = 30.0
 DELETE_LOCK_TIMEOUT = 2.0
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
-_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@functools.cache
+def _libc():
+    """libc through ctypes, loaded on first use: importing ctypes costs every CLI start-up ~10 ms."""
+    import ctypes
+
+    return ctypes, ctypes.CDLL(None, use_errno=True)
 
 
 def rename_noreplace(source: str, target: str) -> None:
     """Atomic rename that fails with EEXIST instead of replacing ``target``."""
-    renameat2 = getattr(_libc, "renameat2", None)
+    ctypes, libc = _libc()
+    renameat2 = getattr(libc, "renameat2", None)
     if renameat2 is not None:
         if renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
             return

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import itertools
 import os
-from importlib.metadata import PackageNotFoundError, version
+import types
 
 from conformance.store_api import (
     CleanupReport,
@@ -30,7 +29,11 @@ PROTOCOL_VERSION = 1
 CAPABILITIES = ("reader", "writer", "compressor", "lifecycle", "failpoints")
 
 
+@functools.cache
 def package_version() -> str:
+    """The installed version (importlib.metadata is imported here: it costs ~0.1 s at start-up)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("rollout-conformance")
     except PackageNotFoundError:
@@ -53,7 +56,7 @@ def _typed_errors(method):
 class _TypedErrors(type):
     def __new__(mcs, name, bases, namespace):
         for attr, value in list(namespace.items()):
-            if inspect.isfunction(value) and not attr.startswith("_"):
+            if isinstance(value, types.FunctionType) and not attr.startswith("_"):
                 namespace[attr] = _typed_errors(value)
         return super().__new__(mcs, name, bases, namespace)
 

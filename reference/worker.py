@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import failpoints, reading
@@ -90,6 +89,8 @@ def run(
                 return found.location.rel, CompressResult("skipped_changed", detail="vanished since the scan")
             except StoreError as exc:
                 return found.location.rel, CompressResult("failed", detail=f"{exc.kind}: {exc}")
+
+        from concurrent.futures import ThreadPoolExecutor  # here: a store that never runs the worker skips its import
 
         with ThreadPoolExecutor(max_workers=PARALLEL_FILES) as pool:
             for done, (rel, result) in enumerate(pool.map(one, candidates), start=1):

@@ -279,8 +279,10 @@ FAKE = textwrap.dedent('''
             print("this is not json", flush=True)
         if mode == "wrong_id":
             print(json.dumps({"id": request["id"] + 1, "ok": True, "result": {"entries": []}}), flush=True)
-        if mode == "off_schema":
+        if mode == "off_schema" or (mode == "late_off_schema" and number > 50):
             print(json.dumps({"id": request["id"], "ok": True, "result": {"entries": [{"path": 1}]}}), flush=True)
+        if mode == "late_off_schema" and number <= 50:
+            print(json.dumps({"id": request["id"], "ok": True, "result": {"entries": []}}), flush=True)
         if mode in ("lie", "spawn"):
             error = {"kind": "unsupported", "message": "not really", "path": None}
             print(json.dumps({"id": request["id"], "ok": False, "error": error}), flush=True)
@@ -311,6 +313,16 @@ def test_misbehaviour_mid_session_is_inconclusive(fake, mode: str, reason: str) 
     assert reason in caught.value.reason
     assert "fake got list" in caught.value.stderr_tail
     with pytest.raises(Inconclusive, match="session already ended"):
+        store.list()
+    store.close()
+
+
+def test_an_off_schema_answer_late_in_a_session_is_inconclusive(fake) -> None:
+    """Every answer is checked against its schema, not only the first ones of a session."""
+    store = CommandStore(fake("late_off_schema"), timeout=10)
+    for _ in range(50):
+        assert store.list() == []
+    with pytest.raises(Inconclusive, match="answered list outside the protocol"):
         store.list()
     store.close()
 
