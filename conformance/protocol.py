@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import asdict, replace
 from functools import cache
 from typing import Any
@@ -58,28 +59,30 @@ class ProtocolError(ValueError):
     """A message that does not follow the protocol; the text names the offending field."""
 
 
+#: The schema files ship inside the package (package data), next to this module.
+SCHEMA_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
+
+
 def schemas() -> dict[str, dict]:
     """Every schema file of the protocol by name (``read.request``, ``error.response``, ``defs``)."""
-    from importlib import resources  # read once per process, on the first message; not at start-up
-
-    folder = resources.files("conformance") / "schemas"
-    return {
-        entry.name.removesuffix(".json"): json.loads(entry.read_text(encoding="utf-8"))
-        for entry in folder.iterdir()
-        if entry.name.endswith(".json")
-    }
+    return {name.removesuffix(".json"): _schema(name.removesuffix(".json"))
+            for name in os.listdir(SCHEMA_FOLDER) if name.endswith(".json")}
 
 
 @cache
-def _validators() -> dict[str, Check]:
-    """One compiled check per schema file name, ``defs`` excepted."""
-    by_name = schemas()
-    defs = by_name["defs"]["$defs"]
-    return {name: compile_schema(schema, defs) for name, schema in by_name.items() if name != "defs"}
+def _schema(name: str) -> dict:
+    with open(os.path.join(SCHEMA_FOLDER, f"{name}.json"), encoding="utf-8") as schema_file:
+        return json.load(schema_file)
+
+
+@cache
+def _validator(name: str) -> Check:
+    """The compiled check of one schema file, made on its first use: a session uses a few of them."""
+    return compile_schema(_schema(name), _schema("defs")["$defs"])
 
 
 def _check(schema_name: str, message: Any) -> None:
-    violation = _validators()[schema_name](message, "")
+    violation = _validator(schema_name)(message, "")
     if violation is not None:
         where, text = violation
         raise ProtocolError(f"{schema_name} schema violated at {where.lstrip('/') or '(message)'}: {text}")

@@ -62,6 +62,10 @@ _SKIPPABLE_MASK, _SKIPPABLE_MAGIC = 0xFFFFFFF0, 0x184D2A50
 # bounds each output chunk to 1 MiB.  Feeding it raw 1 MiB reads instead would let a repetitive
 # file (RLE blocks: 4 bytes in, 128 KiB out) decode to gigabytes in one call.
 _BLOCKS_PER_CALL = 8
+# Decompressors not in use.  Making one costs tens of microseconds (more than decoding a small
+# rollout), so each decode borrows one and gives it back; list pop/append are atomic under the
+# GIL, so threads never share one in flight.
+_IDLE_DECOMPRESSORS: list[zstandard.ZstdDecompressor] = []
 
 
 def decoded_chunks(fd: int, path: str | None = None) -> Iterator[bytes]:
@@ -71,9 +75,17 @@ def decoded_chunks(fd: int, path: str | None = None) -> Iterator[bytes]:
     and a truncated last frame is an error (the ``zstandard`` stream reader would end silently).
     Raises CorruptError on anything that is not a complete sequence of valid frames.
     """
-    cursor = _Cursor(fd)
-    dctx = zstandard.ZstdDecompressor()
+    try:
+        dctx = _IDLE_DECOMPRESSORS.pop()
+    except IndexError:
+        dctx = zstandard.ZstdDecompressor()
+    try:
+        yield from _decoded_frames(_Cursor(fd), dctx, path)
+    finally:
+        _IDLE_DECOMPRESSORS.append(dctx)
 
+
+def _decoded_frames(cursor: _Cursor, dctx: zstandard.ZstdDecompressor, path: str | None) -> Iterator[bytes]:
     def corrupt(why: str) -> CorruptError:
         return CorruptError(f"zstd data does not decode: {why}", path=path)
 

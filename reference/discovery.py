@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .home import Home, Location
-from .naming import SUFFIX, ZST_SUFFIX, is_temp, logical_name, parse_name
+from .naming import SUFFIX, ZST_SUFFIX, parse_name, rollout_id
 from .errors import InvalidNameError
+
+_ZST_NAME_SUFFIX = SUFFIX + ZST_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -22,40 +24,63 @@ class Found:
     mtime_ns: int
 
 
-def _walk(top: str) -> Iterator[tuple[str, list[str]]]:
+def _walk(home: Home, in_archive: bool) -> Iterator[tuple[str, str, list[str]]]:
+    """(folder, the folder relative to the home, file names) for every folder of one area."""
     # followlinks=False: a symlinked folder inside sessions/ could lead anywhere (SEC).
-    for folder, _dirs, files in os.walk(top, followlinks=False):
-        yield folder, files
+    for folder, _dirs, files in os.walk(home.area(in_archive), followlinks=False):
+        # One relpath per folder, not per file: listing 100k rollouts is dominated by per-file work.
+        yield folder, home.rel(folder), files
 
 
-def scan(home: Home, archived: bool | None = None) -> Iterator[Found]:
-    """Every logical rollout under the active and/or archived area, in no particular order."""
+def _rollout_files(files: list[str], wanted_id: str | None = None) -> Iterator[tuple[str, bool]]:
+    """(file name, compressed) of the names that may be rollouts, the plain one of each pair only."""
+    names = None
+    for file_name in files:
+        if wanted_id is not None and wanted_id not in file_name.lower():
+            continue  # find by id: only names carrying the id are parsed and stat'ed
+        if file_name.endswith(SUFFIX):
+            compressed = False
+        elif file_name.endswith(_ZST_NAME_SUFFIX):
+            if names is None:
+                names = set(files)
+            if file_name[: -len(ZST_SUFFIX)] in names:
+                continue  # the plain sibling wins and is listed on its own
+            compressed = True
+        else:
+            continue  # temps (``*.tmp``) and everything else are never rollouts
+        yield file_name, compressed
+
+
+#: (folder, folder relative to the home, logical file name, id, archived, compressed, mtime_ns).
+_Seen = tuple[str, str, str, str, bool, bool, int]
+
+
+def _seen(home: Home, archived: bool | None, wanted_id: str | None = None) -> Iterator[_Seen]:
+    """Every logical rollout as a plain tuple: per-file objects dominate listing 100k rollouts."""
     areas = [False, True] if archived is None else [archived]
     for in_archive in areas:
-        for folder, files in _walk(home.area(in_archive)):
-            names = set(files)
-            for file_name in files:
-                if is_temp(file_name) or not (
-                    file_name.endswith(SUFFIX) or file_name.endswith(SUFFIX + ZST_SUFFIX)
-                ):
+        for folder, rel_folder, files in _walk(home, in_archive):
+            for file_name, compressed in _rollout_files(files, wanted_id):
+                logical = file_name[: -len(ZST_SUFFIX)] if compressed else file_name
+                rid = rollout_id(logical)
+                if rid is None:
                     continue
-                compressed = file_name.endswith(ZST_SUFFIX)
-                if compressed and logical_name(file_name) in names:
-                    continue  # the plain sibling wins and is listed on its own
                 try:
-                    name = parse_name(file_name)
-                except InvalidNameError:
-                    continue
-                physical = os.path.join(folder, file_name)
-                try:
-                    st = os.stat(physical, follow_symlinks=False)
+                    # os.walk's folders are normalised: concatenation is os.path.join, faster
+                    st = os.stat(folder + os.sep + file_name, follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # vanished mid-transition; its other representation is seen instead
-                if not stat.S_ISREG(st.st_mode):
-                    continue
-                plain = os.path.join(folder, logical_name(file_name))
-                location = Location(plain=plain, rel=home.rel(plain), name=name, archived=in_archive)
-                yield Found(location, physical, compressed, st.st_mtime_ns)
+                if stat.S_ISREG(st.st_mode):
+                    yield folder, rel_folder, logical, rid, in_archive, compressed, st.st_mtime_ns
+
+
+def scan(home: Home, archived: bool | None = None, wanted_id: str | None = None) -> Iterator[Found]:
+    """Every logical rollout under the active and/or archived area (only ``wanted_id``'s if given), in no order."""
+    for folder, rel_folder, logical, _rid, in_archive, compressed, mtime_ns in _seen(home, archived, wanted_id):
+        plain = folder + os.sep + logical
+        location = Location(plain=plain, rel=rel_folder + os.sep + logical, name=parse_name(logical),
+                            archived=in_archive)
+        yield Found(location, plain + ZST_SUFFIX if compressed else plain, compressed, mtime_ns)
 
 
 def list_rollouts(home: Home, archived: bool | None = False) -> list[Found]:
@@ -63,10 +88,18 @@ def list_rollouts(home: Home, archived: bool | None = False) -> list[Found]:
     return sorted(scan(home, archived), key=lambda f: (-f.mtime_ns, f.location.rel))
 
 
+def listing(home: Home, archived: bool | None = False) -> list[tuple[str, str, bool, bool, int]]:
+    """``(logical path, id, archived, compressed, mtime_ns)`` in :func:`list_rollouts` order, without objects."""
+    rows = [(rel_folder + os.sep + logical, rid, in_archive, compressed, mtime_ns)
+            for _folder, rel_folder, logical, rid, in_archive, compressed, mtime_ns in _seen(home, archived)]
+    rows.sort(key=lambda row: (-row[4], row[0]))
+    return rows
+
+
 def find_by_id(home: Home, rollout_id: str) -> Found | None:
     """The rollout whose file name carries ``rollout_id``: active first, then archived."""
     wanted = rollout_id.lower()
-    for found in scan(home, None):
+    for found in scan(home, None, wanted):
         if found.location.name.id == wanted:
             return found
     return None
@@ -75,7 +108,7 @@ def find_by_id(home: Home, rollout_id: str) -> Found | None:
 def scan_pairs(home: Home) -> Iterator[Location]:
     """Rollouts that currently have both a plain and a `.zst` representation."""
     for in_archive in (False, True):
-        for folder, files in _walk(home.area(in_archive)):
+        for folder, rel_folder, files in _walk(home, in_archive):
             names = set(files)
             for file_name in files:
                 if not file_name.endswith(SUFFIX) or file_name + ZST_SUFFIX not in names:
@@ -84,5 +117,5 @@ def scan_pairs(home: Home) -> Iterator[Location]:
                     name = parse_name(file_name)
                 except InvalidNameError:
                     continue
-                plain = os.path.join(folder, file_name)
-                yield Location(plain=plain, rel=home.rel(plain), name=name, archived=in_archive)
+                yield Location(plain=folder + os.sep + file_name, rel=rel_folder + os.sep + file_name,
+                               name=name, archived=in_archive)

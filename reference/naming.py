@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 
 from .errors import InvalidNameError
@@ -17,6 +16,9 @@ ARCHIVED_DIR = "archived_sessions"
 
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})")
+_ROLLOUT_NAME = re.compile(
+    re.escape(PREFIX) + f"(?P<timestamp>{_TIMESTAMP.pattern})-(?P<id>{_UUID_TEXT.pattern})" + re.escape(SUFFIX)
+)
 
 
 @dataclass(frozen=True)
@@ -49,25 +51,35 @@ def logical_name(file_name: str) -> str:
 
 def parse_name(file_name: str) -> RolloutName:
     """Parse a rollout file name (plain or `.zst`); raise InvalidNameError otherwise."""
+    # One regex for the whole name: listing a home parses every file name in it.
+    match = _ROLLOUT_NAME.fullmatch(logical_name(file_name))
+    if match is None:
+        raise InvalidNameError(_why_not_a_rollout(file_name))
+    return RolloutName(timestamp=match["timestamp"], id=match["id"].lower())
+
+
+def rollout_id(logical: str) -> str | None:
+    """The lowercased id of a logical rollout file name, None when it is not one (no exception, no object)."""
+    match = _ROLLOUT_NAME.fullmatch(logical)
+    return None if match is None else match["id"].lower()
+
+
+def _why_not_a_rollout(file_name: str) -> str:
+    """What is wrong with a name :data:`_ROLLOUT_NAME` refused."""
     name = logical_name(file_name)
     if is_temp(file_name) or not (name.startswith(PREFIX) and name.endswith(SUFFIX)):
-        raise InvalidNameError(f"not a rollout file name: {file_name!r}")
+        return f"not a rollout file name: {file_name!r}"
     stem = name[len(PREFIX) : -len(SUFFIX)]
     # The uuid is the part after the last '-' that parses as a UUID: a canonical UUID has four
     # hyphens of its own, so it is the last 36 characters, preceded by the timestamp and a '-'.
     if len(stem) < 38 or stem[-37] != "-" or not is_uuid(stem[-36:]):
-        raise InvalidNameError(f"rollout file name has no UUID: {file_name!r}")
-    if not _TIMESTAMP.fullmatch(stem[:-37]):
-        raise InvalidNameError(f"rollout file name has no YYYY-MM-DDThh-mm-ss timestamp: {file_name!r}")
-    return RolloutName(timestamp=stem[:-37], id=stem[-36:].lower())
+        return f"rollout file name has no UUID: {file_name!r}"
+    return f"rollout file name has no YYYY-MM-DDThh-mm-ss timestamp: {file_name!r}"
 
 
 def is_uuid(text: str) -> bool:
-    """Canonical hyphenated UUID text, any case."""
-    if not _UUID_TEXT.fullmatch(text):
-        return False
-    uuid.UUID(text)
-    return True
+    """Canonical hyphenated UUID text, any case (32 hex digits in 8-4-4-4-12: always a valid UUID)."""
+    return _UUID_TEXT.fullmatch(text) is not None
 
 
 def require_uuid(text: str) -> str:

@@ -68,6 +68,32 @@ def lines_of(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
         yield b"".join(pieces), False
 
 
+def matching_line_numbers(chunks: Iterator[bytes], needle: bytes) -> list[int]:
+    """1-based numbers of the lines, as :func:`lines_of` splits them, that contain ``needle``."""
+    # Search is dominated by rollouts without a hit: a block of whole lines is scanned once for the
+    # needle and only split into lines when it holds it; otherwise its newlines are just counted.
+    numbers: list[int] = []
+    first_line = 1  # number of the line the next block starts with
+    pieces: list[bytes] = []  # the unfinished line carried over from earlier chunks
+    for chunk in chunks:
+        last = chunk.rfind(b"\n")
+        if last == -1:
+            if chunk:
+                pieces.append(chunk)
+            continue
+        block = chunk[: last + 1]
+        if pieces:
+            block = b"".join([*pieces, block])
+        pieces = [chunk[last + 1 :]] if last + 1 < len(chunk) else []
+        if needle in block:
+            lines = block.split(b"\n")
+            numbers.extend(first_line + index for index in range(len(lines) - 1) if needle in lines[index])
+        first_line += block.count(b"\n")
+    if pieces and needle in b"".join(pieces):
+        numbers.append(first_line)  # the torn tail is a line too
+    return numbers
+
+
 def parse_line(line: bytes, first: bool) -> dict | None:
     """A JSON object, or None for junk (invalid UTF-8, not JSON, not an object)."""
     if first and line.startswith(BOM):

@@ -7,6 +7,7 @@ import itertools
 import os
 import types
 
+import conformance
 from conformance.store_api import (
     CleanupReport,
     Hello,
@@ -20,24 +21,13 @@ from . import appending, failpoints, lifecycle, reading, worker
 from .appending import Materializer
 from .compression import Compressor
 from .coordination import SCHEME_CLASSES, CodexThreadLocks, Coordination, InodeFlock, Scheme
-from .discovery import Found, find_by_id, list_rollouts
+from .discovery import Found, find_by_id, list_rollouts, listing
 from .errors import BadRequestError, NotFoundError, StoreError, from_os_error
 from .home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
-from .naming import is_uuid
+from .naming import ZST_SUFFIX, is_uuid
 
 PROTOCOL_VERSION = 1
 CAPABILITIES = ("reader", "writer", "compressor", "lifecycle", "failpoints")
-
-
-@functools.cache
-def package_version() -> str:
-    """The installed version (importlib.metadata is imported here: it costs ~0.1 s at start-up)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("rollout-conformance")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def _typed_errors(method):
@@ -92,7 +82,7 @@ class ReferenceStore(metaclass=_TypedErrors):
         return tuple(scheme.name for scheme in self.schemes)
 
     def hello(self) -> Hello:
-        return Hello(PROTOCOL_VERSION, self.name, package_version(), CAPABILITIES, failpoints.POINTS,
+        return Hello(PROTOCOL_VERSION, self.name, conformance.__version__, CAPABILITIES, failpoints.POINTS,
                      self.declared_coordination())
 
     def configure(self, home: str, cold_after_seconds: float = DEFAULT_COLD_AFTER_SECONDS) -> None:
@@ -123,7 +113,8 @@ class ReferenceStore(metaclass=_TypedErrors):
     def _entry(self, found: Found) -> RolloutEntry:
         return RolloutEntry(
             path=found.location.rel,
-            physical_path=self.home.rel(found.physical),
+            # the selected representation sits beside the logical path: no relpath per entry
+            physical_path=found.location.rel + ZST_SUFFIX if found.compressed else found.location.rel,
             id=found.location.name.id,
             archived=found.location.archived,
             representation="zst" if found.compressed else "plain",
@@ -161,7 +152,11 @@ class ReferenceStore(metaclass=_TypedErrors):
             os.close(opened.fd)
 
     def list(self, archived: bool = False) -> list[RolloutEntry]:
-        return [self._entry(found) for found in list_rollouts(self.home, archived)]
+        return [
+            RolloutEntry(path=rel, physical_path=rel + ZST_SUFFIX if compressed else rel, id=rid, archived=in_archive,
+                         representation="zst" if compressed else "plain", mtime_ns=mtime_ns)
+            for rel, rid, in_archive, compressed, mtime_ns in listing(self.home, archived)
+        ]
 
     def find(self, rollout_id: str) -> RolloutEntry | None:
         if not isinstance(rollout_id, str) or not is_uuid(rollout_id):
@@ -178,10 +173,8 @@ class ReferenceStore(metaclass=_TypedErrors):
             except NotFoundError:
                 continue  # deleted since the listing
             try:
-                lines = reading.lines_of(reading.byte_chunks(opened))
-                for number, (line, _complete) in enumerate(lines, start=1):
-                    if needle in line:
-                        hits.append(SearchHit(found.location.rel, number))
+                numbers = reading.matching_line_numbers(reading.byte_chunks(opened), needle)
+                hits.extend(SearchHit(found.location.rel, number) for number in numbers)
             except StoreError:
                 continue  # a corrupt rollout is not a search result; read reports it
             finally:

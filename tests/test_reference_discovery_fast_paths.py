@@ -1,0 +1,39 @@
+"""The fast paths of discovery give exactly the answers of the straightforward code they replace."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+
+from reference.naming import parse_name, rollout_id
+from reference.errors import InvalidNameError
+from reference.reading import lines_of, matching_line_numbers
+
+PIECES = st.sampled_from([b"\n", b"ab", b"NEEDLE", b"NEE", b"DLE", b"", b"x\ny", b"\n\n", b"NEEDLE\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks=st.lists(st.lists(PIECES, max_size=6).map(b"".join), max_size=8),
+       needle=st.sampled_from([b"NEEDLE", b"a", b"\n", b"", b"x\ny"]))
+def test_matching_line_numbers_agrees_with_splitting_every_line(chunks: list[bytes], needle: bytes) -> None:
+    expected = [number for number, (line, _complete) in enumerate(lines_of(iter(chunks)), start=1) if needle in line]
+    assert matching_line_numbers(iter(chunks), needle) == expected
+
+
+UUID = "0199a213-81c0-7800-8aa1-bbab2a035a53"
+NAMES = st.sampled_from([
+    f"rollout-2025-01-03T12-00-00-{UUID}.jsonl", f"rollout-2025-01-03T12-00-00-{UUID.upper()}.jsonl",
+    f"rollout-2025-01-03T12-00-00-{UUID}.jsonl.zst", f"rollout-2025-01-03T12-00-00-{UUID}.jsonl.tmp",
+    f"rollout-2025-01-0312-00-00-{UUID}.jsonl", f"rollout-x-{UUID}.jsonl", f"rollout-{UUID}.jsonl",
+    f"rollout-2025-01-03T12-00-00-{UUID[:-1]}g.jsonl", f"rollout-2025-01-03T12-00-00_{UUID}.jsonl",
+    "rollout-.jsonl", "notes.txt", f"rollout-2025-01-03T12-00-00-{UUID}.json",
+])
+
+
+@given(name=st.one_of(NAMES, st.text(max_size=80)))
+def test_rollout_id_is_parse_name_without_the_exception(name: str) -> None:
+    try:
+        expected = parse_name(name).id
+    except InvalidNameError:
+        expected = None
+    logical = name[: -len(".zst")] if name.endswith(".jsonl.zst") else name
+    assert rollout_id(logical) == expected
