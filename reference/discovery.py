@@ -25,11 +25,16 @@ class Found:
 
 
 def _walk(home: Home, in_archive: bool) -> Iterator[tuple[str, str, list[str]]]:
-    """(folder, the folder relative to the home, file names) for every folder of one area."""
+    """(folder, the folder relative to the home, file names) for every folder of one area.
+
+    The archive is flat: archived_sessions/ alone, none of its subfolders (NAME-004).
+    """
     # followlinks=False: a symlinked folder inside sessions/ could lead anywhere (SEC).
-    for folder, _dirs, files in os.walk(home.area(in_archive), followlinks=False):
+    for folder, dirs, files in os.walk(home.area(in_archive), followlinks=False):
         # One relpath per folder, not per file: listing 100k rollouts is dominated by per-file work.
         yield folder, home.rel(folder), files
+        if in_archive:
+            dirs.clear()
 
 
 def _rollout_files(files: list[str], wanted_id: str | None = None) -> Iterator[tuple[str, bool]]:
