@@ -11,10 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import bench_discovery, bench_materialize, bench_memory, bench_race, bench_read, bench_suite, bench_worker, report
+from . import (bench_discovery, bench_materialize, bench_memory, bench_peer, bench_race, bench_read, bench_startup,
+               bench_suite, bench_worker, report)
 from .timing import FULL, QUICK, SMOKE, machine, zstd_cli
 
-GROUPS = ("worker", "small", "read", "materialize", "discovery", "memory", "race", "suite")
+GROUPS = ("worker", "small", "read", "materialize", "discovery", "memory", "race", "suite", "startup", "peer")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
                            "ttd": bench_race.time_to_detection(settings, work, log)}
         if "suite" in only:
             res["suite"] = bench_suite.run(settings, work, log)
+        if "startup" in only:
+            res["startup"] = bench_startup.run(settings, work, log)
+        if "peer" in only:
+            res["peer"] = bench_peer.run(settings, work, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     doc["machine"]["loadavg_end"] = os.getloadavg()

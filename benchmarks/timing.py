@@ -32,15 +32,20 @@ class Settings:
     ttd_ladder: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # (7) campaign bounds tried in turn
     scenario_runs: int = 10  # (7) runs of the scheduled scenario
     suite: tuple[str, ...] = ("reference", "cmd")  # (8) selections the suite runs against
+    startup_repeats: int = 9  # (9) runs of each command and of the anchor
+    peer_small_files: int = 1000  # (10) small cold rollouts in the home codex and the reference both compress
+    peer_big_files: int = 3  # (10) cold 100 MB rollouts in a second home (0: none)
 
 
 FULL = Settings("full", (100 * KB, MB, 10 * MB, 100 * MB), 1000, (1000, 10_000), 5, 3, (10 * MB, 100 * MB),
                 discovery_budget_s=240.0, optional_discovery=(100_000,), race_campaign_s=5.0)
 QUICK = Settings("quick", (100 * KB, MB), 100, (1000, 10_000), 3, 3, (100 * KB, MB),
-                 race_window_s=2.0, ttd_seeds=3, ttd_ladder=(0.25, 1.0, 4.0), scenario_runs=3, suite=("reference",))
+                 race_window_s=2.0, ttd_seeds=3, ttd_ladder=(0.25, 1.0, 4.0), scenario_runs=3, suite=("reference",),
+                 startup_repeats=5, peer_small_files=200, peer_big_files=0)
 # smoke: seconds in all; the suite (20+ s by itself) is skipped and the report says so
 SMOKE = Settings("smoke", (20 * KB, 100 * KB), 20, (30, 120), 1, 1, (20 * KB,),
-                 race_writers=(2,), race_window_s=0.3, ttd_seeds=1, ttd_ladder=(1.0,), scenario_runs=1, suite=())
+                 race_writers=(2,), race_window_s=0.3, ttd_seeds=1, ttd_ladder=(1.0,), scenario_runs=1, suite=(),
+                 startup_repeats=1, peer_small_files=0, peer_big_files=0)
 
 
 def zstd_cli() -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_IDS = {"worker-big", "worker-small", "files-per-core", "read-raw", "read-parsed", "materialize",
             "listing-linear", "memory-worker", "memory-reader", "race-rate", "ttd-random", "ttd-scenario",
-            "suite-reference", "suite-cmd"}
+            "suite-reference", "suite-cmd", "discovery-speed", "startup", "peer-small", "peer-big"}
 
 
 def test_benchmarks_smoke(tmp_path):
