@@ -15,6 +15,7 @@ import pytest
 
 from . import requirements
 from .ledger import Ledger, LedgerError
+from .protocol import STRICT_ENV
 from .protocol_client import Inconclusive
 from .report import RequirementSummary
 from .selection import SelectionError, describe, open_store
@@ -35,11 +36,16 @@ def pytest_addoption(parser):
     group.addoption("--ledger", help="TOML file of expected failures")
     group.addoption("--update-ledger", action="store_true", help="rewrite --ledger from this run's failures")
     group.addoption("--conformance-report", metavar="FILE", help="write the JSON report here")
+    group.addoption("--strict-protocol", action="store_true",
+                    help="check every protocol message against its JSON Schema (default: the first ones of each "
+                         "kind in a session, then a sample, and every error answer)")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "req(*ids): the SPEC.md requirement ids this test checks")
     config.addinivalue_line("markers", "needs(*capabilities): capabilities needed beyond the requirements'")
+    if config.getoption("--strict-protocol"):
+        os.environ[STRICT_ENV] = "1"  # every CommandStore and served store of this run, workers included
     selection = config.getoption("--store")
     if not selection:
         raise pytest.UsageError("the conformance suite needs --store (e.g. --store reference)")

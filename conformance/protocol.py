@@ -1,8 +1,9 @@
 """The stdio protocol (PROTOCOL.md) as data: schemas, validation, and JSON <-> store_api conversion.
 
-Contract: every message either side sends is checked against ``conformance/schemas/*.json``
-(JSON Schema draft 2020-12) with :func:`validate_request` / :func:`validate_response` (compiled by
-:mod:`conformance.schema_check`, which agrees with ``jsonschema`` at a fraction of its cost), and the
+Contract: messages are checked against ``conformance/schemas/*.json`` (JSON Schema draft 2020-12)
+with :func:`validate_request` / :func:`validate_response` (compiled by :mod:`conformance.schema_check`,
+which agrees with ``jsonschema``): every message in strict mode, else as :class:`SchemaSampling`
+says (the first ones of each kind in a session, then a sample, every error answer), and the
 ``result`` object of each op converts losslessly to and from the store_api value with
 :func:`encode_result` / :func:`decode_result`.
 """
@@ -57,6 +58,41 @@ OPS: dict[str, str | None] = {
 
 class ProtocolError(ValueError):
     """A message that does not follow the protocol; the text names the offending field."""
+
+
+#: Set to 1 (``--strict-protocol`` of the suite does) to check every message of every session.
+STRICT_ENV = "ROLLOUT_PROTOCOL_STRICT"
+
+
+def strict_from_environment() -> bool:
+    """Whether ``ROLLOUT_PROTOCOL_STRICT`` asks for every message to be checked."""
+    return os.environ.get(STRICT_ENV, "") not in ("", "0")
+
+
+class SchemaSampling:
+    """Which messages of one session get the full schema check.
+
+    Strict: every one.  Otherwise the first ``FIRST`` of each kind (an op's requests, its success
+    answers) and one in ``EVERY`` after that: an adapter's bugs are systematic, so they show in
+    its first answers of each op, while a check of every hot-path message costs more than the
+    store's own work (an append) and lengthens every race campaign.  Error answers are always
+    checked by the client; whatever is not checked must still decode, or the session is void.
+    """
+
+    FIRST = 8
+    EVERY = 16
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self._seen: dict[str, int] = {}
+
+    def due(self, kind: str) -> bool:
+        """Count one message of ``kind``; True when it must be checked."""
+        if self.strict:
+            return True
+        count = self._seen.get(kind, 0) + 1
+        self._seen[kind] = count
+        return count <= self.FIRST or count % self.EVERY == 0
 
 
 #: The schema files ship inside the package (package data), next to this module.

@@ -1,7 +1,9 @@
 """Serve any :class:`conformance.store_api.Store` as a stdio protocol program (PROTOCOL.md).
 
 Contract: one JSON response line (flushed) per request line, in order; the loop ends after
-``shutdown`` or at end of input, and then closes the store.
+``shutdown`` or at end of input, and then closes the store.  A request that does not follow its
+schema is answered ``bad_request`` when checked: always in strict mode (``ROLLOUT_PROTOCOL_STRICT``),
+else when :class:`conformance.protocol.SchemaSampling` picks it or the store's call fails.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from typing import Any, BinaryIO
 from conformance.protocol import (
     OPS,
     ProtocolError,
+    SchemaSampling,
     encode_result,
     failure,
     request_arguments,
+    strict_from_environment,
     success,
     validate_request,
     validate_response,
@@ -41,9 +45,10 @@ def serve(store: Store, stdin: BinaryIO, stdout: BinaryIO) -> None:
 class _Session:
     """The state of one connection: the store and the capabilities it declared."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, strict: bool | None = None) -> None:
         self.store = store
         self._capabilities: tuple[str, ...] | None = None
+        self._sampling = SchemaSampling(strict_from_environment() if strict is None else strict)
 
     def capabilities(self) -> tuple[str, ...]:
         if self._capabilities is None:
@@ -58,29 +63,32 @@ class _Session:
         except ValueError as exc:
             return failure(None, "bad_request", f"a request must be one JSON object per line: {exc}"), False
         request_id = _request_id(request)
-        try:
-            op = validate_request(request)
-        except ProtocolError as exc:
-            return failure(request_id, "bad_request", str(exc)), False
-        return self._call(op, request_id, request), op == "shutdown"
+        op = request.get("op") if isinstance(request, dict) else None
+        op = op if isinstance(op, str) else None
+        checked = op not in OPS or self._sampling.due(f"{op}.request")
+        if checked:
+            try:
+                validate_request(request)
+            except ProtocolError as exc:
+                return failure(request_id, "bad_request", str(exc)), False
+        return self._call(op, request_id, request, checked), op == "shutdown"
 
-    def _call(self, op: str, request_id: int, request: dict) -> dict:
+    def _call(self, op: str, request_id: int, request: dict, checked: bool) -> dict:
         try:
             needed = OPS[op]
             if needed is not None and needed not in self.capabilities():
                 return failure(request_id, "unsupported", f"this store did not declare the {needed!r} capability")
             response = success(request_id, encode_result(op, self._invoke(op, request)))
-            validate_response(op, response)
+            if self._sampling.due(f"{op}.response"):
+                validate_response(op, response)
             return response
-        except StoreError as exc:
-            kind = exc.kind if exc.kind in ERROR_KINDS else "internal"
-            return failure(request_id, kind, exc.message, None if exc.path is None else str(exc.path))
-        except ProtocolError as exc:
-            _report(f"store result for {op} does not fit the protocol: {exc}")
-            return failure(request_id, "internal", f"the store returned a result the protocol cannot carry: {exc}")
-        except Exception as exc:  # a bug in the store: report it, keep serving
-            _report(f"store raised during {op}", with_traceback=True)
-            return failure(request_id, "internal", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:
+            if not checked:  # an unchecked request made the store fail: was it the request?
+                try:
+                    validate_request(request)
+                except ProtocolError as bad:
+                    return failure(request_id, "bad_request", str(bad))
+            return _failure_of(op, request_id, exc)
 
     def _invoke(self, op: str, request: dict) -> Any:
         if op == "shutdown":
@@ -88,6 +96,18 @@ class _Session:
         if op == "hello":
             return self.store.hello()
         return getattr(self.store, op)(**request_arguments(request))
+
+
+def _failure_of(op: str, request_id: int, exc: Exception) -> dict:
+    """The error answer for what the store's call raised (a bug in the store is ``internal``, and logged)."""
+    if isinstance(exc, StoreError):
+        kind = exc.kind if exc.kind in ERROR_KINDS else "internal"
+        return failure(request_id, kind, exc.message, None if exc.path is None else str(exc.path))
+    if isinstance(exc, ProtocolError):
+        _report(f"store result for {op} does not fit the protocol: {exc}")
+        return failure(request_id, "internal", f"the store returned a result the protocol cannot carry: {exc}")
+    _report(f"store raised during {op}", with_traceback=True)
+    return failure(request_id, "internal", f"{type(exc).__name__}: {exc}")
 
 
 def _request_id(request: Any) -> int | None:

@@ -317,14 +317,26 @@ def test_misbehaviour_mid_session_is_inconclusive(fake, mode: str, reason: str) 
     store.close()
 
 
-def test_an_off_schema_answer_late_in_a_session_is_inconclusive(fake) -> None:
-    """Every answer is checked against its schema, not only the first ones of a session."""
-    store = CommandStore(fake("late_off_schema"), timeout=10)
+@pytest.mark.parametrize("strict", [True, False])
+def test_an_off_schema_answer_late_in_a_session_is_inconclusive(fake, strict: bool) -> None:
+    """Strict: the first off-schema answer is caught; sampled: a persistent one within SchemaSampling.EVERY."""
+    store = CommandStore(fake("late_off_schema"), timeout=10, strict=strict)
     for _ in range(50):
         assert store.list() == []
     with pytest.raises(Inconclusive, match="answered list outside the protocol"):
-        store.list()
+        for _ in range(1 if strict else protocol.SchemaSampling.EVERY):
+            store.list()
     store.close()
+
+
+def test_a_served_store_checks_a_late_request_that_breaks_the_store(tmp_path: Path) -> None:
+    """An unsampled request that makes the store fail is checked then, and answered bad_request."""
+    store = CannedStore()
+    late = [{"id": n, "op": "list", "archived": False} for n in range(2, 40)]
+    answers = converse(store, [{"id": 1, "op": "hello", "protocol": 1}, *late,
+                               {"id": 40, "op": "list", "archived": False, "extra": 1}])
+    assert answers[-1]["error"]["kind"] == "bad_request"
+    assert "extra" in answers[-1]["error"]["message"]
 
 
 def test_a_hung_program_is_inconclusive_after_the_timeout(fake) -> None:
