@@ -65,8 +65,14 @@ def build(folder: str) -> dict:
     lanes = _lanes(meta, ops, decisions, kills)
     index = {lane["name"]: number for number, lane in enumerate(lanes)}
     rollouts = sorted({op.rollout for op in ops if op.rollout})
+    by_ref = {f"{op.proc}#{op.seq}": op for op in ops}
     violations = [_violation(v) for v in verdict.get("violations", [])]
-    focus = _focus(ops, violations, origin, last)
+    for v in violations:
+        v["window"] = _window(v, by_ref, origin, last)
+    # the first view: the violation whose primary witness happened first
+    first = min((v for v in violations if v["window"]), default=None,
+                key=lambda v: min(by_ref[r].start for r in v["primary"] if r in by_ref))
+    focus = first["window"] if first else [0.0, _rel(last, origin)]
     marks, dropped = _marks(decisions, index, origin, focus)
     return {
         "name": meta.get("name", os.path.basename(folder)),
@@ -155,16 +161,15 @@ def _short(value) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _focus(ops: list[Operation], violations: list[dict], origin: float, last: float) -> list[float]:
-    """[from, to] of the first view: the primary witness ops and the quoted ops near them, padded."""
-    by_ref = {f"{op.proc}#{op.seq}": op for op in ops}
-    primary = [by_ref[r] for v in violations for r in v["primary"] if r in by_ref]
+def _window(violation: dict, by_ref: dict[str, Operation], origin: float, last: float) -> list[float] | None:
+    """[from, to] around a violation: its primary witness ops and the quoted ops near them, padded."""
+    primary = [by_ref[r] for r in violation["primary"] if r in by_ref]
     if not primary:
-        return [0.0, _rel(last, origin)]
+        return None
     low = min(op.start for op in primary)
     high = max(min(op.end, last) for op in primary)
     margin = max(FOCUS_MARGIN_S, 2 * (high - low))
-    for op in (by_ref[r] for v in violations for r in v["refs"] if r in by_ref):
+    for op in (by_ref[r] for r in violation["refs"] if r in by_ref):
         if op.start >= low - margin and min(op.end, last) <= high + margin:
             low, high = min(low, op.start), max(high, min(op.end, last))
     pad = max((high - low) * 0.15, 0.0005)
