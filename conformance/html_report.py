@@ -34,7 +34,7 @@ def column_labels(runs: list[StoreRun]) -> list[str]:
     out = []
     for index, (run, label) in enumerate(zip(runs, labels)):
         if labels.count(label) > 1:
-            label += f" ({run.started or f'#{index + 1}'})"
+            label += f" ({_date(run.started) or f'#{index + 1}'})"
         out.append(label)
     return out
 
@@ -52,12 +52,20 @@ def _summary(known: dict[str, Requirement], rid: str) -> str:
     if requirement is None:
         return "not in this version's SPEC.md"
     text = " ".join(requirement.text.split())
-    sentence = re.split(r"(?<=[.:;])\s", text, maxsplit=1)[0]
+    sentence = re.split(r"(?<=[.:])\s", text, maxsplit=1)[0]
     return sentence if len(sentence) <= 140 else sentence[:137] + "..."
 
 
 def _generated() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return _date(datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _date(stamp: str) -> str:
+    """``2026-12-01 09:30 UTC`` from an ISO 8601 time (as given when it does not parse)."""
+    try:
+        return datetime.fromisoformat(stamp).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return stamp
 
 
 # ---- HTML ------------------------------------------------------------------------------------
@@ -101,6 +109,7 @@ _JS = """
       rows[i].style.display = box.checked && rows[i].getAttribute("data-uniform") === "1" ? "none" : "";
     }
   }
+  if (location.hash === "#differences") box.checked = true;  // a link (or screenshot) of the short view
   box.addEventListener("change", apply);
   apply();
   document.documentElement.setAttribute("data-rendered", "1");
@@ -134,7 +143,7 @@ def html(runs: list[StoreRun], known: dict[str, Requirement]) -> str:
                            ("passed", "failed", "inconclusive", "expected_failure", "skipped", "not_run") if counts.get(s))
         out.append(f'<th data-column="{index}">{e(label)}<span class="muted"><code>{e(run.selection)}</code></span>'
                    f'<span class="muted">{e(run.kind)}, profile {e(run.profile)}'
-                   f'{", run " + e(run.started) if run.started else ""}</span>'
+                   f'{", run " + e(_date(run.started)) if run.started else ""}</span>'
                    f'<span class="muted counts">{e(summary)}</span></th>')
     out.append("</tr></thead><tbody>")
     group = None
@@ -171,7 +180,7 @@ def html(runs: list[StoreRun], known: dict[str, Requirement]) -> str:
     out.append("<h2>Reports</h2><ul>")
     for run, label in zip(runs, labels):
         out.append(f"<li>{e(label)}: <code>{e(run.source)}</code> ({e(run.kind)}, selection <code>{e(run.selection)}"
-                   f"</code>, started {e(run.started or 'unknown')}, finished {e(run.finished or 'unknown')}"
+                   f"</code>, started {e(_date(run.started) or 'unknown')}, finished {e(_date(run.finished) or 'unknown')}"
                    f"{', capabilities ' + e(', '.join(run.capabilities)) if run.capabilities else ''})</li>")
     out.append(f"</ul><script>{_JS}</script></body></html>")
     return "\n".join(out) + "\n"
@@ -206,7 +215,7 @@ def markdown(runs: list[StoreRun], known: dict[str, Requirement]) -> str:
     for run, label in zip(runs, labels):
         counts = ", ".join(f"{n} {_WORDS.get(s, s)}" for s, n in sorted(run.counts().items()))
         out.append(f"- **{_md(label)}**: `{_md(run.selection)}`, {run.kind}, profile {run.profile}, started "
-                   f"{run.started or 'unknown'} ({counts}){' - ' + _md(run.note) if run.note else ''}")
+                   f"{_date(run.started) or 'unknown'} ({counts}){' - ' + _md(run.note) if run.note else ''}")
     out += ["", "| requirement | " + " | ".join(_md(label) for label in labels) + " |",
             "|---|" + "---|" * len(runs)]
     for rid in rows(runs, known):

@@ -22,13 +22,17 @@ def register(subparsers) -> None:
     p.add_argument("reports", nargs="+", metavar="REPORT.json")
     p.add_argument("--html", metavar="OUT.html")
     p.add_argument("--markdown", metavar="OUT.md")
-    p.add_argument("--screenshot", metavar="OUT.png", help="also a PNG of the HTML page (headless chromium)")
+    p.add_argument("--screenshot", metavar="OUT.png",
+                   help="also a PNG of the HTML page showing only requirements some store did not pass "
+                        "(the page opened as OUT.html#differences; headless chromium)")
+    p.add_argument("--size", default="1400x900", metavar="WxH", help="screenshot window size (default 1400x900)")
     p.set_defaults(func=_cmd_report)
     t = subparsers.add_parser(
         "timeline", help="(re)write a race bundle's timeline.html",
         description="Race bundles get timeline.html when they are written; this redraws one (e.g. an older bundle).")
     t.add_argument("bundle", help="a bundle folder written by race")
     t.add_argument("--screenshot", metavar="OUT.png", help="also a PNG of the page (headless chromium)")
+    t.add_argument("--size", default="1400x900", metavar="WxH", help="screenshot window size (default 1400x900)")
     t.set_defaults(func=_cmd_timeline)
 
 
@@ -51,7 +55,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         _write(args.markdown, html_report.markdown(runs, known))
     if not args.html and not args.markdown:
         sys.stdout.write(html_report.markdown(runs, known))
-    return _screenshot(args.html, args.screenshot) if args.screenshot else 0
+    return _screenshot(args.html + "#differences", args.screenshot, args.size) if args.screenshot else 0
 
 
 def _cmd_timeline(args: argparse.Namespace) -> int:
@@ -62,7 +66,7 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     path = write_timeline(args.bundle)
     print(f"timeline: {path}")
-    return _screenshot(path, args.screenshot) if args.screenshot else 0
+    return _screenshot(path, args.screenshot, args.size) if args.screenshot else 0
 
 
 def _write(path: str, text: str) -> None:
@@ -72,11 +76,16 @@ def _write(path: str, text: str) -> None:
     print(f"written: {os.path.abspath(path)}")
 
 
-def _screenshot(page: str, out: str) -> int:
+def _screenshot(page: str, out: str, size: str) -> int:
     from .browser import BrowserUnavailable, screenshot
 
     try:
-        print(f"screenshot: {screenshot(page, out)}")
+        width, height = (int(n) for n in size.lower().split("x"))
+    except ValueError:
+        print(f"--size {size!r}: give WIDTHxHEIGHT in pixels, e.g. 1400x900", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        print(f"screenshot: {screenshot(page, out, width, height)}")
     except BrowserUnavailable as exc:
         print(f"screenshot: {exc}", file=sys.stderr)
         return NO_BROWSER

@@ -25,6 +25,8 @@ PLAIN_HIT_LIMIT = 4000
 HELD_AFTER_S = 0.0005
 #: The default view around the violation spans its witness ops plus at least this much either side.
 FOCUS_MARGIN_S = 0.02
+#: A quoted operation longer than this is not pulled whole into the default view.
+RELATED_SPAN_LIMIT_S = 1.0
 _STATUS = {"ok": 0, "fail": 1, "info": 2}
 
 
@@ -87,7 +89,7 @@ def build(folder: str) -> dict:
         "command": meta.get("command", ""),
         "replay": meta.get("replay", ""),
         "bundle": os.path.abspath(folder),
-        "notes": schedule.get("notes", []),
+        "notes": schedule.get("notes", []) + _plan_notes(schedule),
         "violations": violations,
         "duration": last - origin,
         "focus": focus,
@@ -115,6 +117,16 @@ def _load(folder: str) -> tuple[dict, dict, dict]:
         with open(os.path.join(folder, "verdict.txt")) as handle:
             schedule = dict(schedule, notes=[handle.read().split("\n\nrerun:")[0]] + schedule.get("notes", []))
     return meta, schedule, verdict
+
+
+def _plan_notes(schedule: dict) -> list[str]:
+    """The planned parts of a schedule in words: an exploration's interleaving, a campaign's kill plan."""
+    notes = []
+    if schedule.get("interleaving"):
+        notes.append("interleaving (release order at failpoints): " + " ".join(schedule["interleaving"]))
+    if schedule.get("kill_plan"):
+        notes.append("kill plan: " + ", ".join(f"{role} at {at:.2f}s" for at, role in schedule["kill_plan"]))
+    return notes
 
 
 def _lanes(meta: dict, ops: list[Operation], decisions: list[dict], kills: list[dict]) -> list[dict]:
@@ -170,8 +182,11 @@ def _window(violation: dict, by_ref: dict[str, Operation], origin: float, last: 
     high = max(min(op.end, last) for op in primary)
     margin = max(FOCUS_MARGIN_S, 2 * (high - low))
     for op in (by_ref[r] for r in violation["refs"] if r in by_ref):
-        if op.start >= low - margin and min(op.end, last) <= high + margin:
-            low, high = min(low, op.start), max(high, min(op.end, last))
+        end = min(op.end, last)
+        # a quoted op running at the same time (the compress the write raced) belongs in view,
+        # unless it is so long that the witness would shrink to a sliver
+        if op.start <= high + margin and end >= low - margin and end - op.start <= RELATED_SPAN_LIMIT_S:
+            low, high = min(low, op.start), max(high, end)
     pad = max((high - low) * 0.15, 0.0005)
     return [max(0.0, _rel(low - pad, origin)), min(_rel(last, origin), _rel(high + pad, origin))]
 

@@ -2,14 +2,17 @@
 
 The known lost-line scenario (r2 against the unlocked mutant) must show the writer's lost write and
 the compressor's compress held before its unlink, both marked as witnesses, in the first view; a
-campaign with kills must draw its kills and restarted processes; pages render in headless chromium
+campaign with kills must draw each kill on the lane of the process killed, injected errors and crash answers
+their marks; pages render in headless chromium
 without script errors (skipped with the reason when chromium is not installed).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -18,7 +21,7 @@ import pytest
 from page_dom import classes, rendered
 from race_harness.campaign import CampaignConfig, run_campaign
 from race_harness.scenarios import run_scenario
-from race_harness.timeline import PAGE, build
+from race_harness.timeline import PAGE, build, write_timeline
 
 UNLOCKED = "mutant:upstream-stat-recheck"
 
@@ -92,15 +95,28 @@ def test_race_command_prints_the_timeline_path(tmp_path):
     assert f"timeline of the recorded run: {path}" in replayed.stdout
 
 
-def test_campaign_with_kills_draws_kills_and_restarts(tmp_path):
-    config = CampaignConfig(seconds=2.5, seed=3, writers=2, compressors=1, readers=1, listers=0, kills=True)
+def test_campaign_with_kills_draws_its_kills(tmp_path):
+    config = CampaignConfig(seconds=1.5, seed=3, writers=2, compressors=1, readers=1, listers=0, kills=True)
     verdict = run_campaign(UNLOCKED, config, str(tmp_path / "work"), str(tmp_path / "bundles"))
     assert verdict.bundle, verdict.describe()
     data = build(verdict.bundle)
     killed = {data["lanes"][k[0]]["name"] for k in data["kills"]}
-    assert killed and killed <= {lane["name"] for lane in data["lanes"]}
-    assert any(op[4] == -1 and op[5] == 2 for op in data["ops"]), "a killed process leaves an open operation"
-    assert len(data["ops"]) > 100 and data["focus"][1] - data["focus"][0] < data["duration"]
+    assert killed and killed <= {lane["name"] for lane in data["lanes"]}, data["kills"]
+    assert all(k[2] == data["lanes"][k[0]]["pid"] for k in data["kills"]), "a kill is drawn on its own process"
+    assert len(data["ops"]) > 100, len(data["ops"])
     assert any("primary" in classes(a) for tag, a in rendered(os.path.join(verdict.bundle, PAGE)) if tag == "rect")
     whole = rendered(os.path.join(verdict.bundle, PAGE) + "#all")
     assert any(tag == "text" and "kill" in classes(a) for tag, a in whole)
+
+
+def test_injected_errors_and_crash_answers_are_marked_on_their_lane(r2_bundle, tmp_path):
+    folder = shutil.copytree(r2_bundle, tmp_path / "bundle")
+    schedule = json.loads((folder / "schedule.json").read_text())
+    answers = {"compress.after_encode": ("error", "ENOSPC"), "compress.after_publish": ("crash", None)}
+    for decision in schedule["decisions"]:
+        if decision["point"] in answers:
+            decision["action"], decision["errno"] = answers[decision["point"]]
+    (folder / "schedule.json").write_text(json.dumps(schedule))
+    found = rendered(write_timeline(str(folder)))
+    marks = {a.get("data-point"): classes(a) for tag, a in found if tag == "text" and "data-point" in a}
+    assert "error" in marks["compress.after_encode"] and "crash" in marks["compress.after_publish"]
