@@ -84,7 +84,6 @@ def build(folder: str) -> dict:
         "selection": meta.get("selection", ""),
         "store": meta.get("store", ""),
         "seed": meta.get("seed"),
-        "params": meta.get("params", {}),
         "versions": meta.get("versions", {}),
         "command": meta.get("command", ""),
         "replay": meta.get("replay", ""),
@@ -95,7 +94,7 @@ def build(folder: str) -> dict:
         "focus": focus,
         "lanes": lanes,
         "rollouts": rollouts,
-        "ops": [_op(op, index, rollouts, origin, last) for op in ops],
+        "ops": [_op(op, index, rollouts, origin) for op in ops],
         "marks": marks,
         "marks_dropped": dropped,
         "kills": [[index[k["actor"]], _rel(k["time"], origin), k.get("pid", 0), k.get("why", "")] for k in kills
@@ -159,7 +158,7 @@ def _rel(at: float, origin: float) -> float:
     return round(at - origin, 6)
 
 
-def _op(op: Operation, index: dict[str, int], rollouts: list[str], origin: float, last: float) -> list:
+def _op(op: Operation, index: dict[str, int], rollouts: list[str], origin: float) -> list:
     """[lane, seq, op, start, end, status, rollout index, rids, outcome]; end -1: never completed."""
     end = -1 if op.end == math.inf else _rel(op.end, origin)
     rids = ",".join(op.rids[:3]) + (f",... ({len(op.rids)})" if len(op.rids) > 3 else "")
