@@ -155,7 +155,8 @@ def html(runs: list[StoreRun], known: dict[str, Requirement]) -> str:
         cells = [cell_of(run, rid) for run in runs]
         uniform = all(c.status in ("passed", "skipped", "not_run") for c in cells)
         requirement = known.get(rid)
-        level = f" · {requirement.level} · {requirement.capability}" if requirement else ""
+        level = " · ".join(["", requirement.level, requirement.capability] + [requirement.scheme] * bool(
+            requirement.scheme)) if requirement else ""
         out.append(f'<tr data-requirement="{e(rid)}" data-uniform="{int(uniform)}"><td class="req">{e(rid)}'
                    f'<span class="muted">{e(level)}</span></td><td class="text">{e(_summary(known, rid))}</td>')
         for index, cell in enumerate(cells):
@@ -181,7 +182,8 @@ def html(runs: list[StoreRun], known: dict[str, Requirement]) -> str:
     for run, label in zip(runs, labels):
         out.append(f"<li>{e(label)}: <code>{e(run.source)}</code> ({e(run.kind)}, selection <code>{e(run.selection)}"
                    f"</code>, started {e(_date(run.started) or 'unknown')}, finished {e(_date(run.finished) or 'unknown')}"
-                   f"{', capabilities ' + e(', '.join(run.capabilities)) if run.capabilities else ''})</li>")
+                   f"{', capabilities ' + e(', '.join(run.capabilities)) if run.capabilities else ''}"
+                   f"{', coordination ' + e(', '.join(run.coordination)) if run.coordination else ''})</li>")
     out.append(f"</ul><script>{_JS}</script></body></html>")
     return "\n".join(out) + "\n"
 

@@ -91,7 +91,7 @@ def _handshake(state: _State) -> dict:
     except Exception as exc:  # noqa: BLE001 - a store that cannot say hello still gets its report
         return {"error": f"{type(exc).__name__}: {exc}"}
     return {"name": hello.name, "version": hello.version, "protocol": hello.protocol,
-            "capabilities": list(hello.capabilities)}
+            "capabilities": list(hello.capabilities), "coordination": list(hello.coordination)}
 
 
 def required_capabilities(item) -> set[str]:

@@ -58,6 +58,7 @@ class StoreRun:
     started: str  # ISO 8601 UTC; "" when the report has none
     finished: str
     capabilities: tuple[str, ...]
+    coordination: tuple[str, ...]  # the coordination schemes the store declared
     cells: dict[str, Cell]
     note: str = ""  # what the report could not say (e.g. no handshake)
 
@@ -122,7 +123,7 @@ def _suite(path: str, data: dict) -> StoreRun:
         note = f"the store's handshake failed: {hello['error']}"
     return StoreRun(path, "suite", data["store"], hello.get("name", ""), hello.get("version", ""),
                     data.get("profile", "full"), data.get("started", ""), data.get("finished", ""),
-                    tuple(hello.get("capabilities", ())), cells, note)
+                    tuple(hello.get("capabilities", ())), tuple(hello.get("coordination", ())), cells, note)
 
 
 LOADERS: dict[str, Callable[[str, dict], StoreRun]] = {"suite": _suite}

@@ -81,7 +81,7 @@ class UpstreamStatRecheck(ReferenceStore):
         location = self._locate(path)
         fd = _open_unlocked(location, self.coord)
         handle = f"w{next(self._handles)}"
-        self._writers[handle] = (fd, location)
+        self._writers[handle] = (fd, location, Held())  # the reference's (fd, location, held): nothing held
         return handle
 
 
