@@ -96,7 +96,7 @@ def test_race_command_prints_the_timeline_path(tmp_path):
 
 
 def test_campaign_with_kills_draws_its_kills(tmp_path):
-    config = CampaignConfig(seconds=1.5, seed=3, writers=2, compressors=1, readers=1, listers=0, kills=True)
+    config = CampaignConfig(seconds=3.0, seed=3, writers=2, compressors=1, readers=1, listers=0, kills=True)
     verdict = run_campaign(UNLOCKED, config, str(tmp_path / "work"), str(tmp_path / "bundles"))
     assert verdict.bundle, verdict.describe()
     data = build(verdict.bundle)
