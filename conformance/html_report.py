@@ -104,10 +104,15 @@ _JS = """
   "use strict";
   var box = document.getElementById("only-differences");
   function apply() {
-    var rows = document.querySelectorAll("tr[data-uniform]");
+    var rows = document.querySelectorAll("tbody tr"), group = null, shown = 0;
+    function close() { if (group) group.style.display = shown ? "" : "none"; }
     for (var i = 0; i < rows.length; i++) {
-      rows[i].style.display = box.checked && rows[i].getAttribute("data-uniform") === "1" ? "none" : "";
+      if (rows[i].className === "group") { close(); group = rows[i]; shown = 0; continue; }
+      var hide = box.checked && rows[i].getAttribute("data-uniform") === "1";
+      rows[i].style.display = hide ? "none" : "";
+      if (!hide) shown++;
     }
+    close();
   }
   if (location.hash === "#differences") box.checked = true;  // a link (or screenshot) of the short view
   box.addEventListener("change", apply);

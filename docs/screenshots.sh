@@ -19,5 +19,5 @@ for store in reference mutant:reader-prefers-zst mutant:upstream-stat-recheck "c
     n=$((n + 1))
     ROLLOUT_HYPOTHESIS_PROFILE=smoke "$cli" suite --store "$store" --report "$work/report-$n.json" -- -q >/dev/null || true
 done
-"$cli" report "$work"/report-*.json --html docs/img/report-example.html --markdown docs/img/report-example.md \
+"$cli" report "$work"/report-*.json --html "$work/report.html" --markdown docs/img/report-example.md \
     --screenshot docs/img/report.png
