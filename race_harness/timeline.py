@@ -76,6 +76,11 @@ def build(folder: str) -> dict:
                 key=lambda v: min(by_ref[r].start for r in v["primary"] if r in by_ref))
     focus = first["window"] if first else [0.0, _rel(last, origin)]
     marks, dropped = _marks(decisions, index, origin, focus)
+    # when each process died: a SIGKILL, or the crash it was answered at a failpoint
+    deaths: dict[str, list[float]] = {}
+    for at, actor in [(k["time"], k["actor"]) for k in kills] + [(d["time"], d["actor"]) for d in decisions
+                                                                  if d["action"] == "crash" and d.get("time")]:
+        deaths.setdefault(actor, []).append(at)
     return {
         "name": meta.get("name", os.path.basename(folder)),
         "kind": meta.get("kind", ""),
@@ -94,7 +99,7 @@ def build(folder: str) -> dict:
         "focus": focus,
         "lanes": lanes,
         "rollouts": rollouts,
-        "ops": [_op(op, index, rollouts, origin) for op in ops],
+        "ops": [_op(op, index, rollouts, origin, _death(op, deaths, last)) for op in ops],
         "marks": marks,
         "marks_dropped": dropped,
         "kills": [[index[k["actor"]], _rel(k["time"], origin), k.get("pid", 0), k.get("why", "")] for k in kills
@@ -158,13 +163,20 @@ def _rel(at: float, origin: float) -> float:
     return round(at - origin, 6)
 
 
-def _op(op: Operation, index: dict[str, int], rollouts: list[str], origin: float) -> list:
-    """[lane, seq, op, start, end, status, rollout index, rids, outcome]; end -1: never completed."""
-    end = -1 if op.end == math.inf else _rel(op.end, origin)
+def _death(op: Operation, deaths: dict[str, list[float]], last: float) -> float:
+    """Where an operation's bar ends: its completion, else its process's death, else the run's end."""
+    if op.end != math.inf:
+        return op.end
+    return min((at for at in deaths.get(op.proc, ()) if at >= op.start), default=last)
+
+
+def _op(op: Operation, index: dict[str, int], rollouts: list[str], origin: float, end: float) -> list:
+    """[lane, seq, op, start, end, status, rollout index, rids, outcome, open]; open: never completed."""
     rids = ",".join(op.rids[:3]) + (f",... ({len(op.rids)})" if len(op.rids) > 3 else "")
     outcome = op.error or ("" if op.value in (None, "", {}) else _short(op.value))
-    return [index[op.proc], op.seq, op.op, _rel(op.start, origin), end, _STATUS.get(op.status, _STATUS[INFO]),
-            rollouts.index(op.rollout) if op.rollout else -1, rids, outcome]
+    return [index[op.proc], op.seq, op.op, _rel(op.start, origin), _rel(end, origin),
+            _STATUS.get(op.status, _STATUS[INFO]), rollouts.index(op.rollout) if op.rollout else -1, rids, outcome,
+            int(op.end == math.inf)]
 
 
 def _short(value) -> str:
