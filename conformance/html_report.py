@@ -148,6 +148,7 @@ def html(runs: list[StoreRun], known: dict[str, Requirement]) -> str:
                            ("passed", "failed", "inconclusive", "expected_failure", "skipped", "not_run") if counts.get(s))
         out.append(f'<th data-column="{index}">{e(label)}<span class="muted"><code>{e(run.selection)}</code></span>'
                    f'<span class="muted">{e(run.kind)}, profile {e(run.profile)}'
+                   f'{", seed " + str(run.seed) if run.seed is not None else ""}'
                    f'{", run " + e(_date(run.started)) if run.started else ""}</span>'
                    f'<span class="muted counts">{e(summary)}</span></th>')
     out.append("</tr></thead><tbody>")
@@ -221,7 +222,8 @@ def markdown(runs: list[StoreRun], known: dict[str, Requirement]) -> str:
            "`rollout-conformance report`.", ""]
     for run, label in zip(runs, labels):
         counts = ", ".join(f"{n} {_WORDS.get(s, s)}" for s, n in sorted(run.counts().items()))
-        out.append(f"- **{_md(label)}**: `{_md(run.selection)}`, {run.kind}, profile {run.profile}, started "
+        seed = f", seed {run.seed}" if run.seed is not None else ""
+        out.append(f"- **{_md(label)}**: `{_md(run.selection)}`, {run.kind}, profile {run.profile}{seed}, started "
                    f"{_date(run.started) or 'unknown'} ({counts}){' - ' + _md(run.note) if run.note else ''}")
     out += ["", "| requirement | " + " | ".join(_md(label) for label in labels) + " |",
             "|---|" + "---|" * len(runs)]

@@ -55,6 +55,7 @@ class StoreRun:
     name: str  # from the store's handshake; "" when the report has none
     version: str
     profile: str
+    seed: int | None  # the suite's seed (same store and seed, same verdicts); None when not recorded
     started: str  # ISO 8601 UTC; "" when the report has none
     finished: str
     capabilities: tuple[str, ...]
@@ -122,7 +123,7 @@ def _suite(path: str, data: dict) -> StoreRun:
     elif "error" in hello:
         note = f"the store's handshake failed: {hello['error']}"
     return StoreRun(path, "suite", data["store"], hello.get("name", ""), hello.get("version", ""),
-                    data.get("profile", "full"), data.get("started", ""), data.get("finished", ""),
+                    data.get("profile", "full"), data.get("seed"), data.get("started", ""), data.get("finished", ""),
                     tuple(hello.get("capabilities", ())), tuple(hello.get("coordination", ())), cells, note)
 
 
