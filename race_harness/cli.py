@@ -203,7 +203,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         return _usage(f"{args.bundle} is not a repro bundle (no meta.json)")
     result = replay(args.bundle, bundle_dir=args.bundle_dir)
     print(result.describe())
+    print(f"timeline of the recorded run: {_timeline_of(args.bundle)}")
     return EXIT_CODES[result.verdict.status]
+
+
+def _timeline_of(bundle: str) -> str:
+    """The bundle's timeline.html, drawn now if the bundle predates timelines."""
+    from .timeline import PAGE, write_timeline
+
+    path = os.path.join(bundle, PAGE)
+    return path if os.path.isfile(path) else write_timeline(bundle)
 
 
 def main(argv: list[str] | None = None) -> int:

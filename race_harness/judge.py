@@ -32,10 +32,13 @@ def conclude(run: Run, meta: dict, bundle_dir: str | None, recover: bool = True)
     verdict = Verdict(meta["name"], VIOLATION if violations else PASSED, violations, tuple(run.notes), run.workdir,
                       stats=stats)
     if violations and bundle_dir:
-        schedule = {"decisions": run.controller.schedule_rows(), "notes": run.notes, **meta.get("schedule", {})}
+        schedule = {"decisions": run.controller.schedule_rows(), "notes": run.notes, "kills": run.kills,
+                    **meta.get("schedule", {})}
         meta = dict(meta, status=verdict.status, classes=list(verdict.classes), capabilities=list(run.capabilities),
-                    failpoints=list(run.failpoints), store=run.store_info.store if run.store_info else "")
-        folder = bundle.write_bundle(bundle_dir, run.workdir, meta, schedule, verdict.describe())
+                    failpoints=list(run.failpoints), store=run.store_info.store if run.store_info else "",
+                    actors={name: {"pid": h.ready.pid, "store": h.ready.store}
+                            for name, h in run.actors.items() if h.ready})
+        folder = bundle.write_bundle(bundle_dir, run.workdir, meta, schedule, verdict.describe(), verdict.as_dict())
         verdict = Verdict(verdict.name, verdict.status, verdict.violations, verdict.notes, run.workdir, folder, stats)
     return verdict
 

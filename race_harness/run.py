@@ -63,6 +63,7 @@ class Run:
         self.controller = Controller(self.socket_dir, self.bus)
         self.actors: dict[str, ActorHandle] = {}
         self.notes: list[str] = []
+        self.kills: list[dict] = []  # each SIGKILL with its time, for the bundle's timeline
         self.findings: list[Violation] = []  # scenario-specific violations seen while running
         self.crashed = False
         self._pending: list[object] = []
@@ -206,6 +207,7 @@ class Run:
         handle.exited = True
         self.crashed = True
         self.notes.append(f"killed {name} (pid {pid}): {why}")
+        self.kills.append({"actor": name, "pid": pid, "time": time.monotonic(), "why": why})
 
     def age_temps(self) -> None:
         aged = disk.age_temps(self.home, SIX_HOURS_AND_MORE)
