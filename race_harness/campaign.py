@@ -1,10 +1,17 @@
-"""Random campaigns: writers, compressors, readers, listers and archivers racing on one home.
+"""Random campaigns: writers, compressors, readers, listers, archivers and agers racing on one home.
 
 Contract: each role is an autonomous actor (own process, own store instance, own seeded random
 stream) running until the deadline or its share of the operation budget; with ``kills`` the parent
 SIGKILLs writers and compressors on a plan drawn from the seed and answers ``crash`` at random
 compress/materialize failpoints, restarting each victim under a new name.  The run ends with a
 recovery run and the checker; a progress line is drawn on a terminal, a summary is returned.
+Each role's actors open the store selected for that role (:class:`~race_harness.roles.Roles`).
+
+Agers: an ager is the harness itself (no store): every 10-50 ms it back-dates one rollout's plain
+file by 8 days while writers may hold it open (the idle week, R12), recorded in its history as an
+``age`` operation.  Stores configured with cold age 0 see every rollout cold anyway, so an ager
+changes little for them; a store whose cold age is fixed (codex: 7 days) compresses nothing without
+one.  That is why a campaign has one ager by default.
 
 Window widening: when the store declares failpoints, the campaign's policy answers a seeded random
 subset of hits ``continue`` after a random delay of 0..``max_delay_ms`` (half the hits at the
@@ -31,7 +38,8 @@ from dataclasses import asdict, dataclass, replace
 from .actor import Exited, Op
 from .controller import CONTINUE, CRASH, Hit
 from .judge import conclude, fresh_workdir, guarded
-from .run import Run
+from .roles import Roles
+from .run import IDLE_WEEK_AND_MORE, Run
 from .scenarios import seed
 from .verdict import Verdict
 
@@ -57,6 +65,7 @@ class CampaignConfig:
     readers: int = 1
     listers: int = 1
     archivers: int = 0
+    agers: int = 1  # harness actors back-dating rollouts past any cold age (see the module docstring)
     rollouts: int = 4
     line_sizes: tuple[int, ...] = (200, 2000)
     big_line: int = 0  # bytes of an occasional multi-MB line (0: none)
@@ -112,7 +121,19 @@ def _archiver(rng: random.Random, rollouts: list[tuple[str, str]], config: Campa
     return next_ops
 
 
-ROLES = {"writer": _writer, "compressor": _compressor, "reader": _reader, "lister": _lister, "archiver": _archiver}
+def _ager(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
+    def next_ops() -> list[Op]:
+        time.sleep(rng.uniform(0.01, 0.05))  # an idle week passes for some rollout every few tens of ms
+        rollout, path = rng.choice(rollouts)
+        if config.archivers and rng.random() < 0.3:
+            path = ARCHIVED + os.path.basename(path)
+        return [Op("age", path, rollout, seconds=IDLE_WEEK_AND_MORE)]
+
+    return next_ops
+
+
+ROLES = {"writer": _writer, "compressor": _compressor, "reader": _reader, "lister": _lister, "archiver": _archiver,
+         "ager": _ager}
 
 
 def program(role: str, actor_seed: int, rollouts: list[tuple[str, str]], config: CampaignConfig, deadline: float,
@@ -185,15 +206,17 @@ def kill_plan(config: CampaignConfig) -> list[tuple[float, str]]:
     return plan
 
 
-def run_campaign(selection: str, config: CampaignConfig, root: str, bundle_dir: str | None = None,
+def run_campaign(selection: "str | Roles", config: CampaignConfig, root: str, bundle_dir: str | None = None,
                  show_progress: bool = False, imposed: list[dict] | None = None) -> Verdict:
-    """Run one campaign and judge it (``imposed``: recorded decisions whose delays to take again)."""
+    """Run one campaign and judge it (``selection``: one store, or one per role; ``imposed``: recorded
+    decisions whose delays to take again)."""
     workdir = fresh_workdir(root, f"campaign-{config.seed}")
-    meta = {"kind": "campaign", "name": f"campaign-seed{config.seed}", "selection": selection, "seed": config.seed,
+    roles = Roles.of(selection)
+    meta = {"kind": "campaign", "name": f"campaign-seed{config.seed}", **roles.meta(), "seed": config.seed,
             "params": asdict(config), "schedule": {"kill_plan": kill_plan(config)}}
 
     def body() -> Verdict:
-        run = Run(selection, workdir, 0.0, config.seed)
+        run = Run(roles, workdir, 0.0, config.seed)
         try:
             run.spawn("setup", failpoints=False)
             rollouts = [seed(run, lines=2) for _ in range(config.rollouts)]
@@ -220,7 +243,7 @@ def _with_detection_time(verdict: Verdict, started: float, ended: float) -> Verd
     return replace(verdict, stats=stats)
 
 
-def time_to_detection(selection: str, seed: int, seconds: float, **params) -> float | None:
+def time_to_detection(selection: "str | Roles", seed: int, seconds: float, **params) -> float | None:
     """Seconds from a random campaign's start to its first violation's earliest witness op, or None.
 
     Runs one campaign (default roles, ``params`` override any :class:`CampaignConfig` field) in a
@@ -238,7 +261,7 @@ def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], sho
           imposed: list[dict] | None = None) -> tuple[float, float]:
     """Race the roles until the deadline or budget; (start, end) of the race in time.monotonic()."""
     counts = {"writer": config.writers, "compressor": config.compressors, "reader": config.readers,
-              "lister": config.listers, "archiver": config.archivers}
+              "lister": config.listers, "archiver": config.archivers, "ager": config.agers}
     roles = [f"{role}-{i}" for role, n in counts.items() for i in range(n)]
     budget = -(-config.ops // len(roles)) if config.ops else 0
     start = time.monotonic()
