@@ -85,11 +85,12 @@ def _cmd_race(args: argparse.Namespace) -> int:
     from .campaign import CampaignConfig
     from .explore import PAIRS, explore
     from .faults import TARGETS, sweep
+    from .roles import role_of_point
     from .scenarios import SCENARIOS, run_scenario
 
     if args.list_scenarios:
         for scenario in SCENARIOS.values():
-            needs = f"  (needs {', '.join(scenario.needs)})" if scenario.needs else ""
+            needs = f"  (needs {', '.join(f'{role_of_point(p)}: {p}' for p in scenario.needs)})" if scenario.needs else ""
             print(f"{scenario.name:<34} {scenario.window:<6} {scenario.summary}{needs}")
         for pair in PAIRS.values():
             print(f"{pair.name:<34} pair   {pair.summary} (--exhaustive)")

@@ -29,14 +29,15 @@ def conclude(run: Run, meta: dict, bundle_dir: str | None, recover: bool = True)
     summary = RunSummary.of(ops)
     stats = {"operations": summary.ops, "outcomes": summary.outcomes,
              "decisions": [d.label() for d in run.controller.schedule],
-             "roles": run.roles.as_dict(), "stores": run.stores()}
+             "roles": run.roles.as_dict(), "stores": run.stores(),
+             "actors": {name: handle.role for name, handle in run.actors.items()}}
     roles = () if run.roles.uniform else (f"roles: {run.roles.describe()}",)
     verdict = Verdict(meta["name"], VIOLATION if violations else PASSED, violations, roles + tuple(run.notes),
                       run.workdir, stats=stats)
     if violations and bundle_dir:
         schedule = {"decisions": run.controller.schedule_rows(), "notes": run.notes, **meta.get("schedule", {})}
         writer = run.hellos.get("writer")
-        meta = dict(meta, status=verdict.status, classes=list(verdict.classes), stores=run.stores(), capabilities=list(writer.capabilities) if writer else [],
+        meta = dict(meta, status=verdict.status, classes=list(verdict.classes), stores=run.stores(), actors=stats["actors"], capabilities=list(writer.capabilities) if writer else [],
                     failpoints=list(writer.failpoints) if writer else [], store=writer.store if writer else "")
         folder = bundle.write_bundle(bundle_dir, run.workdir, meta, schedule, verdict.describe())
         verdict = Verdict(verdict.name, verdict.status, verdict.violations, verdict.notes, run.workdir, folder, stats)
