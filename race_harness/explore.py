@@ -24,6 +24,7 @@ from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Inconclusive, Verdict
 
 STALL = 0.3  # an actor silent this long is blocked inside the store (on a lock held by the other)
 HANG = 20.0  # both silent this long: the store hangs; release everything and note it
+UNCONTROLLED = "declared none of the pair's points"
 
 Program = Callable[[str, str], list[Op]]
 
@@ -105,6 +106,9 @@ def interleave(selection: "str | Roles", pair: Pair, workdir: str, choices: tupl
             points = {name: tuple(p for p in pair.points if p in run.declared(role_of_actor(name))) for name in names}
             if not any(points.values()):
                 raise Inconclusive(f"{pair.name} needs failpoints; the stores declared none of {', '.join(pair.points)}")
+            for name in names:
+                if not points[name]:
+                    run.notes.append(f"{name}'s store {UNCONTROLLED}: it is never a choice point")
             rollout, path = seed(run, compressed=pair.compressed)
             queues = {pair.first[0]: pair.first[1](rollout, path), pair.second[0]: pair.second[1](rollout, path)}
             for name in names:
@@ -209,6 +213,10 @@ def explore(selection: "str | Roles", name: str, root: str, limit: int = 200, se
     complete = not todo or bool(rng)
     notes = (f"{len(done)} interleaving(s) run, {len(failing)} violating"
              f"{'' if complete else f', {len(todo)} left unexplored (bound reached)'}",)
+    if done:
+        notes += tuple(n for n in done[0].verdict.notes if UNCONTROLLED in n)
+    if done and done[-1].verdict.status == INCONCLUSIVE:
+        notes += done[-1].verdict.notes  # why the last interleaving proved nothing
     bundle = next((i.verdict.bundle for i in done if i.verdict.bundle), "")
     stats = {"interleavings": [i.describe() for i in done], "complete": complete}
     return Verdict(f"exhaustive:{name}", status, violations, notes, root, bundle, stats), done

@@ -105,9 +105,12 @@ def _cell_text(cell: Cell) -> str:
 
 
 def _footnotes(matrix: Matrix) -> list[tuple[Cell, str]]:
-    """(cell, line) for every cell that is not safe: its bundles, or why it is inconclusive."""
+    """(cell, line): the scenarios that did not apply, and for a cell that is not safe its bundles
+    (or why it is inconclusive) and its replay."""
     rows = []
     for cell in matrix.cells:
+        if cell.not_applicable:
+            rows.append((cell, "not applicable: " + "; ".join(cell.not_applicable)))
         if cell.label == SAFE:
             continue
         failing = [v for v in cell.verdicts if v.status != "passed"]
