@@ -1,9 +1,9 @@
 """Appending: materialize a `.zst` before any append, then write each line with one ``write``.
 
 An appender never creates the plain file (no ``O_CREAT``: a reopen-with-create after the worker's
-unlink would hide the history in the `.zst`, R4), holds ``LOCK_SH`` on it while writing (so the
-worker cannot replace it under the handle, R2/R12), and re-checks under the lock that its handle is
-still the file at the path.
+unlink would hide the history in the `.zst`, R4), holds every writer lock of its coordination
+schemes while writing (``LOCK_SH`` on the file, the thread's lock file: so no compressor replaces it
+under the handle, R2/R12), and re-checks under the locks that its handle is still the file at the path.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .errors import (
     ReadOnlyError,
     from_os_error,
 )
+from .coordination import Coordination
 from .home import Location
 from .locks import (
     OPEN_FLAGS,
@@ -114,8 +115,11 @@ def _decode_and_publish(location: Location, zst_fd: int) -> bool:
         discard_temp(temp_fd, temp_path)
 
 
-def open_for_append(location: Location) -> int:
-    """An ``O_APPEND`` handle on the plain file, ``LOCK_SH`` held, identity verified."""
+def open_for_append(location: Location, coord: Coordination) -> int:
+    """An ``O_APPEND`` handle on the plain file, guarded by every scheme, identity verified.
+
+    The caller already holds ``coord.writer_locks(location)``.
+    """
     for _ in range(MAX_ATTEMPTS):
         try:
             fd = open_existing(location.plain, os.O_WRONLY | os.O_APPEND)
@@ -131,7 +135,7 @@ def open_for_append(location: Location) -> int:
             continue
         try:
             failpoints.hit("append.after_open", location.rel)
-            lock_with_timeout(fd, False, LOCK_TIMEOUT, location.rel)
+            coord.guard_handle(fd, location)
             failpoints.hit("append.after_lock", location.rel)
             if still_at(fd, location.plain):
                 _refuse_read_only(os.fstat(fd).st_mode, location.rel)
@@ -170,19 +174,31 @@ def write_line(fd: int, data: bytes, path: str) -> None:
     failpoints.hit("append.after_write", path)
 
 
-def append(location: Location, lines: list[str]) -> None:
-    """Short append: open (materializing if needed), write each line, close."""
+def append(location: Location, lines: list[str], coord: Coordination) -> None:
+    """Short append: take the writer locks, open (materializing if needed), write each line, close."""
     payloads = [encode_line(line) for line in lines]
-    fd = open_for_append(location)
+    held = coord.writer_locks(location)
     try:
-        for data in payloads:
-            write_line(fd, data, location.rel)
+        fd = open_for_append(location, coord)
+        try:
+            for data in payloads:
+                write_line(fd, data, location.rel)
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
+        held.release()
 
 
-def create(location: Location, lines: list[str]) -> None:
-    """Create a new rollout with ``lines``; refuse when either representation exists."""
+def create(location: Location, lines: list[str], coord: Coordination) -> None:
+    """Create a new rollout with ``lines``, under the writer locks; refuse when either representation exists."""
+    held = coord.writer_locks(location)
+    try:
+        _create(location, lines, coord)
+    finally:
+        held.release()
+
+
+def _create(location: Location, lines: list[str], coord: Coordination) -> None:
     payloads = [encode_line(line) for line in lines]
     if os.path.islink(location.plain) or os.path.islink(location.zst):
         # Never create at (or beside) a symlink, wherever it points (SEC-005).
@@ -198,7 +214,7 @@ def create(location: Location, lines: list[str]) -> None:
         raise from_os_error(exc, location.rel) from None
     try:
         os.fchmod(fd, CREATE_MODE)
-        lock_with_timeout(fd, False, LOCK_TIMEOUT, location.rel)
+        coord.guard_handle(fd, location)
         if _exists(location.zst):
             # A compressor cannot have made it (the file is fresh); someone created the `.zst`
             # beside us: undo, so the two never split the history (R4).

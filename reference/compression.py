@@ -1,10 +1,11 @@
 """Compressing one cold rollout: encode outside the exclusive lock, publish and unlink inside it.
 
 Phase 1 encodes bytes [0, size) into a locked temp and verifies the round trip byte for byte,
-while writers may still open the file.  Phase 2 takes ``LOCK_EX|LOCK_NB`` on the plain handle
-(any writer's ``LOCK_SH`` makes it ``skipped_busy``: R2, R12), re-checks identity, size, mtime
-and mode (R1, R7), publishes without replacing, and unlinks the plain file while still holding
-the lock, so no writer can have it open for writing at that moment.
+while writers may still open the file.  Phase 2 claims the rollout through every coordination
+scheme (``LOCK_EX|LOCK_NB`` on the plain handle; the coordination lock and the thread's lock file:
+any writer makes it ``skipped_busy``, R2, R12), re-checks identity, size, mtime and mode (R1, R7),
+publishes without replacing, and unlinks the plain file while still holding the claim, so no
+writer can have it open for writing at that moment.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import time
 from dataclasses import dataclass
 
 from . import codec, failpoints, reading
+from .coordination import Coordination
 from .errors import NotARolloutError, NotFoundError, StoreError, from_os_error
 from .home import Home, Location
-from .locks import create_locked_temp, discard_temp, fsync_folder, lock, open_existing, still_at, unlock
+from .locks import create_locked_temp, discard_temp, fsync_folder, open_existing, still_at
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ def _check_header(fd: int, size: int, rel: str) -> None:
 def compress_one(
     home: Home,
     location: Location,
+    coord: Coordination,
     fork_bases: frozenset[str] = frozenset(),
     dry_run: bool = False,
 ) -> CompressResult:
@@ -70,13 +73,12 @@ def compress_one(
             return CompressResult("skipped_not_rollout", detail=exc.message)
         if location.name.id in fork_bases:
             return CompressResult("skipped_fork_base")
-        # Cheap early exit before the expensive encode: a live writer holds LOCK_SH.
-        if not lock(fd, exclusive=True, wait=False, path=location.rel):
+        # Cheap early exit before the expensive encode: a live writer holds its locks.
+        if coord.writer_present(location, fd):
             return CompressResult("skipped_busy")
-        unlock(fd)
         if dry_run:
             return CompressResult("compressed", st.st_size, 0, detail="dry run")
-        return _encode_and_publish(location, fd, st)
+        return _encode_and_publish(location, fd, st, coord)
     except StoreError as exc:
         return CompressResult("failed", detail=f"{exc.kind}: {exc}")
     except OSError as exc:
@@ -86,10 +88,11 @@ def compress_one(
         os.close(fd)
 
 
-def _encode_and_publish(location: Location, fd: int, st: os.stat_result) -> CompressResult:
+def _encode_and_publish(location: Location, fd: int, st: os.stat_result, coord: Coordination) -> CompressResult:
     size, mode = st.st_size, stat.S_IMODE(st.st_mode)
     temp_fd, temp_path = create_locked_temp(location.zst, "compress", mode)
     published = False
+    claim = None
     try:
         compressed_size = codec.encode(fd, size, temp_fd)
         failpoints.hit("compress.after_encode", location.rel)
@@ -100,7 +103,8 @@ def _encode_and_publish(location: Location, fd: int, st: os.stat_result) -> Comp
         os.utime(temp_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.fsync(temp_fd)
         failpoints.hit("compress.before_lock", location.rel)
-        if not lock(fd, exclusive=True, wait=False, path=location.rel):
+        claim = coord.claim(location, fd)
+        if claim is None:
             return CompressResult("skipped_busy")
         failpoints.hit("compress.after_lock", location.rel)
         now = os.fstat(fd)
@@ -130,3 +134,5 @@ def _encode_and_publish(location: Location, fd: int, st: os.stat_result) -> Comp
             # Failed between publish and unlink: withdraw our `.zst` so plain stays the only copy.
             os.unlink(location.zst)
         discard_temp(temp_fd, temp_path)
+        if claim is not None:
+            claim.release()

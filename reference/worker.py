@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from . import failpoints, reading
 from .compression import CompressResult, compress_one, is_cold
+from .coordination import Coordination
 from .discovery import Found, scan
 from .errors import NotFoundError, StoreError, from_os_error
 from .home import Home
@@ -101,10 +102,16 @@ def fork_bases(rollouts: list[Found]) -> frozenset[str]:
 
 def run(
     home: Home,
+    coord: Coordination | None = None,
     dry_run: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> RunReport:
-    """One run; ``ran=False`` (and nothing touched) when another run holds the home."""
+    """One run; ``ran=False`` (and nothing touched) when another run holds the home.
+
+    ``coord`` defaults to every scheme the reference knows, so a run over a real home is safe
+    next to codex writers and next to ``inode-flock`` writers alike.
+    """
+    coord = coord or Coordination.following_all(home)
     if upstream_marker_is_fresh(home):
         return RunReport(ran=False, reason="a fresh upstream run marker is present")
     run_lock = RunLock(home)
@@ -112,7 +119,7 @@ def run(
         return RunReport(ran=False, reason="another worker run holds the home")
     try:
         failpoints.hit("worker.after_claim", None)
-        reconciled = () if dry_run else tuple(reconcile_all(home))
+        reconciled = () if dry_run else tuple(reconcile_all(home, coord))
         removed = () if dry_run else tuple(remove_orphaned_temps(home))
         rollouts = list(scan(home))
         candidates = sorted((f for f in rollouts if not f.compressed), key=lambda f: f.location.rel)
@@ -125,7 +132,7 @@ def run(
 
         def one(found: Found) -> tuple[str, CompressResult]:
             try:
-                return found.location.rel, compress_one(home, found.location, bases, dry_run)
+                return found.location.rel, compress_one(home, found.location, coord, bases, dry_run)
             except NotFoundError:
                 # Archived, deleted or compressed by someone else since the scan: nothing to do.
                 return found.location.rel, CompressResult("skipped_changed", detail="vanished since the scan")

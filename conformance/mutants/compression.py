@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from conformance.store_api import CleanupReport, WorkerReport
 from reference import codec, failpoints, recovery, worker
 from reference.compression import CompressResult, _check_header, _last_byte_is_newline, is_cold
+from reference.coordination import Coordination
 from reference.discovery import list_rollouts, scan
 from reference.errors import NotARolloutError, NotFoundError, StoreError, from_os_error
 from reference.home import Home, Location
@@ -19,10 +20,8 @@ from reference.locks import (
     create_locked_temp,
     discard_temp,
     fsync_folder,
-    lock,
     open_existing,
     still_at,
-    unlock,
 )
 from reference.store import ReferenceStore
 
@@ -51,7 +50,9 @@ def _stale_size_encode(src_fd: int, size: int, dst_fd: int) -> int:
     return codec.encode(src_fd, cut if cut > 0 else size, dst_fd)
 
 
-def compress_variant(home: Home, location: Location, fork_bases: frozenset[str], knobs: dict) -> CompressResult:
+def compress_variant(
+    home: Home, location: Location, coord: Coordination, fork_bases: frozenset[str], knobs: dict
+) -> CompressResult:
     """A copy of reference.compression.compress_one with one knob per bug (see REFERENCE_KNOBS)."""
     k = {**REFERENCE_KNOBS, **knobs}
     fd = open_existing(location.plain, os.O_RDONLY)
@@ -76,11 +77,9 @@ def compress_variant(home: Home, location: Location, fork_bases: frozenset[str],
             return CompressResult("skipped_not_rollout", detail=exc.message)
         if location.name.id in fork_bases:
             return CompressResult("skipped_fork_base")
-        if k["exclusive_lock"]:
-            if not lock(fd, exclusive=True, wait=False, path=location.rel):
-                return CompressResult("skipped_busy")
-            unlock(fd)
-        return _encode_and_publish(location, fd, st, k)
+        if k["exclusive_lock"] and coord.writer_present(location, fd):
+            return CompressResult("skipped_busy")
+        return _encode_and_publish(location, fd, st, coord, k)
     except StoreError as exc:
         return CompressResult("failed", detail=f"{exc.kind}: {exc}")
     except OSError as exc:
@@ -100,10 +99,13 @@ def _create_temp(location: Location, mode: int, private: bool) -> tuple[int, str
     return fd, path
 
 
-def _encode_and_publish(location: Location, fd: int, st: os.stat_result, k: dict) -> CompressResult:
+def _encode_and_publish(
+    location: Location, fd: int, st: os.stat_result, coord: Coordination, k: dict
+) -> CompressResult:
     size, mode = st.st_size, stat.S_IMODE(st.st_mode)
     temp_fd, temp_path = _create_temp(location, mode, k["private_temp"])
     published = False
+    claim = None
     try:
         encode = codec.encode if k["verify_bytes"] else _stale_size_encode
         compressed_size = encode(fd, size, temp_fd)
@@ -121,8 +123,10 @@ def _encode_and_publish(location: Location, fd: int, st: os.stat_result, k: dict
             os.utime(temp_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.fsync(temp_fd)
         failpoints.hit("compress.before_lock", location.rel)
-        if k["exclusive_lock"] and not lock(fd, exclusive=True, wait=False, path=location.rel):
-            return CompressResult("skipped_busy")
+        if k["exclusive_lock"]:
+            claim = coord.claim(location, fd)
+            if claim is None:
+                return CompressResult("skipped_busy")
         failpoints.hit("compress.after_lock", location.rel)
         now = os.stat(location.plain, follow_symlinks=False) if not k["check_identity"] else os.fstat(fd)
         if (
@@ -154,6 +158,8 @@ def _encode_and_publish(location: Location, fd: int, st: os.stat_result, k: dict
         if published and still_at(temp_fd, location.zst):
             os.unlink(location.zst)
         discard_temp(temp_fd, temp_path)
+        if claim is not None:
+            claim.release()
 
 
 def _remove_temps_by_age(home: Home) -> list[str]:
@@ -189,7 +195,7 @@ class CompressVariant(ReferenceStore):
     RUN_LOCK = worker.RunLock
 
     def _compress(self, location: Location, bases: frozenset[str]) -> CompressResult:
-        return compress_variant(self.home, location, bases, self.KNOBS)
+        return compress_variant(self.home, location, self.coord, bases, self.KNOBS)
 
     def _remove_temps(self) -> list[str]:
         if self.AGE_ONLY_CLEANUP:
@@ -202,7 +208,7 @@ class CompressVariant(ReferenceStore):
         return self._compress(location, bases).outcome
 
     def cleanup(self) -> CleanupReport:
-        reconciled = recovery.reconcile_all(self.home)
+        reconciled = recovery.reconcile_all(self.home, self.coord)
         removed = self._remove_temps()
         return CleanupReport(
             temps_removed=tuple(removed),
@@ -220,7 +226,7 @@ class CompressVariant(ReferenceStore):
             return WorkerReport(ran=False)
         try:
             failpoints.hit("worker.after_claim", None)
-            reconciled = tuple(recovery.reconcile_all(home))
+            reconciled = tuple(recovery.reconcile_all(home, self.coord))
             removed = tuple(self._remove_temps())
             rollouts = list(scan(home))
             candidates = sorted((f for f in rollouts if not f.compressed), key=lambda f: f.location.rel)

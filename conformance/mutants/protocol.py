@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from reference import appending, lifecycle
+from reference.coordination import Coordination
 from reference.errors import from_os_error
 from reference.home import Location
 from reference.locks import OPEN_FLAGS, fsync_folder
@@ -17,7 +18,7 @@ from .writing import MaterializeVariant
 MUTANTS = Gallery()
 
 
-def _open_unlocked(location: Location) -> int:
+def _open_unlocked(location: Location, coord: Coordination) -> int:
     """Upstream's writer as merged: O_APPEND on plain (materializing first), no flock, no identity check."""
     if not os.path.lexists(location.plain) and os.path.lexists(location.zst):
         st = os.stat(location.zst, follow_symlinks=False)
@@ -26,7 +27,7 @@ def _open_unlocked(location: Location) -> int:
     try:
         fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | OPEN_FLAGS)
     except FileNotFoundError:
-        return appending.open_for_append(location)  # reference errors (not_found) for absent rollouts
+        return appending.open_for_append(location, coord)  # reference errors (not_found) for absent rollouts
     except OSError as exc:
         raise from_os_error(exc, location.rel) from None
     try:
@@ -38,7 +39,7 @@ def _open_unlocked(location: Location) -> int:
 
 
 @MUTANTS.store(
-    "upstream-stat-recheck", ("COORD-001", "COORD-003", "COORD-004", "COORD-009"),
+    "upstream-stat-recheck", ("COORD-001", "COORD-003", "COORD-004", "COORD-009", "CTL-001", "CTL-003"),
     "upstream as merged: writers hold no lock, the compressor takes no LOCK_EX and re-checks only "
     "size, mtime and mode before unlinking; a writer that opened the file earlier writes into the "
     "unlinked inode (R2), a writer idle for 7+ days loses every later line (R12), and a replaced "
@@ -51,7 +52,7 @@ class UpstreamStatRecheck(CompressVariant):
     def append(self, path: str, lines: list[str]) -> str:
         location = self._locate(path)
         payloads = [appending.encode_line(line) for line in lines]
-        fd = _open_unlocked(location)
+        fd = _open_unlocked(location, self.coord)
         try:
             for data in payloads:
                 appending.write_line(fd, data, location.rel)
@@ -61,7 +62,7 @@ class UpstreamStatRecheck(CompressVariant):
 
     def open_writer(self, path: str) -> str:
         location = self._locate(path)
-        fd = _open_unlocked(location)
+        fd = _open_unlocked(location, self.coord)
         handle = f"w{next(self._handles)}"
         self._writers[handle] = (fd, location)
         return handle
@@ -78,7 +79,7 @@ class MaterializeNoLock(MaterializeVariant):
 
 
 @MUTANTS.store(
-    "archive-races-materialize", ("LIFE-004", "COORD-008"),
+    "archive-races-materialize", ("LIFE-004", "COORD-008", "CTL-005"),
     "archive that renames whatever it finds first, without locking it or checking for the other "
     "representation: racing a materialize leaves the rollout both active and archived (R8)",
     scenarios=("r8-archive-vs-materialize",),
@@ -90,7 +91,7 @@ class ArchiveRacesMaterialize(ReferenceStore):
             return location.rel
         target = self.home.archived_location(location.name)
         if os.path.lexists(target.plain) or os.path.lexists(target.zst):
-            return lifecycle.archive(self.home, location)  # the reference's already_exists
+            return lifecycle.archive(self.home, location, self.coord)  # the reference's already_exists
         for source, destination in ((location.plain, target.plain), (location.zst, target.zst)):
             if os.path.lexists(source):
                 os.makedirs(target.folder, mode=0o700, exist_ok=True)
@@ -100,5 +101,5 @@ class ArchiveRacesMaterialize(ReferenceStore):
                     raise from_os_error(exc, location.rel) from None
                 fsync_folder(target.folder)
                 return target.rel
-        return lifecycle.archive(self.home, location)  # not_found, as the reference says it
+        return lifecycle.archive(self.home, location, self.coord)  # not_found, as the reference says it
 

@@ -7,7 +7,7 @@ import stat
 import time
 
 from reference import appending, codec, failpoints, lifecycle
-from reference.errors import NotFoundError, from_os_error
+from reference.errors import BusyError, NotFoundError, from_os_error
 from reference.home import Location
 from reference.locks import (
     OPEN_FLAGS,
@@ -97,7 +97,12 @@ class MaterializeVariant(ReferenceStore):
     KNOBS: dict = {}
 
     def materialize(self, path: str) -> bool:
-        return materialize_variant(self._locate(path), **self.KNOBS)
+        location = self._locate(path)
+        held = self.coord.writer_locks(location)
+        try:
+            return materialize_variant(location, **self.KNOBS)
+        finally:
+            held.release()
 
     def _materialize_first(self, path: str) -> None:
         location = self._locate(path)
@@ -107,7 +112,11 @@ class MaterializeVariant(ReferenceStore):
             return
         if os.path.lexists(location.plain) or not st.st_mode & stat.S_IWUSR:
             return  # the reference refuses a read-only rollout itself
-        materialize_variant(location, **self.KNOBS)
+        held = self.coord.writer_locks(location)
+        try:
+            materialize_variant(location, **self.KNOBS)
+        finally:
+            held.release()
 
     def append(self, path: str, lines: list[str]) -> str:
         for line in lines:
@@ -160,12 +169,16 @@ class AppendToZst(ReferenceStore):
         payloads = [appending.encode_line(line) for line in lines]
         if os.path.lexists(location.plain) or not os.path.lexists(location.zst):
             return super().append(path, lines)
-        fd = os.open(location.zst, os.O_WRONLY | os.O_APPEND | OPEN_FLAGS)
+        held = self.coord.writer_locks(location)
         try:
-            for data in payloads:
-                appending.write_line(fd, data, location.rel)
+            fd = os.open(location.zst, os.O_WRONLY | os.O_APPEND | OPEN_FLAGS)
+            try:
+                for data in payloads:
+                    appending.write_line(fd, data, location.rel)
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
+            held.release()
         return location.rel
 
 
@@ -179,18 +192,22 @@ class ReopenWithCreate(ReferenceStore):
     def append(self, path: str, lines: list[str]) -> str:
         location = self._locate(path)
         payloads = [appending.encode_line(line) for line in lines]
+        held = self.coord.writer_locks(location)
         try:
-            os.makedirs(location.folder, mode=0o700, exist_ok=True)
-            fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, 0o600)
-        except OSError as exc:
-            raise from_os_error(exc, location.rel) from None
-        try:
-            lock_with_timeout(fd, False, appending.LOCK_TIMEOUT, location.rel)
-            appending._refuse_read_only(os.fstat(fd).st_mode, location.rel)
-            for data in payloads:
-                appending.write_line(fd, data, location.rel)
+            try:
+                os.makedirs(location.folder, mode=0o700, exist_ok=True)
+                fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, 0o600)
+            except OSError as exc:
+                raise from_os_error(exc, location.rel) from None
+            try:
+                self.coord.guard_handle(fd, location)
+                appending._refuse_read_only(os.fstat(fd).st_mode, location.rel)
+                for data in payloads:
+                    appending.write_line(fd, data, location.rel)
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
+            held.release()
         return location.rel
 
 
@@ -203,11 +220,17 @@ class ReopenWithCreate(ReferenceStore):
 class ResurrectsDeleted(ReferenceStore):
     def delete(self, path: str) -> None:
         location = self._locate(path)
-        fd, found, _compressed = lifecycle._open_selected_locked(location, lifecycle.DELETE_LOCK_TIMEOUT)
+        fd, found, compressed = lifecycle._open_selected_locked(location, lifecycle.DELETE_LOCK_TIMEOUT)
+        claim = None
         try:
+            claim = self.coord.claim(location, None if compressed else fd, wait=lifecycle.DELETE_LOCK_TIMEOUT)
+            if claim is None:
+                raise BusyError("a writer holds the rollout", path=location.rel)
             os.unlink(found)
             fsync_folder(location.folder)
         except OSError as exc:
             raise from_os_error(exc, location.rel) from None
         finally:
+            if claim is not None:
+                claim.release()
             os.close(fd)
