@@ -10,12 +10,14 @@ import json
 from conformance import cli as conformance_cli
 from race_harness.interop import LINES_LOST, SAFE, probe, run_pair
 
-UNLOCKED = "mutant:upstream-stat-recheck"
+FLOCK_ONLY = "reference:inode-flock"
+THREAD_LOCKS_ONLY = "reference:codex-thread-locks"
 
 
 def test_lost_lines_pair_is_detected_with_a_bundle_that_replays(tmp_path, capsys):
-    cell = run_pair(probe("reference"), probe(UNLOCKED), str(tmp_path / "w"), scenarios=("r2-writer-vs-unlink",),
-                    seconds=1.5, seed=2, bundle_dir=str(tmp_path / "b"))
+    # neither scheme sees the other's writer lock
+    cell = run_pair(probe(FLOCK_ONLY), probe(THREAD_LOCKS_ONLY), str(tmp_path / "w"),
+                    scenarios=("r2-writer-vs-unlink",), seconds=1.5, seed=2, bundle_dir=str(tmp_path / "b"))
     assert cell.label == LINES_LOST and cell.status == "violation", [v.describe() for v in cell.verdicts]
     assert cell.replayed and cell.replayed.reproduced, cell.replayed
     scenario = next(v for v in cell.verdicts if v.name == "r2-writer-vs-unlink")
@@ -23,11 +25,12 @@ def test_lost_lines_pair_is_detected_with_a_bundle_that_replays(tmp_path, capsys
     # and anyone can replay it with the public command, to the same violation
     assert conformance_cli.main(["replay", scenario.bundle]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("reproduced: expected lost_line") and f"compressor={UNLOCKED}" in out
+    assert out.startswith("reproduced: expected lost_line") and f"compressor={THREAD_LOCKS_ONLY}" in out
 
 
 def test_safe_pair_is_safe(tmp_path):
-    cell = run_pair(probe("reference"), probe("reference"), str(tmp_path), seconds=2.0, seed=1)
+    # the reference compressor follows both schemes, so it sees codex-style writers' thread locks
+    cell = run_pair(probe(THREAD_LOCKS_ONLY), probe("reference"), str(tmp_path), seconds=2.0, seed=1)
     assert cell.label == SAFE, [v.describe() for v in cell.verdicts]
     assert not cell.not_applicable and len(cell.verdicts) == 7  # six scenarios and the campaign
     campaign = cell.verdicts[-1]
@@ -48,18 +51,18 @@ def test_a_store_without_failpoints_gets_only_the_scenarios_that_apply(tmp_path)
 
 def test_cli_matrix_exit_code_json_and_markdown(tmp_path, capsys):
     out_json, out_md = tmp_path / "m.json", tmp_path / "m.md"
-    code = conformance_cli.main(["interop", "--stores", f"reference,{UNLOCKED}", "--scenario", "r12-idle-writer",
+    code = conformance_cli.main(["interop", "--stores", f"{FLOCK_ONLY},{THREAD_LOCKS_ONLY}", "--scenario", "r12-idle-writer",
                                  "--seconds", "0", "--no-replay-check", "--workdir", str(tmp_path / "w"),
                                  "--bundle-dir", str(tmp_path / "b"), "--json", str(out_json),
                                  "--markdown", str(out_md)])
     assert code == 1
     matrix = json.loads(out_json.read_text())
     verdicts = {(c["writer"], c["compressor"]): c["verdict"] for c in matrix["cells"]}
-    assert verdicts == {("reference", "reference"): SAFE, ("reference", UNLOCKED): LINES_LOST,
-                        (UNLOCKED, "reference"): LINES_LOST, (UNLOCKED, UNLOCKED): LINES_LOST}
+    assert verdicts == {(FLOCK_ONLY, FLOCK_ONLY): SAFE, (FLOCK_ONLY, THREAD_LOCKS_ONLY): LINES_LOST,
+                        (THREAD_LOCKS_ONLY, FLOCK_ONLY): LINES_LOST, (THREAD_LOCKS_ONLY, THREAD_LOCKS_ONLY): SAFE}
     assert all(c["bundles"] for c in matrix["cells"] if c["verdict"] == LINES_LOST)
     table = out_md.read_text()
-    assert f"| `reference` | safe | {LINES_LOST} |" in table
+    assert f"| `{FLOCK_ONLY}` | safe | {LINES_LOST} |" in table
     assert "writer \\ compressor" in capsys.readouterr().out
     assert conformance_cli.main(["interop", "--stores", "reference,no-such-form"]) == 2
     assert conformance_cli.main(["interop"]) == 2

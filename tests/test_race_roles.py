@@ -22,7 +22,8 @@ from race_harness.replay import replay
 from race_harness.roles import Roles, role_of_actor, role_of_point
 from race_harness.scenarios import run_scenario
 
-UNLOCKED = "mutant:upstream-stat-recheck"
+FLOCK_ONLY = "reference:inode-flock"  # its writers lock the data inode, nothing else
+THREAD_LOCKS_ONLY = "reference:codex-thread-locks"  # its compressor probes codex's lock files, nothing else
 QUIET = "py:tests.test_race_modes:no_failpoint_store"  # the reference declaring no failpoints
 WEEKLY = "py:tests.test_race_roles:fixed_week_store"
 
@@ -54,16 +55,17 @@ def test_actor_and_failpoint_roles():
         role_of_actor("victim")
 
 
-def test_unlocked_compressor_against_reference_writers_loses_lines_and_replays(tmp_path):
-    roles = Roles(writer="reference", compressor=UNLOCKED, reader="reference")
+def test_compressor_blind_to_the_writers_scheme_loses_lines_and_replays(tmp_path):
+    roles = Roles(writer=FLOCK_ONLY, compressor=THREAD_LOCKS_ONLY, reader="reference")
     verdict = run_scenario(roles, "r12-idle-writer", str(tmp_path / "w"), bundle_dir=str(tmp_path / "b"))
     assert "lost_line" in verdict.classes, verdict.describe()
     assert verdict.stats["roles"] == roles.as_dict()
-    assert verdict.stats["stores"]["compressor"]["store"].startswith("mutant-upstream-stat-recheck")
-    assert verdict.stats["stores"]["writer"]["store"].startswith("reference")
+    assert verdict.stats["stores"]["compressor"]["coordination"] == ["codex-thread-locks"]
+    assert verdict.stats["stores"]["writer"]["coordination"] == ["inode-flock"]
     with open(os.path.join(verdict.bundle, "meta.json")) as handle:
         meta = json.load(handle)
-    assert meta["roles"] == roles.as_dict() and f"--compressor-store {UNLOCKED}" in meta["command"]
+    assert meta["roles"] == roles.as_dict() and f"--compressor-store {THREAD_LOCKS_ONLY}" in meta["command"]
+    assert meta["actors"]["writer"] == "writer" and meta["actors"]["compressor"] == "compressor"
     # the idle week is an operation of the ager, in the history like any other
     ages = [e for e in load_events(verdict.workdir) if e.op == "age"]
     assert [e.type for e in ages] == ["invoke", "ok"] and ages[0].proc == "ager"
@@ -71,16 +73,17 @@ def test_unlocked_compressor_against_reference_writers_loses_lines_and_replays(t
     assert again.reproduced and again.verdict.stats["roles"] == roles.as_dict(), again.describe()
 
 
-def test_same_scenario_is_safe_with_reference_in_every_role(tmp_path):
-    verdict = run_scenario(Roles.of("reference"), "r12-idle-writer", str(tmp_path))
+def test_same_scenario_is_safe_when_the_compressor_follows_the_writers_scheme(tmp_path):
+    verdict = run_scenario(Roles(writer=FLOCK_ONLY, compressor="reference", reader=FLOCK_ONLY), "r12-idle-writer",
+                           str(tmp_path))
     assert verdict.status == "passed", verdict.describe()
     assert verdict.stats["outcomes"].get("skipped_busy"), verdict.describe()  # the writer's lock was seen
 
 
 def test_cli_roles_exit_codes_and_missing_failpoints_by_role(tmp_path, capsys):
-    assert _race("race", "--store", "reference", "--compressor-store", UNLOCKED, "--scenario", "r2-writer-vs-unlink",
-                 "--workdir", str(tmp_path / "a"), "--bundle-dir", str(tmp_path / "b")) == 1
-    assert f"compressor={UNLOCKED}" in capsys.readouterr().out
+    assert _race("race", "--store", THREAD_LOCKS_ONLY, "--compressor-store", FLOCK_ONLY, "--scenario",
+                 "r2-writer-vs-unlink", "--workdir", str(tmp_path / "a"), "--bundle-dir", str(tmp_path / "b")) == 1
+    assert f"compressor={FLOCK_ONLY}" in capsys.readouterr().out
     # r5 needs append.after_open: a writer store without failpoints makes it inconclusive, with the reason
     assert _race("race", "--writer-store", QUIET, "--compressor-store", "reference", "--reader-store", "reference",
                  "--scenario", "r5-materialize-mtime", "--workdir", str(tmp_path / "c")) == 3
