@@ -116,13 +116,20 @@ def _footnotes(matrix: Matrix) -> list[tuple[Cell, str]]:
         failing = [v for v in cell.verdicts if v.status != "passed"]
         for verdict in failing:
             what = ", ".join(verdict.classes) or verdict.status
-            where = verdict.bundle or "; ".join(verdict.notes[-1:])
+            where = _shown(verdict.bundle) or "; ".join(verdict.notes[-1:])
             rows.append((cell, f"{verdict.name}: {what}: {where}"))
         if cell.replayed:
-            rows.append((cell, f"replay of {cell.replayed.bundle}: "
+            rows.append((cell, f"replay of {_shown(cell.replayed.bundle)}: "
                                + ("reproduced " if cell.replayed.reproduced else "did not reproduce ")
                                + (", ".join(cell.replayed.classes) or "nothing")))
     return rows
+
+
+def _shown(path: str) -> str:
+    """A bundle path as a reader can use it: relative when it lies under the current folder."""
+    if path and os.path.abspath(path).startswith(os.getcwd() + os.sep):
+        return os.path.relpath(path)
+    return path
 
 
 def render_text(matrix: Matrix) -> str:

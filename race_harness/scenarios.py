@@ -90,6 +90,13 @@ def window(run: Run, held: str, op: Op, point: str, others: list[tuple[str, Op]]
     return first if isinstance(first, Done) else None
 
 
+def idle(run: Run, path: str, rollout: str) -> None:
+    """The rollout sat idle past any cold age (a fixed week included) before the compressor looks:
+    without it a store that ignores the configured cold age (codex) would find it not cold and the
+    window would never open."""
+    run.age(path, rollout, IDLE_WEEK_AND_MORE)
+
+
 def _spawn(run: Run, *names: str) -> None:
     for name in names:
         if name not in run.actors:
@@ -99,6 +106,7 @@ def _spawn(run: Run, *names: str) -> None:
 def r1(run: Run) -> None:
     rollout, path = seed(run)
     _spawn(run, "compressor", "writer")
+    idle(run, path, rollout)
     window(run, "compressor", Op("compress", path, rollout), "compress.after_encode",
            [("writer", Op("append", path, rollout, 2))])
     run.call("writer", Op("append", path, rollout, 1))
@@ -109,6 +117,7 @@ def r2(run: Run) -> None:
     _spawn(run, "writer", "compressor")
     run.call("writer", Op("open_writer", path, rollout))
     run.call("writer", Op("write", path, rollout))
+    idle(run, path, rollout)
     window(run, "compressor", Op("compress", path, rollout), "compress.before_unlink",
            [("writer", Op("write", path, rollout, 2))])
     run.call("writer", Op("write", path, rollout))
@@ -123,6 +132,7 @@ def r3_torn_tail(run: Run) -> None:
     try:
         os.write(fd, b'{"timestamp":"2025-01-03T12:00:00.000Z","type":"event_msg","payload":{"type":"half')
         run.notes.append("harness wrote half a line (no newline) to the plain file, then asked for compress")
+        idle(run, path, rollout)
         run.call("compressor", Op("compress", path, rollout))
         os.write(fd, b'-written"}}\n')
     finally:
@@ -141,6 +151,7 @@ def r3_big_lines(run: Run) -> None:
 def r4(run: Run) -> None:
     rollout, path = seed(run)
     _spawn(run, "compressor", "writer")
+    idle(run, path, rollout)
     window(run, "compressor", Op("compress", path, rollout), "compress.after_unlink",
            [("writer", Op("append", path, rollout, 2))])
 
@@ -174,6 +185,7 @@ def r6_writers(run: Run) -> None:
 def r7(run: Run) -> None:
     rollout, path = seed(run)
     _spawn(run, "compressor-a", "compressor-b", "writer")
+    idle(run, path, rollout)
     window(run, "compressor-a", Op("compress", path, rollout), "compress.after_encode",
            [("compressor-b", Op("compress", path, rollout)), ("writer", Op("open_writer", path, rollout)),
             ("writer", Op("write", path, rollout))])
@@ -240,6 +252,7 @@ def r10(run: Run) -> None:
 def r11(run: Run) -> None:
     rollout, path = seed(run, lines=3)
     _spawn(run, "compressor", "writer", "reader")
+    idle(run, path, rollout)
     points = {actor: [p for p in COMPRESS_POINTS + MATERIALIZE_POINTS if p in run.failpoints_of(actor)]
               for actor in ("compressor", "writer")}
     if not any(points.values()):
@@ -266,7 +279,7 @@ def r12(run: Run) -> None:
     _spawn(run, "writer", "compressor")
     run.call("writer", Op("open_writer", path, rollout))
     run.call("writer", Op("write", path, rollout))
-    run.age(path, rollout, IDLE_WEEK_AND_MORE)  # the idle week, past any store's cold age
+    idle(run, path, rollout)
     run.call("compressor", Op("run_worker"))
     run.call("writer", Op("write", path, rollout, 2))
     run.call("writer", Op("close_writer", path, rollout))
