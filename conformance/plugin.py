@@ -27,6 +27,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("rollout-conformance")
     group.addoption("--store", help="store selection: reference | py:mod:factory | cmd:<command> | mutant:<name>")
     group.addoption("--profile", choices=PROFILES, default="full", help="run only this profile's tests")
+    group.addoption("--needing", metavar="CAPABILITY",
+                    help="run only the tests that need this capability (e.g. failpoints: every failpoint-driven test)")
     group.addoption("--ledger", help="TOML file of expected failures")
     group.addoption("--update-ledger", action="store_true", help="rewrite --ledger from this run's failures")
     group.addoption("--conformance-report", metavar="FILE", help="write the JSON report here")
@@ -107,7 +109,10 @@ def pytest_collection_modifyitems(config, items):
         if unknown:
             raise pytest.UsageError(f"{item.nodeid} names unknown requirement ids {unknown}; see SPEC.md")
         item.user_properties.append(("requirements", ids))
-        if profile == "full" or required_capabilities(item) <= {profile}:
+        needing = config.getoption("--needing")
+        if needing and needing not in required_capabilities(item):
+            drop.append(item)
+        elif profile == "full" or required_capabilities(item) <= {profile}:
             keep.append(item)
         else:
             drop.append(item)
