@@ -22,6 +22,11 @@ actor draws its delays from its own stream (seed, actor name), so the draws do n
 the actors' hits interleave.  The verdict's stats say ``time_to_detection_s``: seconds from the
 start of the race to the invoke of the earliest operation quoted by any violation's witness (or to
 the end of the race when no witness quotes an operation; ``time_to_detection_basis`` says which).
+
+A verdict is earned: a campaign without violations whose writers got no write acknowledged, or whose
+compressors never found a rollout cold during the race (every answer ``skipped_not_cold``, a failure,
+or a worker run that did not run), proved nothing and is inconclusive, saying so.  A compressor that
+found rollouts cold and skipped them as busy did put the writers' lines at stake.
 """
 
 from __future__ import annotations
@@ -37,11 +42,12 @@ from dataclasses import asdict, dataclass, replace
 
 from .actor import Exited, Op
 from .controller import CONTINUE, CRASH, Hit
+from .history import OK, WRITING_OPS, Operation
 from .judge import conclude, fresh_workdir, guarded
 from .roles import Roles
 from .run import IDLE_WEEK_AND_MORE, Run
 from .scenarios import seed
-from .verdict import Verdict
+from .verdict import INCONCLUSIVE, PASSED, Verdict
 
 ARCHIVED = "archived_sessions/"
 CRASH_PROBABILITY = 0.02  # per compress/materialize failpoint hit, when kills are on
@@ -223,11 +229,35 @@ def run_campaign(selection: "str | Roles", config: CampaignConfig, root: str, bu
             run.stop("setup")
             started, ended = _race(run, config, rollouts, show_progress, imposed)
             verdict = conclude(run, meta, bundle_dir)
-            return _with_detection_time(verdict, started, ended)
+            return _earned(_with_detection_time(verdict, started, ended), run.operations(), config)
         finally:
             run.close()
 
     return guarded(meta["name"], workdir, body)
+
+
+def _earned(verdict: Verdict, ops: list[Operation], config: CampaignConfig) -> Verdict:
+    """Inconclusive, saying why, when a passed campaign put nothing at stake (see the module docstring)."""
+    if verdict.status != PASSED:
+        return verdict
+    written = sum(op.status == OK and op.op in WRITING_OPS for op in ops if op.proc.startswith("writer"))
+    engaged = sum(op.status == OK and _found_cold(op.value) for op in ops if op.proc.startswith("compressor"))
+    if (written or not config.writers) and (engaged or not config.compressors):
+        return verdict
+    why = (f"nothing was at stake: {written} acknowledged write(s), {engaged} compressor operation(s) that found a "
+           "rollout cold during the race (a store that never found a rollout cold, or that refused every operation)")
+    return replace(verdict, status=INCONCLUSIVE, notes=verdict.notes + (why,))
+
+
+def _found_cold(value: object) -> bool:
+    """A compress outcome, or a worker report, showing the compressor took up a cold rollout."""
+    if isinstance(value, str):
+        outcomes = [value]
+    elif isinstance(value, dict):
+        outcomes = list((value.get("outcomes") or {}).values())
+    else:
+        return False
+    return any(outcome != "skipped_not_cold" for outcome in outcomes)
 
 
 def _with_detection_time(verdict: Verdict, started: float, ended: float) -> Verdict:

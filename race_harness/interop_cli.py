@@ -12,7 +12,8 @@ import json
 import os
 import sys
 
-from .interop import EXIT_CODES, INTEROP_SCENARIOS, SAFE, Cell, Matrix, run_matrix
+from .interop import INTEROP_SCENARIOS, SAFE, Cell, Matrix, run_matrix
+from .verdict import EXIT_CODES
 
 USAGE_ERROR = 2
 _FORMS = ("reference", "py:", "cmd:", "mutant:", "codex")
