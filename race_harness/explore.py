@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .actor import Done, Exited, Op
 from .controller import Held
 from .judge import conclude, fresh_workdir, guarded
-from .roles import Roles, role_of_actor
+from .roles import Roles
 from .run import Run
 from .scenarios import seed
 from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Inconclusive, Verdict
@@ -102,18 +102,18 @@ def interleave(selection: "str | Roles", pair: Pair, workdir: str, choices: tupl
         try:
             run.spawn("setup", failpoints=False)
             names = (pair.first[0], pair.second[0])
-            # each actor is a choice point only at the pair's points its own role's store declared
-            points = {name: tuple(p for p in pair.points if p in run.declared(role_of_actor(name))) for name in names}
-            if not any(points.values()):
-                raise Inconclusive(f"{pair.name} needs failpoints; the stores declared none of {', '.join(pair.points)}")
-            for name in names:
-                if not points[name]:
-                    run.notes.append(f"{name}'s store {UNCONTROLLED}: it is never a choice point")
             rollout, path = seed(run, compressed=pair.compressed)
             queues = {pair.first[0]: pair.first[1](rollout, path), pair.second[0]: pair.second[1](rollout, path)}
             for name in names:
-                run.spawn(name, failpoint_filter=points[name] or pair.points)
+                run.spawn(name, failpoint_filter=pair.points)
+            # each actor is a choice point only at the pair's points its own store declared
+            points = {name: tuple(p for p in pair.points if p in run.failpoints_of(name)) for name in names}
+            if not any(points.values()):
+                raise Inconclusive(f"{pair.name} needs failpoints; the stores declared none of {', '.join(pair.points)}")
+            for name in names:
                 run.hold(name, *points[name])
+                if not points[name]:
+                    run.notes.append(f"{name}'s store {UNCONTROLLED}: it is never a choice point")
             _drive(run, names, queues, choices, rng, taken, steps, diverged)
             verdict_meta = dict(meta, params={"pair": pair.name, "choices": list(taken)},
                                 schedule={"interleaving": [f"{s.actor}@{s.point}" for s in steps], "choices": taken})

@@ -112,12 +112,16 @@ class Run:
             self.bus.put(message)
 
     def declared(self, role: str) -> tuple[str, ...]:
-        """The failpoints the ``role`` store declared (a hello-only probe actor asks when none ran yet)."""
-        if role not in self.hellos:
+        """The failpoints the ``role`` store declared (a hello-only probe actor asks when no actor of
+        that store ran yet)."""
+        selection = self.roles.selection(role)
+        same = [ready for other, ready in self.hellos.items() if self.roles.selection(other) == selection]
+        if not same:
             name = f"probe-{role}"
             self.spawn(name, failpoints=False, role=role)
             self.stop(name)
-        return self.hellos[role].failpoints
+            same = [self.hellos[role]]
+        return same[0].failpoints
 
     def failpoints_of(self, name: str) -> tuple[str, ...]:
         """The failpoints actor ``name``'s store declared."""
