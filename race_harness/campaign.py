@@ -24,9 +24,10 @@ start of the race to the invoke of the earliest operation quoted by any violatio
 the end of the race when no witness quotes an operation; ``time_to_detection_basis`` says which).
 
 A verdict is earned: a campaign without violations whose writers got no write acknowledged, or whose
-compressors never found a rollout cold during the race (every answer ``skipped_not_cold``, a failure,
-or a worker run that did not run), proved nothing and is inconclusive, saying so.  A compressor that
-found rollouts cold and skipped them as busy did put the writers' lines at stake.
+compressors never took up a cold rollout during the race (every answer ``skipped_not_cold``, a
+failure, or a worker run that did not run), proved nothing and is inconclusive, saying so.  A
+compressor that skipped a cold rollout as busy did put the writers' lines at stake, and so may one
+whose operation never completed (killed, or still running when the race ended: it may have acted).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from dataclasses import asdict, dataclass, replace
 
 from .actor import Exited, Op
 from .controller import CONTINUE, CRASH, Hit
-from .history import OK, WRITING_OPS, Operation
+from .history import INFO, OK, WRITING_OPS, Operation
 from .judge import conclude, fresh_workdir, guarded
 from .roles import Roles
 from .run import IDLE_WEEK_AND_MORE, Run
@@ -241,11 +242,12 @@ def _earned(verdict: Verdict, ops: list[Operation], config: CampaignConfig) -> V
     if verdict.status != PASSED:
         return verdict
     written = sum(op.status == OK and op.op in WRITING_OPS for op in ops if op.proc.startswith("writer"))
-    engaged = sum(op.status == OK and _found_cold(op.value) for op in ops if op.proc.startswith("compressor"))
+    engaged = sum(op.status == INFO or (op.status == OK and _found_cold(op.value))
+                  for op in ops if op.proc.startswith("compressor"))
     if (written or not config.writers) and (engaged or not config.compressors):
         return verdict
-    why = (f"nothing was at stake: {written} acknowledged write(s), {engaged} compressor operation(s) that found a "
-           "rollout cold during the race (a store that never found a rollout cold, or that refused every operation)")
+    why = (f"nothing was at stake: {written} acknowledged write(s), {engaged} compressor operation(s) that took up "
+           "a cold rollout during the race (a store that never found a rollout cold, or that refused every operation)")
     return replace(verdict, status=INCONCLUSIVE, notes=verdict.notes + (why,))
 
 
