@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conformance import cli as conformance_cli
 from race_harness.interop import LINES_LOST, SAFE, probe, run_pair
 
@@ -66,3 +68,11 @@ def test_cli_matrix_exit_code_json_and_markdown(tmp_path, capsys):
     assert "writer \\ compressor" in capsys.readouterr().out
     assert conformance_cli.main(["interop", "--stores", "reference,no-such-form"]) == 2
     assert conformance_cli.main(["interop"]) == 2
+
+
+@pytest.mark.parametrize("writer,compressor", [("reference", FLOCK_ONLY), ("reference", THREAD_LOCKS_ONLY),
+                                               (FLOCK_ONLY, "reference"), (THREAD_LOCKS_ONLY, "reference")])
+def test_the_reference_following_both_schemes_is_safe_next_to_either(writer, compressor, tmp_path):
+    cell = run_pair(probe(writer), probe(compressor), str(tmp_path), scenarios=("r2-writer-vs-unlink", "r12-idle-writer"),
+                    seconds=0)
+    assert cell.label == SAFE, [v.describe() for v in cell.verdicts]
