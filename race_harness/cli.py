@@ -90,7 +90,8 @@ def _cmd_race(args: argparse.Namespace) -> int:
 
     if args.list_scenarios:
         for scenario in SCENARIOS.values():
-            needs = f"  (needs {', '.join(f'{role_of_point(p)}: {p}' for p in scenario.needs)})" if scenario.needs else ""
+            needs = ", ".join(f"{role_of_point(p)}: {p}" for p in scenario.needs)
+            needs = f"  (needs {needs})" if needs else ""
             print(f"{scenario.name:<34} {scenario.window:<6} {scenario.summary}{needs}")
         for pair in PAIRS.values():
             print(f"{pair.name:<34} pair   {pair.summary} (--exhaustive)")

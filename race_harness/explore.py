@@ -87,7 +87,8 @@ PAIRS = {p.name: p for p in [
 ]}
 
 
-def interleave(selection: "str | Roles", pair: Pair, workdir: str, choices: tuple[str, ...] = (), rng: random.Random | None = None,
+def interleave(selection: "str | Roles", pair: Pair, workdir: str, choices: tuple[str, ...] = (),
+               rng: random.Random | None = None,
                seed_value: int = 0, bundle_dir: str | None = None) -> Interleaving:
     """Run one interleaving: follow ``choices``, then the first actor (or ``rng``) at later choice points."""
     roles = Roles.of(selection)
@@ -109,7 +110,8 @@ def interleave(selection: "str | Roles", pair: Pair, workdir: str, choices: tupl
             # each actor is a choice point only at the pair's points its own store declared
             points = {name: tuple(p for p in pair.points if p in run.failpoints_of(name)) for name in names}
             if not any(points.values()):
-                raise Inconclusive(f"{pair.name} needs failpoints; the stores declared none of {', '.join(pair.points)}")
+                raise Inconclusive(f"{pair.name} needs failpoints; the stores declared none of "
+                                   f"{', '.join(pair.points)}")
             for name in names:
                 run.hold(name, *points[name])
                 if not points[name]:

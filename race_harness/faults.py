@@ -52,7 +52,8 @@ def _countdown(n: int, errno: str, hits: list[Hit]) -> Callable[[Hit], tuple[str
     return policy
 
 
-def sweep_one(selection: "str | Roles", target: Target, errno: str, n: int, root: str, bundle_dir: str | None) -> tuple[Verdict, list[Hit]]:
+def sweep_one(selection: "str | Roles", target: Target, errno: str, n: int, root: str,
+              bundle_dir: str | None) -> tuple[Verdict, list[Hit]]:
     """One step of the sweep: the N-th hit fails with ``errno``."""
     name = f"countdown-{target.name}-{errno}-{n}"
     workdir = fresh_workdir(root, name)

@@ -37,7 +37,8 @@ def conclude(run: Run, meta: dict, bundle_dir: str | None, recover: bool = True)
     if violations and bundle_dir:
         schedule = {"decisions": run.controller.schedule_rows(), "notes": run.notes, **meta.get("schedule", {})}
         writer = run.hellos.get("writer")
-        meta = dict(meta, status=verdict.status, classes=list(verdict.classes), stores=run.stores(), actors=stats["actors"], capabilities=list(writer.capabilities) if writer else [],
+        meta = dict(meta, status=verdict.status, classes=list(verdict.classes), stores=run.stores(),
+                    actors=stats["actors"], capabilities=list(writer.capabilities) if writer else [],
                     failpoints=list(writer.failpoints) if writer else [], store=writer.store if writer else "")
         folder = bundle.write_bundle(bundle_dir, run.workdir, meta, schedule, verdict.describe())
         verdict = Verdict(verdict.name, verdict.status, verdict.violations, verdict.notes, run.workdir, folder, stats)

@@ -1,8 +1,9 @@
 """One run: a work folder, a shared home, a failpoint controller and the actor processes.
 
 Contract: :class:`Run` starts actors (each with its own instance of its role's store, see
-:mod:`race_harness.roles`, and its own failpoint socket), sends them operations, waits for their results or their held failpoints on one event bus, kills
-them on demand, and at the end hands the merged history to the checker.  Every harness decision
+:mod:`race_harness.roles`, and its own failpoint socket), sends them operations, waits for their
+results or their held failpoints on one event bus, kills them on demand, and at the end hands the
+merged history to the checker.  Every harness decision
 that is not a failpoint answer (a kill, a clock change, a stall release) goes into :attr:`notes`.
 """
 

@@ -337,7 +337,8 @@ def missing_failpoints(scenario: Scenario, declared: Callable[[str], tuple[str, 
     return [f"{role_of_point(p)} store lacks {p}" for p in scenario.needs if p not in declared(role_of_point(p))]
 
 
-def run_scenario(selection: "str | Roles", name: str, root: str, seed: int = 0, bundle_dir: str | None = None) -> Verdict:
+def run_scenario(selection: "str | Roles", name: str, root: str, seed: int = 0,
+                 bundle_dir: str | None = None) -> Verdict:
     """Run one named scenario in a fresh home and judge it (``selection``: one store, or one per role)."""
     scenario = SCENARIOS[name]
     workdir = fresh_workdir(root, name)

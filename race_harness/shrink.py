@@ -246,7 +246,8 @@ def write_regression(path: str, selection: "str | Roles", config: CampaignConfig
     params = asdict(config)
     params["line_sizes"] = list(params["line_sizes"])
     text = _REGRESSION.format(
-        cls=cls, roles=roles.as_dict(), described=roles.describe(), attempts=attempts, seed=config.seed, last=config.seed + attempts - 1,
+        cls=cls, roles=roles.as_dict(), described=roles.describe(), attempts=attempts, seed=config.seed,
+        last=config.seed + attempts - 1,
         name=os.path.basename(path), original=json.dumps(asdict(original or config), sort_keys=True),
         steps=", ".join(steps) or "(none)", source=_SOURCE_ROOT, config=_literal(params), slug=slug)
     folder = os.path.dirname(os.path.abspath(path))

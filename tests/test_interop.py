@@ -53,8 +53,8 @@ def test_a_store_without_failpoints_gets_only_the_scenarios_that_apply(tmp_path)
 
 def test_cli_matrix_exit_code_json_and_markdown(tmp_path, capsys):
     out_json, out_md = tmp_path / "m.json", tmp_path / "m.md"
-    code = conformance_cli.main(["interop", "--stores", f"{FLOCK_ONLY},{THREAD_LOCKS_ONLY}", "--scenario", "r12-idle-writer",
-                                 "--seconds", "0", "--no-replay-check", "--workdir", str(tmp_path / "w"),
+    code = conformance_cli.main(["interop", "--stores", f"{FLOCK_ONLY},{THREAD_LOCKS_ONLY}",
+                                 "--scenario", "r12-idle-writer", "--seconds", "0", "--no-replay-check", "--workdir", str(tmp_path / "w"),
                                  "--bundle-dir", str(tmp_path / "b"), "--json", str(out_json),
                                  "--markdown", str(out_md)])
     assert code == 1
@@ -73,6 +73,6 @@ def test_cli_matrix_exit_code_json_and_markdown(tmp_path, capsys):
 @pytest.mark.parametrize("writer,compressor", [("reference", FLOCK_ONLY), ("reference", THREAD_LOCKS_ONLY),
                                                (FLOCK_ONLY, "reference"), (THREAD_LOCKS_ONLY, "reference")])
 def test_the_reference_following_both_schemes_is_safe_next_to_either(writer, compressor, tmp_path):
-    cell = run_pair(probe(writer), probe(compressor), str(tmp_path), scenarios=("r2-writer-vs-unlink", "r12-idle-writer"),
-                    seconds=0)
+    cell = run_pair(probe(writer), probe(compressor), str(tmp_path),
+                    scenarios=("r2-writer-vs-unlink", "r12-idle-writer"), seconds=0)
     assert cell.label == SAFE, [v.describe() for v in cell.verdicts]
