@@ -234,7 +234,7 @@ def test_shrunk_campaign_{slug}(tmp_path):
         if expect == "absent":
             assert CLASS not in verdict.classes, verdict.describe()
     if expect == "present":
-        pytest.fail(f"{{CLASS}} not found against {{store}} in {{ATTEMPTS}} campaign(s): {{found}}")
+        pytest.fail(f"{{CLASS}} not found against {{store.describe()}} in {{ATTEMPTS}} campaign(s): {{found}}")
 '''
 
 
