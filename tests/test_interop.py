@@ -11,6 +11,7 @@ import pytest
 
 from conformance import cli as conformance_cli
 from race_harness.interop import LINES_LOST, SAFE, probe, run_pair
+from race_harness.interop_cli import split_stores
 
 FLOCK_ONLY = "reference:inode-flock"
 THREAD_LOCKS_ONLY = "reference:codex-thread-locks"
@@ -76,3 +77,8 @@ def test_the_reference_following_both_schemes_is_safe_next_to_either(writer, com
     cell = run_pair(probe(writer), probe(compressor), str(tmp_path),
                     scenarios=("r2-writer-vs-unlink", "r12-idle-writer"), seconds=0)
     assert cell.label == SAFE, [v.describe() for v in cell.verdicts]
+
+
+def test_store_lists_keep_commas_inside_a_command():
+    assert split_stores("reference,cmd:./adapter --modes a,b,reference:inode-flock") == [
+        "reference", "cmd:./adapter --modes a,b", "reference:inode-flock"]
