@@ -82,3 +82,18 @@ def test_the_reference_following_both_schemes_is_safe_next_to_either(writer, com
 def test_store_lists_keep_commas_inside_a_command():
     assert split_stores("reference,cmd:./adapter --modes a,b,reference:inode-flock") == [
         "reference", "cmd:./adapter --modes a,b", "reference:inode-flock"]
+
+
+def test_a_codex_like_store_slots_in_and_its_cells_are_earned(tmp_path):
+    """No failpoints and a fixed week of cold age (like codex): r5 does not apply where it writes, the
+    others race on timing after the ager's idle week, and the loss next to an inode-flock writer shows."""
+    codex_like = probe("py:tests.test_race_roles:codex_like_store")
+    lost = run_pair(probe(FLOCK_ONLY), codex_like, str(tmp_path / "a"),
+                    scenarios=("r2-writer-vs-unlink", "r12-idle-writer"), seconds=2.0, seed=3,
+                    bundle_dir=str(tmp_path / "b"))
+    assert lost.label == LINES_LOST and lost.replayed and lost.replayed.reproduced, [
+        v.describe() for v in lost.verdicts]
+    safe = run_pair(codex_like, probe("reference"), str(tmp_path / "c"),
+                    scenarios=("r5-materialize-mtime", "r12-idle-writer"), seconds=2.0, seed=3)
+    assert safe.label == SAFE and safe.not_applicable == (
+        "r5-materialize-mtime: writer store lacks append.after_open",), [v.describe() for v in safe.verdicts]

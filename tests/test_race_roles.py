@@ -38,6 +38,24 @@ def fixed_week_store():
     return Weekly()
 
 
+def codex_like_store():
+    """What codex 0.171.0 offers the harness, played by the reference: its lock-file scheme only, a
+    cold age fixed at 7 days whatever it is configured with, and no failpoints."""
+    from reference.store import ReferenceStore
+
+    class CodexLike(ReferenceStore):
+        def __init__(self):
+            super().__init__(("codex-thread-locks",))
+
+        def hello(self):
+            return replace(super().hello(), failpoints=())
+
+        def configure(self, home, cold_after_seconds=0.0):
+            super().configure(home, 7 * 24 * 3600.0)
+
+    return CodexLike()
+
+
 def _race(*argv: str) -> int:
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers(dest="command", required=True))
