@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import disk
 from .history import load_events, write_history
+from .roles import STORE_ROLES, Roles
 from .timeline import write_timeline
 
 COPY_LIMIT = 64 << 20  # homes bigger than this are described (manifest), not copied
@@ -53,7 +54,11 @@ def snapshot(home: str, dest: str, label: str) -> None:
 
 def rerun_command(meta: dict) -> str:
     """The exact command line that runs the same thing again."""
-    argv = [sys.executable, "-m", "race_harness.cli", "race", "--store", meta["selection"], "--seed", str(meta["seed"])]
+    roles = Roles.from_meta(meta)
+    argv = [sys.executable, "-m", "race_harness.cli", "race", "--store", roles.default, "--seed", str(meta["seed"])]
+    for role in STORE_ROLES:
+        if getattr(roles, role) != roles.default:
+            argv += [f"--{role}-store", getattr(roles, role)]
     kind, params = meta["kind"], meta["params"]
     if kind == "scenario":
         argv += ["--scenario", meta["name"]]
@@ -68,7 +73,7 @@ def rerun_command(meta: dict) -> str:
         for size in params["line_sizes"]:
             argv += ["--line-size", str(size)]
         argv += ["--big-line", str(params["big_line"])] + (["--kills"] if params["kills"] else [])
-        argv += ["--max-delay-ms", str(params.get("max_delay_ms", 0.0))]
+        argv += ["--max-delay-ms", str(params.get("max_delay_ms", 0.0)), "--agers", str(params.get("agers", 0))]
     # The harness runs from its source tree (it need not be installed): rerun from there.
     return f"cd {shlex.quote(_SOURCE_ROOT)} && {shlex.join(argv)}"
 
