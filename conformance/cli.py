@@ -18,8 +18,12 @@ COMMANDS: dict[str, str] = {
     "serve": "conformance.serve_cli",
     "race": "race_harness.cli",
     "replay": "race_harness.cli",
+    "interop": "race_harness.interop_cli",
     "mutants": "conformance.selftest",
     "selftest": "conformance.selftest",
+    "diff": "conformance.diff_cli",
+    "report": "conformance.views_cli",
+    "timeline": "conformance.views_cli",
 }
 
 
