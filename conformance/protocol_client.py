@@ -8,6 +8,7 @@ anything else it does wrong (hang, exit, garbage, schema violation, lie) raises
 from __future__ import annotations
 
 import json
+import math
 import os
 import select
 import shlex
@@ -78,6 +79,10 @@ class CommandStore:
             self._stderr.close()
             raise Inconclusive(f"cannot start {argv[0]!r} ({exc}); check the cmd: command line") from exc
         os.set_blocking(self._process.stdin.fileno(), False)
+        # poll, not select: a long-lived process (an xdist worker) may hold descriptors past FD_SETSIZE
+        self._readable, self._writable = select.poll(), select.poll()
+        self._readable.register(self._process.stdout.fileno(), select.POLLIN)
+        self._writable.register(self._process.stdin.fileno(), select.POLLOUT)
         self._hello: Hello = self._exchange("hello", protocol=PROTOCOL_VERSION)
 
     # -- the Store interface -------------------------------------------------------------------
@@ -204,7 +209,7 @@ class CommandStore:
             try:
                 view = view[os.write(fd, view):]  # a request fits the pipe buffer: no select first
             except BlockingIOError:
-                select.select([], [fd], [], self._remaining(op, deadline))  # full: wait until writable
+                self._writable.poll(_milliseconds(self._remaining(op, deadline)))  # full: wait until writable
             except BrokenPipeError:
                 self._fail_exited(op)
 
@@ -213,7 +218,7 @@ class CommandStore:
         scanned = 0
         while (end := self._buffer.find(b"\n", scanned)) < 0:
             scanned = len(self._buffer)
-            if not select.select([fd], [], [], self._remaining(op, deadline))[0]:
+            if not self._readable.poll(_milliseconds(self._remaining(op, deadline))):
                 continue
             chunk = os.read(fd, 1 << 20)
             if not chunk:
@@ -261,6 +266,11 @@ class CommandStore:
             self._process.stdin.close()
         except BrokenPipeError:
             pass  # stdin of a dead program: nothing left to flush
+
+
+def _milliseconds(seconds: float) -> int:
+    """A poll timeout: at least 1 ms, so a deadline still ahead is never a busy loop."""
+    return max(1, math.ceil(seconds * 1000))
 
 
 def _excerpt(line: bytes) -> str:
