@@ -18,8 +18,8 @@ import time
 
 from conformance import oracle
 from conformance.protocol_client import Inconclusive
-from conformance.store_api import CleanupReport, Hello, WorkerReport
-from reference.errors import InvalidHomeError, InvalidNameError, NotFoundError, OutsideHomeError, UnsupportedError
+from conformance.store_api import CleanupReport, Hello, UndeclaredCapabilityError, WorkerReport
+from reference.errors import InvalidHomeError, InvalidNameError, NotFoundError, OutsideHomeError
 
 from . import launch, passes
 from .install import CodexMissing, binary_version, find_binary
@@ -125,10 +125,9 @@ class CodexStore:
     # -- what codex does not offer ---------------------------------------------------------------
 
     def _unsupported(self, *_args, **_kwargs):
-        raise UnsupportedError(
+        raise UndeclaredCapabilityError(
             "codex 0.171.0 offers no byte-level reader, create/append/materialize or lifecycle here: "
-            f"this adapter declares only {', '.join(CAPABILITIES)}"
-        )
+            f"this adapter declares only {', '.join(CAPABILITIES)}", None)
 
     read = header = list = find = search = _unsupported
     create = append = materialize = _unsupported
