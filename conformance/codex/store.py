@@ -93,12 +93,17 @@ class CodexStore:
             raise Inconclusive(f"another rollout shares the id {target_id} with {rel}; codex's per-id writer "
                                "locks cannot single it out, so compress(path) cannot be asked of codex here")
         report = self._pass(masked=others)
+        if not report.ran:
+            raise Inconclusive("codex did not run a pass: another process holds its maintenance lock "
+                               "(.tmp/rollout-maintenance.lock) and codex has no per-rollout compression without it")
         return report.outcomes[rel]
 
     def cleanup(self) -> CleanupReport:
         """The only cleanup codex does: the temp sweep at the start of a pass (every rollout held busy)."""
         ids = {oracle.parse_name(os.path.basename(r))[1].lower() for r in passes.scan(self._home).files}
         report = self._pass(masked=ids)
+        if not report.ran:
+            raise Inconclusive("codex did not run a pass (its maintenance lock is held elsewhere), so it swept nothing")
         after = passes.scan(self._home)
         pairs = sorted(r for r in after.plains() if r + ".zst" in after.files)
         return CleanupReport(temps_removed=report.temps_removed, reconciled=(), conflicts=tuple(pairs))
@@ -146,6 +151,11 @@ class CodexStore:
                 for item in turn.get("items") or () if item.get("type") == "userMessage"
                 for part in item.get("content") or () if part.get("type") == "text"]
 
+    @property
+    def server_pid(self) -> int:
+        """The pid of the store's own app-server (its process group id too)."""
+        return self._require_server().pid
+
     def close(self) -> None:
         self._close_processes()
 
@@ -166,7 +176,7 @@ class CodexStore:
         with _held_writer_locks(self._home, masked):
             before, started = passes.scan(self._home), time.time_ns()
             offset = len(server.stderr_text())
-            server.request("rollout/compress", None)
+            server.request("rollout/compress", None, timeout=self.timeout)
             log = self._wait_for_pass_end(server, offset)
             after = passes.scan(self._home)
         if passes.FINISHED not in log:
