@@ -57,7 +57,10 @@ class CodexStore:
                      failpoints=(), coordination=("codex-thread-locks",))
 
     def configure(self, home: str, cold_after_seconds: float) -> None:
-        """Bind to ``home`` and start codex on it; the cold age is only checked by compressor ops."""
+        """Bind to ``home``; codex starts on first use (so it leaves nothing in a home it never served).
+
+        The cold age is checked only by compressor ops: codex's is fixed at 7 days.
+        """
         self._require_binary()
         if not os.path.isdir(home):
             raise InvalidHomeError(f"the home {home!r} is not a folder; create it first", path=str(home))
@@ -65,7 +68,6 @@ class CodexStore:
         self._home = os.path.realpath(home)
         self._cold_after = cold_after_seconds
         self._scratch = tempfile.mkdtemp(prefix="codex-scratch-home-")
-        self._server = launch.start(self._binary, self._home, self._scratch, self.timeout)
 
     # -- compressor -----------------------------------------------------------------------------
 
@@ -113,7 +115,6 @@ class CodexStore:
     def open_writer(self, path: str) -> str:
         """A codex session on the rollout: its own app-server, ``thread/resume`` (materializes a .zst)."""
         rel = self._logical(path)
-        self._require_server()
         session = CodexSession.resume(self._binary, self._home, self._scratch, rel, self.timeout)
         handle = f"{session.thread_id}#{next(self._handles)}"
         self._writers[handle] = session
@@ -162,17 +163,13 @@ class CodexStore:
     # -- internals -------------------------------------------------------------------------------
 
     def _pass(self, masked) -> WorkerReport:
-        server = self._require_server()
-        if self._cold_after != passes.COLD_AGE_SECONDS:
+        if self._home is not None and self._cold_after != passes.COLD_AGE_SECONDS:
             raise Inconclusive(
                 f"codex {self._version} fixes the cold age at 7 days ({passes.COLD_AGE_SECONDS} s) and this run "
                 f"configured {self._cold_after:g} s; back-date rollouts past 7 days instead"
             )
-        marker = os.path.join(self._home, ".tmp", "rollout-compression.lock")
-        try:
-            os.unlink(marker)  # codex's 6 h cooldown marker: a pass asked for must run
-        except FileNotFoundError:
-            pass
+        server = self._require_server()
+        _remove_codex_cooldown_marker(self._home)
         with _held_writer_locks(self._home, masked):
             before, started = passes.scan(self._home), time.time_ns()
             offset = len(server.stderr_text())
@@ -227,8 +224,10 @@ class CodexStore:
             raise Inconclusive(self._missing)
 
     def _require_server(self):
-        if self._server is None:
+        if self._home is None:
             raise Inconclusive("the codex store was used before configure")
+        if self._server is None:
+            self._server = launch.start(self._binary, self._home, self._scratch, self.timeout)
         return self._server
 
     def _close_processes(self) -> None:
@@ -241,6 +240,22 @@ class CodexStore:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+
+
+def _remove_codex_cooldown_marker(home: str) -> None:
+    """Remove the marker a codex pass leaves (``pid=… started_at=…``), which blocks passes for 6 h.
+
+    A pass asked for must run, so codex's own cooldown goes; a marker with any other content
+    (another tool's run in progress, a test's fresh marker) stays for codex to honour.
+    """
+    marker = os.path.join(home, ".tmp", "rollout-compression.lock")
+    try:
+        with open(marker, "rb") as handle:
+            written_by_codex = handle.read(64).startswith(b"pid=")
+        if written_by_codex:
+            os.unlink(marker)
+    except FileNotFoundError:
+        pass
 
 
 class _held_writer_locks:
