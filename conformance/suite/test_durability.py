@@ -68,7 +68,7 @@ def test_compressor_fsyncs_temp_and_folder(store_selection, home, tmp_path):
     log = tmp_path / "strace.log"
     store = _traced(store_selection, log, DUR_TRACE)
     try:
-        store.configure(str(home), 0)
+        store.configure(str(home), 7 * 86400)  # the rollout is 8 days old: cold for every store
         assert store.compress(r.rel) == "compressed"
     finally:
         store.close()
@@ -107,7 +107,7 @@ def test_compression_temp_is_created_exclusive_and_owner_only(store_selection, h
     finally:
         os.umask(previous)
     try:
-        store.configure(str(home), 0)
+        store.configure(str(home), 7 * 86400)  # the rollout is 8 days old: cold for every store
         assert store.compress(r.rel) == "compressed"
     finally:
         store.close()
