@@ -14,7 +14,7 @@ import pytest
 from conformance import oracle
 from conformance.codex.install import CodexMissing, PINNED_VERSION, find_binary
 from conformance.protocol_client import Inconclusive
-from conformance.selection import open_store
+from conformance.selection import SelectionError, describe, open_store
 from conformance.store_api import Store, UndeclaredCapabilityError
 from conformance.suite import kit
 from race_harness.history import make_header, make_line, rids_in
@@ -154,3 +154,10 @@ def test_a_hung_codex_is_inconclusive(codex, home):
     os.killpg(codex.server_pid, signal.SIGSTOP)  # codex can never answer now (the adapter kills it)
     with pytest.raises(Inconclusive, match="did not answer rollout/compress"):
         codex.run_worker()
+
+
+def test_codex_selection_forms():
+    assert "pinned install" in describe("codex")
+    assert "/opt/codex" in describe("codex:/opt/codex")
+    with pytest.raises(SelectionError, match="nothing after codex:"):
+        describe("codex:")
