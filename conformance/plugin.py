@@ -90,6 +90,12 @@ def required_capabilities(item) -> set[str]:
     return needed
 
 
+def required_schemes(item) -> set[str]:
+    """Coordination schemes the test's requirements belong to (SPEC.md 5.1); empty for outcomes."""
+    known = requirements.load()
+    return {known[rid].scheme for marker in item.iter_markers("req") for rid in marker.args if known[rid].scheme}
+
+
 def pytest_collection_modifyitems(config, items):
     known = requirements.load()
     profile = config.getoption("--profile")
@@ -117,6 +123,9 @@ def pytest_runtest_setup(item):
     missing = sorted(required_capabilities(item) - declared)
     if missing:
         pytest.skip(f"store did not declare capability {', '.join(missing)}")
+    undeclared = sorted(required_schemes(item) - set(state.hello().coordination))
+    if undeclared:
+        pytest.skip(f"store did not declare coordination scheme {', '.join(undeclared)}")
 
 
 @pytest.hookimpl(wrapper=True)

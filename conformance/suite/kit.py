@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from conformance import oracle
+from conformance.protocol_client import Inconclusive
 from conformance.selection import open_store, serve_command
 from race_harness.controller import Controller, Held, Hit
 from reference.errors import ERROR_KINDS, StoreError
@@ -66,6 +69,29 @@ def make_rollout(
     else:
         oracle.write_plain(home, rel, data, mode, mtime_ns)
     return Rollout(rel, ident, data)
+
+
+def compress_behind_the_store(home: Path, rel: str) -> None:
+    """Replace plain ``rel`` by its `.zst` (same mode and mtime), taking no lock of any scheme."""
+    plain = Path(home, rel)
+    st = plain.stat()
+    oracle.write_zst(home, rel + ".zst", plain.read_bytes(), st.st_mode & 0o7777, st.st_mtime_ns)
+    plain.unlink()
+
+
+def unwritten_rollout(archived: bool = False, minute: int = 0) -> Rollout:
+    """A fresh logical path (nothing on disk) for tests of ``create``."""
+    ident = str(uuidlib.uuid4())
+    name = oracle.rollout_name(_BASE + timedelta(minutes=minute), ident)
+    return Rollout(oracle.archived_path(name) if archived else oracle.active_path(name), ident, b"")
+
+
+def require_failpoints(session: "FailpointSession", *points: str) -> None:
+    """Inconclusive (never failed, never passed) when the store does not declare ``points``."""
+    declared = set(session.store.hello().failpoints)
+    missing = [p for p in points if p not in declared]
+    if missing:
+        raise Inconclusive(f"the store declares the failpoints capability but not the points {missing}")
 
 
 def line_text(rid: str, size: int = 0) -> str:
@@ -123,6 +149,80 @@ def holding_lock(path: Path, exclusive: bool = False):
         yield fd
     finally:
         os.close(fd)
+
+
+THREAD_LOCK_DIR = "thread-writer-locks"
+COORDINATION_LOCK = ".coordination.lock"
+
+
+def thread_lock_path(home: Path, rollout_id: str) -> Path:
+    return Path(home, THREAD_LOCK_DIR, rollout_id + ".lock")
+
+
+def coordination_lock_path(home: Path) -> Path:
+    return Path(home, THREAD_LOCK_DIR, COORDINATION_LOCK)
+
+
+def _flock_polled(fd: int, flags: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, flags | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"could not take a test lock within {timeout} s: the store holds it") from None
+            time.sleep(0.005)
+
+
+@contextlib.contextmanager
+def holding_coordination_lock(home: Path):
+    """Hold ``thread-writer-locks/.coordination.lock`` from this test process, as codex takes it."""
+    path = coordination_lock_path(home)
+    path.parent.mkdir(exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        _flock_polled(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def holding_thread_lock(home: Path, rollout_id: str, exclusive: bool = True):
+    """Hold ``thread-writer-locks/<id>.lock`` the way codex 0.171.0 does: created and locked
+    (``LOCK_EX|LOCK_NB``) under the coordination lock, which is then released."""
+    with holding_coordination_lock(home):
+        fd = os.open(thread_lock_path(home, rollout_id), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BaseException:
+            os.close(fd)
+            raise
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def holding_writer_lock(home: Path, rollout: Rollout, scheme: str, declared: tuple[str, ...]):
+    """Hold what a live writer of ``scheme`` holds on ``rollout``; skip when the store did not
+    declare that scheme (a lock of a scheme it does not follow means nothing to it)."""
+    if scheme not in declared:
+        pytest.skip(f"store did not declare coordination scheme {scheme}")
+    if scheme == "inode-flock":
+        with holding_lock(Path(home, rollout.rel)) as fd:
+            yield fd
+    else:
+        with holding_thread_lock(home, rollout.id) as fd:
+            yield fd
+
+
+def thread_lock_held(home: Path, rollout_id: str) -> bool:
+    """True when some process holds a flock on the rollout's thread lock file (absent: False)."""
+    path = thread_lock_path(home, rollout_id)
+    return path.exists() and lock_nb_fails(path)
 
 
 class FailpointSession:
