@@ -12,6 +12,10 @@ import os
 
 from .rpc import AppServer
 
+#: Marks every codex this adapter starts, so it can tell the run markers of passes it asked for.
+ADAPTER_MARK = "ROLLOUT_CONFORMANCE_ADAPTER=codex"
+_started_here: set[int] = set()
+
 OFFLINE_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, every call fails at once
 _OVERRIDES = (
     'model_provider="openai"',
@@ -40,11 +44,24 @@ def environment(home: str, scratch_home: str) -> dict[str, str]:
         # debug level makes the pass log its finished line and its per-rollout metadata skips
         "RUST_LOG": "codex_rollout=debug",
         "LANG": "C.UTF-8",
+        ADAPTER_MARK.split("=")[0]: ADAPTER_MARK.split("=")[1],
     }
+
+
+def started_by_an_adapter(pid: int) -> bool:
+    """True when ``pid`` is a codex this adapter started (here, or alive in another process)."""
+    if pid in _started_here:
+        return True
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return ADAPTER_MARK.encode() in handle.read().split(b"\0")
+    except OSError:
+        return False  # gone or not ours to read: not provably the adapter's
 
 
 def start(binary: str, home: str, scratch_home: str, timeout: float) -> AppServer:
     server = AppServer(argv(binary), environment(home, scratch_home), timeout)
+    _started_here.add(server.pid)
     try:
         server.request("initialize", {"clientInfo": {"name": "rollout-conformance", "version": "1"},
                                       "capabilities": {"experimentalApi": True}})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import itertools
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -243,16 +244,17 @@ class CodexStore:
 
 
 def _remove_codex_cooldown_marker(home: str) -> None:
-    """Remove the marker a codex pass leaves (``pid=… started_at=…``), which blocks passes for 6 h.
+    """Remove the marker (``pid=… started_at=…``) a pass this adapter asked for left behind.
 
-    A pass asked for must run, so codex's own cooldown goes; a marker with any other content
-    (another tool's run in progress, a test's fresh marker) stays for codex to honour.
+    codex blocks every pass for 6 h after one; a pass the harness asks for must run, so the cooldown
+    of its own earlier passes goes.  Any other marker (a user's codex, another tool, a test) stays
+    for codex to honour.
     """
     marker = os.path.join(home, ".tmp", "rollout-compression.lock")
     try:
         with open(marker, "rb") as handle:
-            written_by_codex = handle.read(64).startswith(b"pid=")
-        if written_by_codex:
+            found = re.match(rb"pid=(\d+) ", handle.read(64))
+        if found and launch.started_by_an_adapter(int(found.group(1))):
             os.unlink(marker)
     except FileNotFoundError:
         pass
