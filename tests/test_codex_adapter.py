@@ -14,7 +14,7 @@ import pytest
 from conformance import oracle
 from conformance.codex.install import CodexMissing, PINNED_VERSION, find_binary
 from conformance.protocol_client import Inconclusive
-from conformance.selection import SelectionError, describe, open_store
+from conformance.selection import SelectionError, describe, open_store, serve_command
 from conformance.store_api import Store, UndeclaredCapabilityError
 from conformance.suite import kit
 from race_harness.history import make_header, make_line, rids_in
@@ -161,3 +161,24 @@ def test_codex_selection_forms():
     assert "/opt/codex" in describe("codex:/opt/codex")
     with pytest.raises(SelectionError, match="nothing after codex:"):
         describe("codex:")
+
+
+@needs_codex
+def test_served_codex_writes_through_the_stdio_protocol(home):
+    """`serve --store codex` (how the race harness runs each actor): the session-writer ops pass the
+    protocol, any writer op of the undeclared full profile is refused before it is sent."""
+    rollout_id = "0199a213-81c0-7800-8aa1-bbab2a035a53"
+    rel = oracle.active_path(f"rollout-2025-01-03T12-00-00-{rollout_id}.jsonl")
+    oracle.write_plain(home, rel, (make_header(rollout_id, "h-0") + "\n").encode())
+    store = open_store("cmd:" + serve_command("codex"))
+    try:
+        assert store.hello().capabilities == ("compressor", "session-writer")
+        store.configure(os.fspath(home), 0)  # a writer does not care about the cold age
+        handle = store.open_writer(rel)
+        store.write(handle, make_line("w-1", 100))
+        store.close_writer(handle)
+        with pytest.raises(UndeclaredCapabilityError):
+            store.append(rel, [make_line("w-2", 10)])
+    finally:
+        store.close()
+    assert [rid for rid in rids_in(oracle.logical_content(home, rel)) if rid != "?"] == ["h-0", "w-1"]
