@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass
 
 from conformance import oracle
+from conformance.protocol_client import Inconclusive
 
 AREAS = ("sessions", "archived_sessions")
 COLD_AGE_SECONDS = 7 * 86_400  # fixed in codex 0.171.0 (no setting changes it)
@@ -92,14 +93,17 @@ def writer_lock_held(home: str, rollout_id: str) -> bool:
     return False
 
 
-def outcomes(home: str, before: Scan, after: Scan, log: str, started_ns: int) -> dict[str, str]:
-    """One outcome per logical rollout that had a plain file before the pass (see the rules inline)."""
+def outcomes(home: str, before: Scan, after: Scan, log: str, started_ns: int, held_ids=frozenset()) -> dict[str, str]:
+    """One outcome per logical rollout that had a plain file before the pass, except those whose
+    writer lock the caller held through it (``held_ids``); see the rules inline."""
     metadata_skips = {m.lower() for m in _METADATA_SKIP.findall(clean_log(log))}
     failed_in_log = (totals(log) or (0, 0, 0, 0))[3] > 0
     found = {}
     for rel in before.plains():
         facts, zst = before.files[rel], rel + ".zst"
         rollout_id = oracle.parse_name(os.path.basename(rel))[1].lower()
+        if rollout_id in held_ids:
+            continue
         if zst in before.files:
             found[rel] = "skipped_already_compressed"  # codex leaves plain + .zst pairs as they are
         elif rel not in after.files and zst in after.files:
@@ -114,7 +118,9 @@ def outcomes(home: str, before: Scan, after: Scan, log: str, started_ns: int) ->
             found[rel] = "skipped_busy"
         elif after.files[rel] != facts:
             found[rel] = "skipped_changed"
+        elif failed_in_log:
+            found[rel] = "failed"  # cold, readable, unlocked, unchanged, still plain, and a failure logged
         else:
-            # cold, readable, unlocked and unchanged, yet still plain: only a failure explains it
-            found[rel] = "failed" if failed_in_log else "skipped_changed"
+            raise Inconclusive(f"codex left the cold rollout {rel} plain and unchanged, logged no failure and "
+                               "held no writer lock on it: its outcome cannot be told")
     return found

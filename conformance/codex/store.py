@@ -179,9 +179,7 @@ class CodexStore:
             after = passes.scan(self._home)
         if passes.FINISHED not in log:
             return WorkerReport(ran=False)
-        found = passes.outcomes(self._home, before, after, log, started)
-        found = {rel: outcome for rel, outcome in found.items() if oracle.parse_name(os.path.basename(rel))[1].lower()
-                 not in masked}
+        found = passes.outcomes(self._home, before, after, log, started, frozenset(masked))
         compressed = [rel for rel, outcome in found.items() if outcome == "compressed"]
         return WorkerReport(
             ran=True,
