@@ -87,9 +87,6 @@ class AppServer:
         self._stderr.flush()
         return os.pread(self._stderr.fileno(), os.fstat(self._stderr.fileno()).st_size, 0).decode("utf-8", "replace")
 
-    def stderr_size(self) -> int:
-        return os.fstat(self._stderr.fileno()).st_size
-
     def alive(self) -> bool:
         return self._process.poll() is None
 
