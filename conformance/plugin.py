@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,7 @@ class _State:
         self.ledger = ledger
         self.summary = RequirementSummary(requirements.load())
         self._hello = None
+        self.started = _now()
 
     def hello(self):
         """The store's handshake, asked once per process; Inconclusive propagates to the test."""
@@ -82,6 +84,20 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _handshake(state: _State) -> dict:
+    """The store's hello for the report (who was tested), or why it could not be had."""
+    try:
+        hello = state.hello()
+    except Exception as exc:  # noqa: BLE001 - a store that cannot say hello still gets its report
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {"name": hello.name, "version": hello.version, "protocol": hello.protocol,
+            "capabilities": list(hello.capabilities), "coordination": list(hello.coordination)}
 
 
 def required_capabilities(item) -> set[str]:
@@ -181,8 +197,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line(f"seed {config.getoption('--seed')} (the same store and --seed give the same verdicts)")
     path = config.getoption("--conformance-report")
     if path:
-        report = state.summary.as_json(state.selection)
-        report["seed"] = config.getoption("--seed")
+        report = {"kind": "suite", **state.summary.as_json(state.selection), "profile": config.getoption("--profile"),
+                  "seed": config.getoption("--seed"), "started": state.started, "finished": _now(),
+                  "handshake": _handshake(state)}
         Path(path).write_text(json.dumps(report, indent=2) + "\n")
         terminalreporter.write_line(f"JSON report written to {path}")
     if config.getoption("--update-ledger"):

@@ -25,7 +25,9 @@ def _outcome_of(report) -> TestOutcome | None:
         outcome, detail = "inconclusive", props["inconclusive"]
     elif report.failed:
         outcome = "failed"
-        detail = str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
+        # the assertion's own message says what broke; the last longrepr line only says where
+        crash = getattr(report.longrepr, "reprcrash", None)
+        detail = crash.message if crash else str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
     elif report.skipped and getattr(report, "wasxfail", None):
         outcome, detail = "expected_failure", report.wasxfail
     elif report.skipped:
