@@ -103,12 +103,17 @@ def test_a_pass_blocked_by_the_maintenance_lock_did_not_run(codex, home):
 
 
 @needs_codex
-def test_another_cold_age_is_inconclusive_for_the_compressor(home):
+def test_codex_judges_by_its_own_seven_days_whatever_is_configured(home):
+    """A pass ignores the configured cold age; compress(path) is inconclusive where the two disagree."""
+    fresh = kit.make_rollout(home, minute=1)
+    cold = kit.make_rollout(home, old=True, minute=2)
     store = open_store("codex")
     try:
         store.configure(os.fspath(home), 0)
         with pytest.raises(Inconclusive, match="fixes the cold age at 7 days"):
-            store.run_worker()
+            store.compress(fresh.rel)
+        assert store.compress(cold.rel) == "compressed"  # cold under both ages: a verdict
+        assert store.run_worker().outcomes == {fresh.rel: "skipped_not_cold"}
     finally:
         store.close()
 

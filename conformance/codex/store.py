@@ -60,7 +60,9 @@ class CodexStore:
     def configure(self, home: str, cold_after_seconds: float) -> None:
         """Bind to ``home``; codex starts on first use (so it leaves nothing in a home it never served).
 
-        The cold age is checked only by compressor ops: codex's is fixed at 7 days.
+        codex's cold age is fixed at 7 days and cannot be configured: passes judge by it whatever
+        ``cold_after_seconds`` says (back-dating rollouts is the caller's business), and
+        ``compress(path)`` is inconclusive when the configured age and codex's disagree on ``path``.
         """
         self._require_binary()
         if not os.path.isdir(home):
@@ -95,6 +97,7 @@ class CodexStore:
         if target_id in others:
             raise Inconclusive(f"another rollout shares the id {target_id} with {rel}; codex's per-id writer "
                                "locks cannot single it out, so compress(path) cannot be asked of codex here")
+        self._require_same_coldness(rel)
         report = self._pass(masked=others)
         if not report.ran:
             raise Inconclusive("codex did not run a pass: another process holds its maintenance lock "
@@ -163,12 +166,21 @@ class CodexStore:
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _pass(self, masked) -> WorkerReport:
-        if self._home is not None and self._cold_after != passes.COLD_AGE_SECONDS:
+    def _require_same_coldness(self, rel: str) -> None:
+        """Inconclusive when ``rel`` is cold under the configured age but not under codex's 7 days (or
+        the other way round): codex's answer would then say nothing about the configured rule."""
+        try:
+            age_ns = time.time_ns() - os.stat(os.path.join(self._home, rel)).st_mtime_ns
+        except FileNotFoundError:
+            return  # gone meanwhile: codex's pass will say so
+        if (age_ns >= self._cold_after * 1e9) != (age_ns >= passes.COLD_AGE_SECONDS * 1e9):
             raise Inconclusive(
                 f"codex {self._version} fixes the cold age at 7 days ({passes.COLD_AGE_SECONDS} s) and this run "
-                f"configured {self._cold_after:g} s; back-date rollouts past 7 days instead"
+                f"configured {self._cold_after:g} s, which disagree on {rel} ({age_ns / 1e9:.0f} s old); "
+                "back-date rollouts past 7 days instead"
             )
+
+    def _pass(self, masked) -> WorkerReport:
         server = self._require_server()
         _remove_codex_cooldown_marker(self._home)
         with _held_writer_locks(self._home, masked):
