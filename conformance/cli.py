@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "diff": "conformance.diff_cli",
     "report": "conformance.views_cli",
     "timeline": "conformance.views_cli",
+    "codex": "conformance.codex.cli",
 }
 
 

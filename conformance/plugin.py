@@ -20,6 +20,7 @@ from .protocol import STRICT_ENV
 from .protocol_client import Inconclusive
 from .report import RequirementSummary
 from .selection import SelectionError, describe, open_store
+from .store_api import UndeclaredCapabilityError
 
 DEFAULT_COLD_AFTER = 7 * 24 * 3600
 PROFILES = ("reader", "writer", "compressor", "lifecycle", "full")
@@ -165,7 +166,11 @@ def pytest_runtest_makereport(item, call):
     if isinstance(blamed, str) and report.failed:
         # The test knows which of its requirements the failing step checks: file it there only.
         report.user_properties.append(("blame", blamed))
-    if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
+    if report.when == "call" and call.excinfo is not None and call.excinfo.errisinstance(UndeclaredCapabilityError):
+        # The test needs an op of a capability the store did not declare: not verified, not failed.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1], f"Skipped: {call.excinfo.value}")
+    elif call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
         # A store that could not be asked is not a pass and not a spec failure: say which.
         report.user_properties.append(("inconclusive", str(call.excinfo.value)))
         report.longrepr = f"INCONCLUSIVE: {call.excinfo.value}"

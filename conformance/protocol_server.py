@@ -16,6 +16,7 @@ from conformance.protocol import (
     OPS,
     ProtocolError,
     SchemaSampling,
+    allowed,
     encode_result,
     failure,
     request_arguments,
@@ -24,6 +25,7 @@ from conformance.protocol import (
     validate_request,
     validate_response,
 )
+from conformance.protocol_client import Inconclusive
 from conformance.store_api import Store
 from reference.errors import ERROR_KINDS, StoreError
 
@@ -76,13 +78,18 @@ class _Session:
     def _call(self, op: str, request_id: int, request: dict, checked: bool) -> dict:
         try:
             needed = OPS[op]
-            if needed is not None and needed not in self.capabilities():
+            if not allowed(op, self.capabilities()):
                 return failure(request_id, "unsupported", f"this store did not declare the {needed!r} capability")
             response = success(request_id, encode_result(op, self._invoke(op, request)))
             if self._sampling.due(f"{op}.response"):
                 validate_response(op, response)
             return response
         except Exception as exc:
+            if isinstance(exc, Inconclusive):
+                # The store cannot be asked any more (its own program hung or died): end the session so
+                # the client reports it inconclusive with this reason, never an error verdict.
+                _report(f"the store became unusable during {op}: {exc}")
+                raise
             if not checked:  # an unchecked request made the store fail: was it the request?
                 try:
                     validate_request(request)

@@ -96,11 +96,13 @@ class Stop:
 class Executor:
     """Runs operations on one store and records each one in the actor's history."""
 
-    def __init__(self, store: Any, history: HistoryWriter, name: str, home: str = "") -> None:
+    def __init__(self, store: Any, history: HistoryWriter, name: str, home: str = "",
+                 reopen: Callable[[], Any] | None = None) -> None:
         self.store = store
         self.history = history
         self.name = name
         self.home = home
+        self.reopen = reopen  # a fresh, configured store session, after the old one died
         self._handles: dict[str, str] = {}
         self._next_rid = 0
 
@@ -129,10 +131,28 @@ class Executor:
             kind = getattr(exc, "kind", None)
             status = FAIL if isinstance(kind, str) and kind not in INDETERMINATE_KINDS else INFO
             error = f"{kind or type(exc).__name__}: {exc}"
+            if _session_died(exc):
+                # The store program died (a crash answer at a failpoint, a kill): the op's fate is
+                # unknown (info); later ops go to a new session instead of into the dead one.
+                error = f"store session died during {op.kind} ({_death(exc)}); {self._restart()}"
             self.history.complete(seq, status, op.kind, op.rollout, error=error)
             return Done(self.name, seq, op.kind, status, error=error)
         self.history.complete(seq, OK, op.kind, op.rollout, value=value)
         return Done(self.name, seq, op.kind, OK, value)
+
+    def _restart(self) -> str:
+        if self.reopen is None:
+            return "no new session"
+        try:
+            self.store.close()
+        except Exception:  # noqa: BLE001 - the old session is dead; closing it only tidies up
+            pass
+        self._handles.clear()  # writer handles died with their session
+        try:
+            self.store = self.reopen()
+        except Exception as exc:  # noqa: BLE001 - the next op fails again and is recorded
+            return f"a new session could not start: {exc}"
+        return "a new session took over"
 
     def _call(self, op: Op, lines: list[str]) -> Any:
         store = self.store
@@ -187,6 +207,16 @@ class Executor:
         return "aged"
 
 
+def _session_died(exc: BaseException) -> bool:
+    """The stdio client's verdict that its program exited (not a protocol lie of a live program)."""
+    return type(exc).__name__ == "Inconclusive" and getattr(exc, "returncode", None) is not None
+
+
+def _death(exc: BaseException) -> str:
+    code = getattr(exc, "returncode", None)
+    return f"killed by signal {-code}" if isinstance(code, int) and code < 0 else f"exit status {code}"
+
+
 def open_store(selection: str) -> Any:
     """The store for ``selection``, through the suite's one selection syntax (imported late)."""
     from conformance.selection import open_store as select
@@ -232,7 +262,12 @@ def actor_main(spec: ActorSpec, conn: Any) -> None:
         conn.send(Ready(spec.name, os.getpid(), tuple(hello.capabilities), tuple(hello.failpoints),
                         f"{hello.name} {hello.version}", selection=spec.selection,
                         coordination=tuple(getattr(hello, "coordination", ()) or ())))
-    executor = Executor(store, history, spec.name, spec.home)
+    def reopen() -> Any:
+        fresh = open_store(spec.selection)
+        fresh.configure(spec.home, spec.cold_after)
+        return fresh
+
+    executor = Executor(store, history, spec.name, spec.home, reopen if store is not None else None)
     try:
         if spec.program is not None:
             spec.program(executor, conn)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from . import disk
 from .actor import Done, Op
 from .checker import violation
-from .controller import Held
+from .controller import CRASH, Held
 from .judge import conclude, fresh_workdir, guarded
 from .roles import Roles, role_of_point
 from .run import IDLE_WEEK_AND_MORE, Run
@@ -74,12 +74,19 @@ def window(run: Run, held: str, op: Op, point: str, others: list[tuple[str, Op]]
             run.call(actor, other)
         return run.finish(held)
     run.hold(held, point)
+    since = len(run.controller.schedule)
     run.start(held, op)
     first = run.held_or_done(held)
     if isinstance(first, Held):
         run.notes.append(f"{held} held at {point} while {', '.join(a + ' ' + o.kind for a, o in others)} ran")
     else:
-        run.notes.append(f"{held} finished {op.kind} without reaching {point}: "
+        reached = [d.point for d in run.controller.schedule[since:] if d.actor == held]
+        if not reached:
+            # It declares the point yet reported no failpoint at all: nothing was scheduled, so
+            # nothing is proved (a muted failpoint channel, SPEC.md 5.4), never a pass.
+            raise Inconclusive(f"{held}'s store declares {point} but reported no failpoint during {op.kind} "
+                               "(see the failpoint catalogue, SPEC.md 5.4): the scheduled window never opened")
+        run.notes.append(f"{held} ended {op.kind} before {point} (last point reached: {reached[-1]}): "
                          f"{getattr(first, 'value', None) or getattr(first, 'error', '')}")
     for actor, other in others:
         run.call(actor, other)
@@ -295,10 +302,11 @@ def crash(point: str) -> Callable[[Run], None]:
         op = Op("compress", path, rollout) if point.startswith("compress") else Op("append", path, rollout)
         run.start("victim", op)
         outcome = run.finish("victim", timeout=30)
-        if outcome is None:
-            run.notes.append(f"victim was SIGKILLed at {point}")
-        else:
-            run.notes.append(f"victim finished without reaching {point}: {outcome.value or outcome.error}")
+        if not any(d.actor == "victim" and d.point == point and d.action == CRASH for d in run.controller.schedule):
+            raise Inconclusive(f"the victim's store declares failpoint {point} but never reported it during {op.kind}, "
+                               f"so the scheduled crash did not happen (SPEC.md 5.4): "
+                               f"{getattr(outcome, 'value', None) or getattr(outcome, 'error', '')}")
+        run.notes.append(f"victim's store was SIGKILLed at {point}")
         # RECOVER-005/006: before any cleanup, reads return everything and appends keep working.
         _spawn(run, "survivor")
         run.call("survivor", Op("read", path, rollout))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -195,7 +194,6 @@ def test_idle_writer_makes_compression_skip_busy(store_selection, store, home):
 def test_test_process_shared_lock_makes_compression_skip_busy(store, home):
     """A test process's LOCK_SH on the plain file: compress and run_worker give skipped_busy."""
     r = kit.make_rollout(home, old=True)
-    store.configure(str(home), 0)
     before = oracle.file_state(home / r.rel)
     with kit.holding_lock(home / r.rel):
         assert store.compress(r.rel) == "skipped_busy"
@@ -488,11 +486,6 @@ def test_concurrent_materializations_decode_once(store_selection, home, tmp_path
     assert len(tail.splitlines()) == len(results)
 
 
-def _kill_group(store: CommandStore) -> None:
-    """SIGKILL the served store's whole process group (it runs in its own session)."""
-    os.killpg(store._process.pid, signal.SIGKILL)  # noqa: SLF001 - the only handle on the child
-
-
 @pytest.mark.req("COORD-011")
 def test_killed_writer_leaves_no_lock(store, store_selection, home):
     """A process holding a writer handle is killed with SIGKILL: no operation reports busy afterwards."""
@@ -504,8 +497,7 @@ def test_killed_writer_leaves_no_lock(store, store_selection, home):
         holder.write(handle, kit.line_text("before-the-kill"))
         store.configure(str(home), 0)
         assert store.compress(r.rel) == "skipped_busy", "a live writer did not stop compression"
-        _kill_group(holder)
-        holder._process.wait()  # noqa: SLF001
+        kit.kill_store(holder)
     finally:
         holder.close()
     assert store.compress(r.rel) == "compressed", "a dead writer's lock still blocks compression"
