@@ -57,9 +57,22 @@ def test_a_hot_command_imports_no_test_machinery(tmp_path: Path, command: str) -
     assert loaded == "", f"`rollout-conformance {' '.join(argv)}` imported {loaded}; import them inside the function that needs them"
 
 
+def _subcommands(parser) -> dict:
+    return next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
+
+
+def _functions(parser):
+    """The ``func`` defaults of a (sub)command and of its own subcommands (``codex install``)."""
+    if parser.get_default("func") is not None:
+        yield parser.get_default("func")
+    if any(a.__class__.__name__ == "_SubParsersAction" for a in parser._actions):
+        for sub in _subcommands(parser).values():
+            yield from _functions(sub)
+
+
 def test_every_registered_subcommand_is_in_the_lazy_table() -> None:
-    parser = build_parser()
-    registered = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
+    registered = _subcommands(build_parser())
     assert set(registered) == set(COMMANDS), "add the new subcommand to conformance.cli.COMMANDS"
     for name, sub in registered.items():
-        assert sub.get_default("func").__module__ == COMMANDS[name], f"{name} is registered by another module"
+        modules = {func.__module__ for func in _functions(sub)}
+        assert modules == {COMMANDS[name]}, f"{name} runs functions of {modules}, not of {COMMANDS[name]}"
