@@ -10,6 +10,7 @@ from reference import cli as reference_cli
 from race_harness import cli as race_cli
 
 from . import check_cli, selftest, serve_cli, suite_cli
+from .reader_check import cli as reader_check_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _areas():
-    return [check_cli, reference_cli, suite_cli, serve_cli, race_cli, selftest]
+    return [check_cli, reference_cli, suite_cli, serve_cli, race_cli, selftest, reader_check_cli]
 
 
 def main(argv: list[str] | None = None) -> int:

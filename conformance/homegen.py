@@ -225,10 +225,10 @@ class HomeManifest:
 
 def unique_markers(rng: random.Random, count: int) -> list[str]:
     """``count`` distinct lowercase words (no digits, so they never read as numbers) prefixed ``mk``."""
-    seen: set[str] = set()
-    while len(seen) < count:
-        seen.add("mk" + "".join(rng.choices("bcdfghjklmnpqrstvwxz", k=10)))
-    return sorted(seen, key=lambda m: rng.random())
+    made: dict[str, None] = {}  # insertion-ordered: the same seed gives the same list in every process
+    while len(made) < count:
+        made["mk" + "".join(rng.choices("bcdfghjklmnpqrstvwxz", k=10))] = None
+    return list(made)
 
 
 def realistic_home(root: Path | str, count: int = 120, seed: int = 0, now_ns: int | None = None, *,
