@@ -61,6 +61,12 @@ class _Sandbox:
         self.user_home = work / "run"
         self.home = self.user_home / ".codex"
 
+    def empty(self) -> None:
+        """A home with no rollout: what a tool prints about nothing."""
+        shutil.rmtree(self.user_home, ignore_errors=True)
+        (self.home / "sessions").mkdir(parents=True)
+        (self.home / "archived_sessions").mkdir()
+
     def fresh(self, case: Case | None, manifest: HomeManifest) -> tuple[RolloutTruth, ...]:
         shutil.rmtree(self.user_home, ignore_errors=True)
         self.user_home.mkdir(parents=True)
@@ -114,19 +120,21 @@ class _Check:
     def run(self) -> Outcome:
         home_cmds = [t for t in self.settings.commands if not t.per_rollout]
         lookup_cmds = [t for t in self.settings.commands if t.per_rollout]
-        self.box.fresh(None, self.manifest)
-        baseline, noise = {}, {}
+        baseline, noise, usable = {}, {}, set()
         for template in home_cmds:
+            self.box.empty()
+            nothing = facts_of(self._run(template).stdout, self.manifest)
+            self.box.fresh(None, self.manifest)
             first = self._run(template)
             self.box.fresh(None, self.manifest)
             second = self._run(template)
             baseline[template.text] = first
             noise[template.text] = unstable(facts_of(first.stdout, self.manifest), facts_of(second.stdout, self.manifest))
-            self._judge_baseline(template, first)
+            if self._judge_baseline(template, first, nothing):
+                usable.add(template)
         lookups_before: dict[tuple[str, str], Run] = {}
         observations: list[Observation] = []
         touched_by_case: dict[str, tuple[str, ...]] = {}
-        usable = {t for t in home_cmds if self._usable(baseline[t.text])}
         for case in (c for c in CASES if c.name in self.settings.cases):
             touched = self.box.fresh(case, self.manifest)
             touched_by_case[case.name] = tuple(r.id for r in touched)
@@ -159,11 +167,8 @@ class _Check:
         return Outcome(verdict, tuple(findings), tuple(dict.fromkeys(self.inconclusive)), tuple(observations),
                        summary, self.manifest, touched_by_case)
 
-    def _usable(self, run: Run) -> bool:
-        facts = facts_of(run.stdout, self.manifest)
-        return not run.timed_out and not run.crash and bool(facts.sessions_seen or facts.numbers)
-
-    def _judge_baseline(self, template: Template, run: Run) -> None:
+    def _judge_baseline(self, template: Template, run: Run, nothing: Facts) -> bool:
+        """True when the plain run says something to compare; otherwise say why not."""
         facts = facts_of(run.stdout, self.manifest)
         if run.timed_out:
             self.inconclusive.append(f"`{template.text}` timed out after {self.settings.timeout:g} s on the plain "
@@ -171,11 +176,14 @@ class _Check:
         elif run.crash:
             self.inconclusive.append(f"`{template.text}` crashes on the plain home, before anything was "
                                      f"compressed:\n{run.crash}")
-        elif not facts.sessions_seen and not facts.numbers:
+        elif facts.sessions_seen or facts.numbers != nothing.numbers:
+            return True
+        else:
             self.inconclusive.append(
                 f"`{template.text}` printed nothing about the {len(self.manifest.rollouts)} sessions of the plain "
                 f"home (exit {run.exit_code}): point it at the home with {{home}} or --env (CODEX_HOME and HOME "
                 "are set already)")
+        return False
 
     def _observe(self, template: Template, case: Case, before: Run, noise, touched: int) -> Observation:
         after = self._run(template, case=case.name)

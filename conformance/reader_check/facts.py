@@ -60,6 +60,7 @@ class Change:
     duplicated: tuple[str, ...]  # named or quoted more often than before
     numbers_lost: tuple[str, ...]
     numbers_gained: tuple[str, ...]
+    largest: tuple[str, str] = ("-", "-")  # the largest stable number printed, before and after
 
     @property
     def any(self) -> bool:
@@ -83,7 +84,9 @@ def compare(before: Facts, after: Facts, manifest: HomeManifest, noisy_ids: set[
             duplicated.append(rid)
     numbers_lost = sorted((before.numbers - after.numbers).keys() - noisy_numbers, key=_magnitude, reverse=True)
     numbers_gained = sorted((after.numbers - before.numbers).keys() - noisy_numbers, key=_magnitude, reverse=True)
-    return Change(tuple(disappeared), tuple(lost), tuple(duplicated), tuple(numbers_lost), tuple(numbers_gained))
+    largest = tuple(max(set(f.numbers) - noisy_numbers, key=_magnitude, default="-") for f in (before, after))
+    return Change(tuple(disappeared), tuple(lost), tuple(duplicated), tuple(numbers_lost), tuple(numbers_gained),
+                  largest)
 
 
 def _magnitude(number: str) -> float:

@@ -53,6 +53,7 @@ class _Group:
     requirements: tuple[str, ...]
     members: list[Observation] = field(default_factory=list)
     lookups: list[Observation] = field(default_factory=list)  # failed lookups this cause explains
+    totals: list[Observation] = field(default_factory=list)  # changed numbers of other commands it explains
 
 
 def _symptoms(obs: Observation) -> list[str]:
@@ -109,20 +110,23 @@ def group(observations: list[Observation]) -> list[Finding]:
                 groups[key].headline = obs
                 groups[key].requirements = _requirements(kind, _CASE[ORDINARY])
             groups[key].members.append(obs)
-    _fold_lookups(groups)
+    _fold_consequences(groups)
     findings = [_finding(g) for g in groups.values()]
     return sorted(findings, key=lambda f: -len(f.cases))
 
 
-def _fold_lookups(groups: dict[tuple, _Group]) -> None:
-    """Lookups that fail where a listing lost the same sessions are that listing's cause, not another."""
-    for key in [k for k in groups if k[0] == "lookup"]:
-        target = next((g for k, g in groups.items() if k[0] in ("disappeared", "lost_content")
+def _fold_consequences(groups: dict[tuple, _Group]) -> None:
+    """Failed lookups and changed totals where a listing lost the same sessions are that listing's cause."""
+    for key in [k for k in groups if k[0] in ("lookup", "numbers")]:
+        target = next((g for k, g in groups.items() if k[0] in ("disappeared", "lost_content", "duplicated")
                        and k[-1] == key[-1]), None)
         if target is not None:
-            lookups = groups.pop(key)
-            target.lookups += lookups.members
-            target.requirements = tuple(dict.fromkeys(target.requirements + ("DISC-005",)))
+            folded = groups.pop(key)
+            if key[0] == "lookup":
+                target.lookups += folded.members
+                target.requirements = tuple(dict.fromkeys(target.requirements + ("DISC-005",)))
+            else:
+                target.totals.append(folded.headline)
 
 
 def _cases(members: list[Observation]) -> tuple[str, ...]:
@@ -150,9 +154,8 @@ def _finding(g: _Group) -> Finding:
             "duplicated": "show up more than once"}
     if g.kind == "numbers":
         lost, gained = h.change.numbers_lost, h.change.numbers_gained
-        title = (f"numbers in the output change {where} ({commands}): largest lost "
-                 f"{lost[0] if lost else '-'}, largest new {gained[0] if gained else '-'}")
-        examples = (f"lost: {' '.join(lost[:8])}", f"new: {' '.join(gained[:8])}")
+        title = f"the numbers printed change {where} ({commands}): {_largest(h)}"
+        examples = (f"gone: {' '.join(lost[:8])}", f"new: {' '.join(gained[:8])}")
     else:
         title = f"{len(ids)} of {h.seen_before} sessions {what[g.kind]} {where} ({commands})"
         examples = tuple(ids[:3])
@@ -161,7 +164,14 @@ def _finding(g: _Group) -> Finding:
         lookup_commands = ", ".join(f"`{c}`" for c in dict.fromkeys(m.command for m in g.lookups))
         detail += (f"\nlooking them up fails too: {len(g.lookups)} lookups with {lookup_commands} lose what "
                    f"they showed before ({_codes(g.lookups)})")
+    for obs in g.totals:
+        detail += f"\nthe numbers `{obs.command}` prints change too: {_largest(obs)}"
     return Finding(title, g.requirements, cases, examples, detail)
+
+
+def _largest(obs: Observation) -> str:
+    before, after = obs.change.largest
+    return f"largest number printed {before} before, {after} after"
 
 
 def _codes(members: list[Observation]) -> str:
