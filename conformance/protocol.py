@@ -24,6 +24,7 @@ from conformance.store_api import (
     CleanupReport,
     Hello,
     ReadResult,
+    SCOPES,
     RolloutEntry,
     SearchHit,
     WorkerReport,
@@ -38,8 +39,8 @@ OPS: dict[str, str | None] = {
     "configure": None,
     "read": "reader",
     "header": "reader",
-    "list": "reader",
-    "find": "reader",
+    "list": "discovery",
+    "find": "discovery",
     "search": "reader",
     "create": "writer",
     "append": "writer",
@@ -168,7 +169,8 @@ def decode_result(op: str, result: dict) -> Any:
     if op == "hello":
         return Hello(**{**result, "capabilities": tuple(result["capabilities"]),
                         "failpoints": tuple(result["failpoints"]),
-                        "coordination": tuple(result.get("coordination", ()))})
+                        "coordination": tuple(result.get("coordination", ())),
+                        "scope": tuple(result.get("scope", SCOPES))})
     if op == "read":
         fields = {key: value for key, value in result.items() if key != "content_b64"}
         return ReadResult(content=base64.b64decode(result["content_b64"], validate=True), **fields)

@@ -26,7 +26,8 @@ from conformance.protocol import (
     validate_request,
     validate_response,
 )
-from conformance.store_api import CleanupReport, Hello, ReadResult, RolloutEntry, SearchHit, WorkerReport
+from conformance.store_api import (CleanupReport, Hello, ReadResult, RolloutEntry, SearchHit, WorkerReport,
+                                   effective_capabilities)
 from reference.errors import StoreError, UnsupportedError, error_for_kind
 
 _STDERR_TAIL_BYTES = 4000
@@ -150,7 +151,7 @@ class CommandStore:
 
     def _exchange(self, op: str, **fields: Any) -> Any:
         capability = OPS[op]
-        if capability is not None and capability not in self._hello.capabilities:
+        if capability is not None and capability not in effective_capabilities(self._hello.capabilities):
             raise UnsupportedError(f"{self._hello.name} did not declare the {capability!r} capability needed by {op}")
         with self._lock:
             if self._broken is not None:
@@ -183,7 +184,7 @@ class CommandStore:
         error = response["error"]
         if op == "hello":
             self._fail(f"refused the handshake: {error['kind']}: {error['message']}")
-        if error["kind"] == "unsupported" and OPS[op] in self._hello.capabilities:
+        if error["kind"] == "unsupported" and OPS[op] in effective_capabilities(self._hello.capabilities):
             self._fail(f"declared the {OPS[op]!r} capability in hello but answered {op} with unsupported")
         raise error_for_kind(error["kind"], error["message"], error["path"])
 

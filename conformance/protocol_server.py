@@ -20,7 +20,7 @@ from conformance.protocol import (
     validate_request,
     validate_response,
 )
-from conformance.store_api import Store
+from conformance.store_api import Store, effective_capabilities
 from reference.errors import ERROR_KINDS, StoreError
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class _Session:
     def _call(self, op: str, request_id: int, request: dict) -> dict:
         try:
             needed = OPS[op]
-            if needed is not None and needed not in self.capabilities():
+            if needed is not None and needed not in effective_capabilities(self.capabilities()):
                 return failure(request_id, "unsupported", f"this store did not declare the {needed!r} capability")
             response = success(request_id, encode_result(op, self._invoke(op, request)))
             validate_response(op, response)

@@ -17,7 +17,20 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 #: Capability profiles a store may declare in its handshake.  ``full`` means all of them.
-CAPABILITIES = ("reader", "writer", "compressor", "lifecycle", "failpoints")
+#: ``discovery`` is the part of ``reader`` a tool that only enumerates sessions offers: list and find.
+CAPABILITIES = ("reader", "discovery", "writer", "compressor", "lifecycle", "failpoints")
+
+#: What ``suite --profile`` accepts: one capability's tests (with what it includes), or all of them.
+PROFILES = ("discovery", "reader", "writer", "compressor", "lifecycle", "full")
+
+#: Areas of a home a store may declare it reads (``hello.scope``); a tool that ignores the archive
+#: declares ``("sessions",)`` and archive-only tests skip for it with that reason.
+SCOPES = ("sessions", "archived_sessions")
+
+
+def effective_capabilities(declared) -> frozenset[str]:
+    """The declared capabilities plus what they include (``reader`` includes ``discovery``)."""
+    return frozenset(declared) | ({"discovery"} if "reader" in declared else set())
 
 #: Coordination schemes a store may declare it follows (SPEC.md section 5): every writer lock of each
 #: declared scheme is held by its writers, every one is probed by its compressor.  None declared:
@@ -48,6 +61,7 @@ class Hello:
     capabilities: tuple[str, ...]
     failpoints: tuple[str, ...] = ()
     coordination: tuple[str, ...] = ()  # schemes of COORDINATION_SCHEMES the store follows
+    scope: tuple[str, ...] = SCOPES  # the areas of the home it reads
 
 
 @dataclass(frozen=True)

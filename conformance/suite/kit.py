@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from conformance import oracle
+from conformance import homegen, oracle
 from conformance.selection import open_store, serve_command
 from race_harness.controller import Controller, Held, Hit
 from reference.errors import ERROR_KINDS, StoreError
@@ -66,6 +66,11 @@ def make_rollout(
     else:
         oracle.write_plain(home, rel, data, mode, mtime_ns)
     return Rollout(rel, ident, data)
+
+
+def realistic_home(home: Path, count: int = 40) -> homegen.HomeManifest:
+    """Weeks of realistic sessions, active and archived, half the cold ones compressed (``homegen``)."""
+    return homegen.realistic_home(home, count, seed=11, compressed_fraction=0.5, max_size=12 * 1024)
 
 
 def line_text(rid: str, size: int = 0) -> str:
