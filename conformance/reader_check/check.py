@@ -34,6 +34,7 @@ class Settings:
     lookups_per_case: int = 2
     cases: tuple[str, ...] = tuple(c.name for c in CASES)
     work: Path | None = None  # kept when given
+    active_only: bool = False  # the tool declares it reads sessions/ only: archived rollouts are not judged
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ class _Check:
         observations: list[Observation] = []
         touched_by_case: dict[str, tuple[str, ...]] = {}
         for case in (c for c in CASES if c.name in self.settings.cases):
+            if self.settings.active_only and case.name == "archived-zst":
+                self.log(f"{case.name}: outside the declared scope (sessions/ only)")
+                continue
             touched = self.box.fresh(case, self.manifest)
             touched_by_case[case.name] = tuple(r.id for r in touched)
             if not touched:
@@ -145,13 +149,9 @@ class _Check:
                 if template in usable:
                     observations.append(self._observe(template, case, baseline[template.text],
                                                       noise[template.text], len(touched)))
-            samples = _spread(touched, self.settings.lookups_per_case)
             for template in lookup_cmds:
-                for rollout in samples:
-                    if (template.text, rollout.id) not in lookups_before:
-                        lookups_before[(template.text, rollout.id)] = self._lookup_before(template, rollout, case)
-                    observations.append(self._observe_lookup(template, case, rollout,
-                                                             lookups_before[(template.text, rollout.id)]))
+                for rollout, before in self._lookups(template, case, touched, lookups_before):
+                    observations.append(self._observe_lookup(template, case, rollout, before))
             self.log(f"{case.name}: {len(touched)} rollouts changed")
         findings = group(observations) + _dedupe(self.home_changes)
         hung: dict[str, list[str]] = {}
@@ -191,18 +191,36 @@ class _Check:
         change = compare(b, a, self.manifest, *noise)
         return Observation(template.text, case.name, before, after, change, b.sessions_seen, touched)
 
-    def _lookup_before(self, template: Template, rollout: RolloutTruth, case: Case) -> Run:
-        self.box.fresh(None, self.manifest)
-        run = self._run(template, rollout)
+    def _lookups(self, template: Template, case: Case, touched, cache: dict) -> list[tuple[RolloutTruth, Run]]:
+        """Up to ``lookups_per_case`` touched rollouts whose plain lookup shows something, with that run.
+
+        Candidates the lookup shows nothing of even before (outside the tool's scope, say) are passed
+        over; when none shows anything, that part is inconclusive.
+        """
+        wanted = self.settings.lookups_per_case
+        in_scope = tuple(r for r in touched if not (self.settings.active_only and r.archived))
+        candidates = _spread(in_scope, 4 * wanted)
+        chosen = []
+        for rollout in candidates:
+            if (template.text, rollout.id) not in cache:
+                self.box.fresh(None, self.manifest)
+                cache[(template.text, rollout.id)] = self._run(template, rollout)
+            before = cache[(template.text, rollout.id)]
+            if any(_about(before, rollout, self.manifest)):
+                chosen.append((rollout, before))
+            if len(chosen) == wanted:
+                break
         self.box.fresh(case, self.manifest)
-        return run
+        if candidates and not chosen:
+            self.inconclusive.append(f"`{template.text}` shows nothing of any of {len(candidates)} sessions of "
+                                     f"case {case.name} (neither id nor first message) even before compression"
+                                     + ("" if self.settings.active_only else "; a tool that reads sessions/ only: "
+                                        "--scope sessions"))
+        return chosen
 
     def _observe_lookup(self, template: Template, case: Case, rollout: RolloutTruth, before: Run) -> Observation:
         after = self._run(template, rollout, case.name)
         b, a = _about(before, rollout, self.manifest), _about(after, rollout, self.manifest)
-        if not any(b):
-            self.inconclusive.append(f"`{template.text}` shows nothing of session {rollout.id} (neither its id "
-                                     "nor its first message) even before compression")
         lost = (b[0] and not a[0]) or (b[1] and not a[1])  # its first message, or its id, gone
         return Observation(template.text, case.name, before, after, _NO_CHANGE, 1, 1, rollout.id, bool(lost))
 

@@ -34,6 +34,8 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per run before it counts as hung")
     p.add_argument("--large-mb", type=float, default=8.0, help="size of the one large rollout (0: none)")
     p.add_argument("--lookups", type=int, default=2, help="rollouts looked up per case by {id} commands")
+    p.add_argument("--scope", choices=("all", "sessions"), default="all",
+                   help="sessions: the tool reads sessions/ only, archived rollouts are not judged")
     p.add_argument("--case", action="append", choices=[c.name for c in CASES], help="only these cases")
     p.add_argument("--report", metavar="FILE", help="write the JSON report here")
     p.add_argument("--junitxml", metavar="FILE", help="write a JUnit XML report here")
@@ -47,7 +49,7 @@ def main(args: argparse.Namespace) -> int:
             commands=tuple(Template.parse(c) for c in args.cmd), env=parse_env(args.env), count=args.count,
             seed=args.seed, timeout=args.timeout, large_bytes=int(args.large_mb * (1 << 20)),
             lookups_per_case=args.lookups, cases=tuple(args.case or (c.name for c in CASES)),
-            work=Path(args.keep).resolve() if args.keep else None)
+            work=Path(args.keep).resolve() if args.keep else None, active_only=args.scope == "sessions")
         if settings.count < 4:
             raise UsageError("--count must be at least 4 (cold and hot, active and archived)")
         print("reader-check: " + "; ".join(f"`{t.text}`" for t in settings.commands), flush=True)
