@@ -184,8 +184,10 @@ class CommandStore:
         error = response["error"]
         if op == "hello":
             self._fail(f"refused the handshake: {error['kind']}: {error['message']}")
-        if error["kind"] == "unsupported" and OPS[op] in effective_capabilities(self._hello.capabilities):
-            self._fail(f"declared the {OPS[op]!r} capability in hello but answered {op} with unsupported")
+        declared = self._hello.capabilities
+        if error["kind"] == "unsupported" and OPS[op] in effective_capabilities(declared):
+            claimed = OPS[op] if OPS[op] in declared else "reader"  # reader includes discovery
+            self._fail(f"declared the {claimed!r} capability in hello but answered {op} with unsupported")
         raise error_for_kind(error["kind"], error["message"], error["path"])
 
     def _send(self, data: bytes, op: str, deadline: float) -> None:
