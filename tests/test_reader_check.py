@@ -54,6 +54,16 @@ def test_a_reader_that_ignores_zst_is_one_finding(tmp_path):
     assert "cold-zst" in {c.get("name") for c in failed}
 
 
+def test_handed_a_zst_path_a_plain_reader_crashes_with_its_traceback(tmp_path):
+    out, report = reader_check(tmp_path, "plain-only", "--cmd", f"{READER} --mode plain-only show {{path}}",
+                               "--case", "cold-zst", "--case", "both-plain-wins", lookups=False)
+    assert out.returncode == 1, out.stdout + out.stderr
+    crash = next(f for f in report["findings"] if f["title"].startswith("crashes"))
+    assert crash["requirements"] == ["ERR-001", "NAME-001", "READ-002"] and crash["cases"] == ["cold-zst"]
+    assert "| UnicodeDecodeError: 'utf-8' codec can't decode byte 0xb5" in out.stdout
+    assert ".jsonl.zst" in crash["examples"][0]
+
+
 def test_a_first_frame_decoder_fails_only_the_multi_frame_cases(tmp_path):
     out, report = reader_check(tmp_path, "first-frame", lookups=False)
     assert out.returncode == 1, out.stdout + out.stderr

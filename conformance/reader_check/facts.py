@@ -10,6 +10,7 @@ from ..homegen import HomeManifest, RolloutTruth
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves are not information
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Facts:
 
 def facts_of(text: str, manifest: HomeManifest) -> Facts:
     """Read ``text`` (a tool's standard output) against the manifest."""
+    text = _ANSI.sub("", text)
     lowered = text.lower()
     ids, markers = Counter(), Counter()
     for rollout in manifest.rollouts:

@@ -86,7 +86,9 @@ def _normalize(line: str) -> str:
     return re.sub(r"\d+", "N", re.sub(r"(/[^\s'\"]+)+", "PATH", line))
 
 
-def _requirements(kind: str, case: Case) -> tuple[str, ...]:
+def _requirements(kind: str, case: Case, obs: Observation) -> tuple[str, ...]:
+    if kind == "crash" and obs.rollout and "{path}" in obs.command:
+        return ("ERR-001", "NAME-001", "READ-002")  # handed the .jsonl.zst path itself
     if kind == "crash":
         return ("ERR-001",) + case.requirements
     if kind == "duplicated":
@@ -105,10 +107,10 @@ def group(observations: list[Observation]) -> list[Finding]:
             folds = _CASE[obs.case].zst_only and (obs.command, kind) in ordinary
             key = _key(kind, obs, ORDINARY if folds else obs.case)
             if key not in groups:
-                groups[key] = _Group(kind, obs, _requirements(kind, _CASE[obs.case]))
+                groups[key] = _Group(kind, obs, _requirements(kind, _CASE[obs.case], obs))
             if obs.case == ORDINARY and groups[key].headline.case != ORDINARY:
                 groups[key].headline = obs
-                groups[key].requirements = _requirements(kind, _CASE[ORDINARY])
+                groups[key].requirements = _requirements(kind, _CASE[ORDINARY], obs)
             groups[key].members.append(obs)
     _fold_consequences(groups)
     findings = [_finding(g) for g in groups.values()]

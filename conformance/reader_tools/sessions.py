@@ -2,6 +2,7 @@
 
     python -m conformance.reader_tools.sessions [--mode M] list        # id, title, tokens; then totals
     python -m conformance.reader_tools.sessions [--mode M] show ID     # one session's messages
+    python -m conformance.reader_tools.sessions [--mode M] show FILE   # the same, given the rollout file
 
 It reads ``$CODEX_HOME`` (else ``~/.codex``).  ``--mode`` picks how it treats compressed rollouts:
 ``zst`` reads them as the spec says (plain wins, every frame, temps ignored); ``plain-only`` globs
@@ -36,7 +37,7 @@ def _files(home: Path, mode: str) -> list[Path]:
 
 
 def _read(path: Path, mode: str) -> str:
-    if mode == "text" or path.suffix == ".jsonl":
+    if mode in ("text", "plain-only") or path.suffix == ".jsonl":  # only a .jsonl was ever expected
         return path.read_text(encoding="utf-8")
     if mode == "hang":
         while True:
@@ -72,12 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=MODES, default="zst")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list")
-    sub.add_parser("show").add_argument("id")
+    sub.add_parser("show").add_argument("id", help="a session id or a rollout file")
     args = parser.parse_args(argv)
     home = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex")
-    sessions = [_summary(p, args.mode) for p in _files(home, args.mode)]
+    if args.command == "show" and os.sep in args.id:
+        sessions = [_summary(Path(args.id), args.mode)]  # plain-only mode reads a .zst as text here
+    else:
+        sessions = [_summary(p, args.mode) for p in _files(home, args.mode)]
     if args.command == "show":
-        match = [s for s in sessions if s["id"] == args.id]
+        match = [s for s in sessions if s["id"] == args.id or os.sep in args.id]
         if not match:
             print(f"no session {args.id}", file=sys.stderr)
             return 1
