@@ -249,10 +249,17 @@ def realistic_home(root: Path | str, count: int = 120, seed: int = 0, now_ns: in
         start = start.replace(microsecond=start.microsecond // 1000 * 1000)
         ident = str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
         target = large_bytes if i == large_index else int(min_size * (max_size / min_size) ** rng.random())
-        session = Session(target, seed * 100_003 + i, ident, big_lines=False, start=start, marker=markers[i],
-                          big_line_at=target // 3 if i == large_index else None)
-        data = b"".join(session)
-        end = min(session.now, now - timedelta(minutes=5))  # a session never ends in the future
+        def session_from(begin: datetime) -> tuple[Session, bytes]:
+            made = Session(target, seed * 100_003 + i, ident, big_lines=False, start=begin, marker=markers[i],
+                           big_line_at=target // 3 if i == large_index else None)
+            return made, b"".join(made)
+
+        session, data = session_from(start)
+        if session.now > now - timedelta(minutes=5):  # it would end in the future: start it earlier
+            start -= session.now - (now - timedelta(minutes=5))
+            start = start.replace(microsecond=start.microsecond // 1000 * 1000)
+            session, data = session_from(start)
+        end = session.now.replace(microsecond=session.now.microsecond // 1000 * 1000)  # lines carry ms
         mtime_ns = int(end.timestamp()) * 10**9 + end.microsecond * 1000
         old = now_ns - mtime_ns >= 7 * DAY_NS
         age_days = (now - start).total_seconds() / 86400
