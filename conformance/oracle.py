@@ -323,11 +323,19 @@ def _sha256_file(path: Path | str) -> str:
     return h.hexdigest()
 
 
+#: Top-level folders of a home that hold coordination state, not rollouts: lock files come and go
+#: with writers (SPEC.md 5.6), so "nothing changed" does not look at them.
+COORDINATION_STATE = ("thread-writer-locks",)
+
+
 def snapshot(home: Path | str) -> dict[str, FileState]:
-    """Every non-directory entry under ``home`` (relative POSIX path -> FileState); symlinks not followed."""
+    """Every non-directory entry under ``home`` (relative POSIX path -> FileState) except the
+    coordination state of COORDINATION_STATE; symlinks not followed."""
     home = Path(home)
     out = {}
     for folder, dirs, names in os.walk(home):
+        if Path(folder) == home:
+            dirs[:] = [d for d in dirs if d not in COORDINATION_STATE]
         # os.walk lists a symlink to a folder under dirs; record it as an entry, never descend.
         for name in sorted(names + [d for d in dirs if os.path.islink(os.path.join(folder, d))]):
             full = Path(folder, name)

@@ -27,6 +27,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("rollout-conformance")
     group.addoption("--store", help="store selection: reference | py:mod:factory | cmd:<command> | mutant:<name>")
     group.addoption("--profile", choices=PROFILES, default="full", help="run only this profile's tests")
+    group.addoption("--needing", metavar="CAPABILITY",
+                    help="run only the tests that need this capability (e.g. failpoints: every failpoint-driven test)")
     group.addoption("--ledger", help="TOML file of expected failures")
     group.addoption("--update-ledger", action="store_true", help="rewrite --ledger from this run's failures")
     group.addoption("--conformance-report", metavar="FILE", help="write the JSON report here")
@@ -93,6 +95,12 @@ def required_capabilities(item) -> set[str]:
     return needed
 
 
+def required_schemes(item) -> set[str]:
+    """Coordination schemes the test's requirements belong to (SPEC.md 5.1); empty for outcomes."""
+    known = requirements.load()
+    return {known[rid].scheme for marker in item.iter_markers("req") for rid in marker.args if known[rid].scheme}
+
+
 def pytest_collection_modifyitems(config, items):
     known = requirements.load()
     profile = config.getoption("--profile")
@@ -105,7 +113,10 @@ def pytest_collection_modifyitems(config, items):
         if unknown:
             raise pytest.UsageError(f"{item.nodeid} names unknown requirement ids {unknown}; see SPEC.md")
         item.user_properties.append(("requirements", ids))
-        if profile == "full" or required_capabilities(item) <= effective_capabilities({profile}):
+        needing = config.getoption("--needing")
+        if needing and needing not in required_capabilities(item):
+            drop.append(item)
+        elif profile == "full" or required_capabilities(item) <= effective_capabilities({profile}):
             keep.append(item)
         else:
             drop.append(item)
@@ -120,6 +131,9 @@ def pytest_runtest_setup(item):
     missing = sorted(required_capabilities(item) - effective_capabilities(hello.capabilities))
     if missing:
         pytest.skip(f"store did not declare capability {', '.join(missing)}")
+    undeclared = sorted(required_schemes(item) - set(state.hello().coordination))
+    if undeclared:
+        pytest.skip(f"store did not declare coordination scheme {', '.join(undeclared)}")
     if item.get_closest_marker("archived_sessions") and "archived_sessions" not in hello.scope:
         pytest.skip(f"store declared scope {', '.join(hello.scope)}: it does not read archived_sessions/")
 

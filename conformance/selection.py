@@ -1,6 +1,6 @@
 """The one store-selection syntax used by the CLI, the pytest plugin and the race harness.
 
-Contract: :func:`open_store` turns ``reference``, ``py:package.module:factory``,
+Contract: :func:`open_store` turns ``reference`` (or ``reference:<scheme>``), ``py:package.module:factory``,
 ``cmd:<command line>`` or ``mutant:<name>`` into an object satisfying
 :class:`conformance.store_api.Store`, or raises :class:`SelectionError` saying which forms exist.
 """
@@ -15,8 +15,12 @@ from collections.abc import Callable
 
 from conformance.store_api import Store
 
+#: The coordination schemes ``reference:<scheme>`` may name (the reference follows both by default).
+REFERENCE_SCHEMES = ("inode-flock", "codex-thread-locks")
+
 FORMS = (
-    "reference (the reference store, in process), "
+    "reference (the reference store, in process, following both coordination schemes), "
+    "reference:inode-flock or reference:codex-thread-locks (the reference following that scheme alone), "
     "py:package.module:factory (factory() returns a Store, in process), "
     "cmd:<command line> (a program speaking the stdio protocol of PROTOCOL.md), "
     "mutant:<name> (a deliberately broken reference from conformance.mutants.MUTANTS)"
@@ -36,8 +40,10 @@ def _parse(selection: str) -> tuple[str, str]:
     if selection == "reference":
         return "reference", ""
     form, colon, argument = selection.partition(":")
-    if not colon or form not in ("py", "cmd", "mutant"):
+    if not colon or form not in ("reference", "py", "cmd", "mutant"):
         raise _bad(selection, "unknown form")
+    if form == "reference" and argument not in REFERENCE_SCHEMES:
+        raise _bad(selection, f"the reference follows {' or '.join(REFERENCE_SCHEMES)}, not {argument!r}")
     if not argument.strip():
         raise _bad(selection, f"nothing after {form}:")
     if form == "py" and argument.count(":") != 1:
@@ -48,8 +54,10 @@ def _parse(selection: str) -> tuple[str, str]:
 def describe(selection: str) -> str:
     """One human-readable line saying what ``selection`` runs (raises SelectionError if invalid)."""
     form, argument = _parse(selection)
+    if form == "reference" and argument:
+        return f"the reference store following only the {argument} coordination scheme (in process)"
     if form == "reference":
-        return "the reference store (reference.store.ReferenceStore, in process)"
+        return "the reference store (reference.store.ReferenceStore, in process, both coordination schemes)"
     if form == "py":
         return f"the store returned by {argument.replace(':', '.')}() (in process)"
     if form == "cmd":
@@ -63,7 +71,7 @@ def open_store(selection: str) -> Store:
     if form == "reference":
         from reference.store import ReferenceStore
 
-        store = ReferenceStore()
+        store = ReferenceStore((argument,) if argument else None)
     elif form == "py":
         store = _python_factory(selection, argument)()
     elif form == "cmd":

@@ -44,7 +44,7 @@ def register(subparsers) -> None:
         help="run the conformance suite against a store",
         description="Extra arguments after -- go to pytest (e.g. -- -k read -x).",
     )
-    p.add_argument("--store", required=True, help="reference | py:mod:factory | cmd:<command> | mutant:<name>")
+    p.add_argument("--store", required=True, help="reference | reference:<scheme> | py:mod:factory | cmd:<command> | mutant:<name>")
     p.add_argument("--profile", choices=PROFILES, default="full")
     p.add_argument("--ledger", help="TOML file of expected failures")
     p.add_argument("--update-ledger", action="store_true", help="rewrite the ledger from this run")

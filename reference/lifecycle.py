@@ -22,6 +22,7 @@ from .errors import (
     OutsideHomeError,
     from_os_error,
 )
+from .coordination import Coordination
 from .home import Home, Location
 from .locks import fsync_folder, lock_with_timeout, open_existing, still_at
 
@@ -68,12 +69,14 @@ def _open_selected_locked(location: Location, plain_timeout: float) -> tuple[int
     raise BusyError("the rollout kept changing; retry later", path=location.rel)
 
 
-def move(home: Home, source: Location, target: Location, touch: bool) -> str:
+def move(home: Home, source: Location, target: Location, touch: bool, coord: Coordination) -> str:
     """Move whichever representation exists from ``source`` to ``target``; return the new path."""
     if os.path.lexists(target.plain) or os.path.lexists(target.zst):
         raise AlreadyExistsError("a rollout of that name is already there", path=target.rel)
     fd, path, compressed = _open_selected_locked(source, LOCK_TIMEOUT)
+    held = None
     try:
+        held = coord.hold_for_move(source)
         # Checked under the lock: a compressor killed between publish and unlink leaves both, and
         # moving one of them would make the rollout both active and archived (R8).
         if os.path.lexists(source.plain) and os.path.lexists(source.zst):
@@ -96,22 +99,24 @@ def move(home: Home, source: Location, target: Location, touch: bool) -> str:
     except OSError as exc:
         raise from_os_error(exc, source.rel) from None
     finally:
+        if held is not None:
+            held.release()
         os.close(fd)
 
 
-def archive(home: Home, location: Location) -> str:
+def archive(home: Home, location: Location, coord: Coordination) -> str:
     if location.archived:
         return location.rel
-    return move(home, location, home.archived_location(location.name), touch=False)
+    return move(home, location, home.archived_location(location.name), False, coord)
 
 
-def unarchive(home: Home, location: Location) -> str:
+def unarchive(home: Home, location: Location, coord: Coordination) -> str:
     if not location.archived:
         return location.rel
-    return move(home, location, home.active_location(location.name), touch=True)
+    return move(home, location, home.active_location(location.name), True, coord)
 
 
-def delete(location: Location) -> None:
+def delete(location: Location, coord: Coordination) -> None:
     """Remove every representation, each locked exclusively and verified first."""
     removed_any = False
     for _ in range(MAX_ATTEMPTS):
@@ -121,12 +126,15 @@ def delete(location: Location) -> None:
             if removed_any:
                 return
             raise
+        claim = None
         try:
-            if not compressed:
-                # Upgrade to exclusive: no writer may hold the file we unlink.
-                lock_with_timeout(fd, True, DELETE_LOCK_TIMEOUT, location.rel)
-                if not still_at(fd, path):
-                    continue
+            # Every scheme's claim: no writer may hold the rollout we unlink (the plain file's
+            # LOCK_EX upgrade, the thread's lock file).
+            claim = coord.claim(location, None if compressed else fd, wait=DELETE_LOCK_TIMEOUT)
+            if claim is None:
+                raise BusyError("a writer holds the rollout; close it or retry later", path=location.rel)
+            if not still_at(fd, path):
+                continue
             failpoints.hit("delete.before_unlink", location.rel)
             os.unlink(path)
             removed_any = True
@@ -134,5 +142,7 @@ def delete(location: Location) -> None:
         except OSError as exc:
             raise from_os_error(exc, location.rel) from None
         finally:
+            if claim is not None:
+                claim.release()
             os.close(fd)
     raise BusyError("the rollout kept changing; retry later", path=location.rel)

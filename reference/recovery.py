@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import codec, failpoints
 from .discovery import scan_pairs
+from .coordination import Coordination
 from .errors import CorruptError
 from .home import Home, Location
 from .locks import fsync_folder, lock, open_existing, still_at
@@ -43,8 +44,12 @@ def _compare(zst_fd: int, plain_fd: int, path: str) -> str:
     return "prefix"
 
 
-def reconcile(location: Location) -> Reconciled | None:
-    """Resolve plain + `.zst` of one rollout; None when only one representation exists."""
+def reconcile(location: Location, coord: Coordination) -> Reconciled | None:
+    """Resolve plain + `.zst` of one rollout; None when only one representation exists.
+
+    Acts only under ``LOCK_EX`` on both files *and* every scheme's claim: a codex resume holds no
+    lock on the data while it materializes, only its thread lock, and both files exist meanwhile.
+    """
     plain_fd = open_existing(location.plain, os.O_RDONLY)
     zst_fd = open_existing(location.zst, os.O_RDONLY)
     try:
@@ -54,26 +59,36 @@ def reconcile(location: Location) -> Reconciled | None:
             return Reconciled(location.rel, "busy")
         if not (still_at(plain_fd, location.plain) and still_at(zst_fd, location.zst)):
             return Reconciled(location.rel, "busy")
-        verdict = _compare(zst_fd, plain_fd, location.rel)
-        if verdict == "equal":
-            # An interrupted compression (or materialize): the `.zst` holds every byte, finish it.
-            os.unlink(location.plain)
-        elif verdict == "prefix":
-            # Lines were appended after the `.zst` was made: it is stale and must never resurface.
-            os.unlink(location.zst)
-        else:
-            return Reconciled(location.rel, "conflict")
-        fsync_folder(location.folder)
-        return Reconciled(location.rel, "equal" if verdict == "equal" else "stale_zst")
+        claim = coord.claim(location, plain_fd)
+        if claim is None:
+            return Reconciled(location.rel, "busy")
+        try:
+            return _resolve(location, plain_fd, zst_fd)
+        finally:
+            claim.release()
     finally:
         for fd in (plain_fd, zst_fd):
             if fd is not None:
                 os.close(fd)
 
 
-def reconcile_all(home: Home) -> list[Reconciled]:
+def _resolve(location: Location, plain_fd: int, zst_fd: int) -> Reconciled:
+    verdict = _compare(zst_fd, plain_fd, location.rel)
+    if verdict == "equal":
+        # An interrupted compression (or materialize): the `.zst` holds every byte, finish it.
+        os.unlink(location.plain)
+    elif verdict == "prefix":
+        # Lines were appended after the `.zst` was made: it is stale and must never resurface.
+        os.unlink(location.zst)
+    else:
+        return Reconciled(location.rel, "conflict")
+    fsync_folder(location.folder)
+    return Reconciled(location.rel, "equal" if verdict == "equal" else "stale_zst")
+
+
+def reconcile_all(home: Home, coord: Coordination) -> list[Reconciled]:
     """Reconcile every rollout of the home that has both representations."""
-    return [r for location in scan_pairs(home) if (r := reconcile(location)) is not None]
+    return [r for location in scan_pairs(home) if (r := reconcile(location, coord)) is not None]
 
 
 def _temp_paths(home: Home):

@@ -17,7 +17,10 @@ from conformance.store_api import (
     WorkerReport,
 )
 
-from . import appending, compression, failpoints, lifecycle, reading, recovery, worker
+from . import appending, failpoints, lifecycle, reading, worker
+from .appending import Materializer
+from .compression import Compressor
+from .coordination import SCHEME_CLASSES, CodexThreadLocks, Coordination, InodeFlock, Scheme
 from .discovery import Found, find_by_id, list_rollouts
 from .errors import BadRequestError, NotFoundError, StoreError, from_os_error
 from .home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
@@ -56,27 +59,60 @@ class _TypedErrors(type):
 
 
 class ReferenceStore(metaclass=_TypedErrors):
-    """Every operation of SPEC.md over one home, in this process."""
+    """Every operation of SPEC.md over one home, in this process.
+
+    ``schemes`` are the coordination scheme classes it follows (both by default, so it is safe next
+    to codex and next to any ``inode-flock`` store); ``ReferenceStore(("inode-flock",))`` follows one.
+    """
 
     name = "reference"
+    schemes: tuple[type[Scheme], ...] = (InodeFlock, CodexThreadLocks)
+    #: The compression steps (a variant overrides one of them in a subclass).
+    compressor_class: type[Compressor] = Compressor
+    #: The materialization steps (a variant overrides one of them in a subclass).
+    materializer_class: type[Materializer] = Materializer
 
-    def __init__(self) -> None:
+    def __init__(self, schemes: tuple[str, ...] | None = None) -> None:
+        if schemes is not None:
+            unknown = [name for name in schemes if name not in SCHEME_CLASSES]
+            if unknown or not schemes:
+                raise BadRequestError(f"unknown coordination scheme(s) {unknown}; known: {', '.join(SCHEME_CLASSES)}")
+            self.schemes = tuple(SCHEME_CLASSES[name] for name in schemes)
         self._home: Home | None = None
-        self._writers: dict[str, tuple[int, Location]] = {}
+        self._coord: Coordination | None = None
+        self._writers: dict[str, tuple[int, Location, object]] = {}
         self._handles = itertools.count(1)
 
     # -- setup ---------------------------------------------------------------------------
+    def declared_coordination(self) -> tuple[str, ...]:
+        """The schemes hello() declares: the ones followed (a lying variant overrides this)."""
+        return tuple(scheme.name for scheme in self.schemes)
+
     def hello(self) -> Hello:
-        return Hello(PROTOCOL_VERSION, self.name, package_version(), CAPABILITIES, failpoints.POINTS)
+        return Hello(PROTOCOL_VERSION, self.name, package_version(), CAPABILITIES, failpoints.POINTS,
+                     self.declared_coordination())
 
     def configure(self, home: str, cold_after_seconds: float = DEFAULT_COLD_AFTER_SECONDS) -> None:
         self._home = Home.open(home, cold_after_seconds)
+        self._coord = Coordination(self._home, tuple(scheme() for scheme in self.schemes))
 
     @property
     def home(self) -> Home:
         if self._home is None:
             raise BadRequestError("configure the store with a home first")
         return self._home
+
+    def _compressor(self) -> Compressor:
+        return self.compressor_class(self.home, self.coord)
+
+    def _materializer(self) -> Materializer:
+        return self.materializer_class()
+
+    @property
+    def coord(self) -> Coordination:
+        if self._coord is None:
+            raise BadRequestError("configure the store with a home first")
+        return self._coord
 
     def _locate(self, path: str) -> Location:
         return self.home.locate(path)
@@ -152,48 +188,59 @@ class ReferenceStore(metaclass=_TypedErrors):
     # -- writer --------------------------------------------------------------------------
     def create(self, path: str, lines: list[str]) -> str:
         location = self._locate(path)
-        appending.create(location, lines)
+        appending.create(location, lines, self.coord)
         return location.rel
 
     def append(self, path: str, lines: list[str]) -> str:
         location = self._locate(path)
-        appending.append(location, lines)
+        appending.append(location, lines, self.coord, self._materializer())
         return location.rel
 
     def open_writer(self, path: str) -> str:
         location = self._locate(path)
-        fd = appending.open_for_append(location)
+        held = self.coord.writer_locks(location)
+        try:
+            fd = appending.open_for_append(location, self.coord, self._materializer())
+        except BaseException:
+            held.release()
+            raise
         handle = f"w{next(self._handles)}"
-        self._writers[handle] = (fd, location)
+        self._writers[handle] = (fd, location, held)
         return handle
 
-    def _writer(self, handle: str) -> tuple[int, Location]:
+    def _writer(self, handle: str) -> tuple[int, Location, object]:
         try:
             return self._writers[handle]
         except (KeyError, TypeError):
             raise BadRequestError(f"unknown writer handle {handle!r}") from None
 
     def write(self, handle: str, line: str) -> None:
-        fd, location = self._writer(handle)
+        fd, location, _held = self._writer(handle)
         appending.write_line(fd, appending.encode_line(line), location.rel)
 
     def close_writer(self, handle: str) -> None:
-        fd, _ = self._writer(handle)
+        fd, _, held = self._writer(handle)
         del self._writers[handle]
         os.close(fd)
+        held.release()
 
     def materialize(self, path: str) -> bool:
-        return appending.materialize(self._locate(path))
+        location = self._locate(path)
+        held = self.coord.writer_locks(location)
+        try:
+            return self._materializer().materialize(location)
+        finally:
+            held.release()
 
     # -- compressor ----------------------------------------------------------------------
     def compress(self, path: str) -> str:
         location = self._locate(path)
         rollouts = list_rollouts(self.home, None)
         bases = worker.fork_bases(rollouts)
-        return compression.compress_one(self.home, location, bases).outcome
+        return self._compressor().compress(location, bases).outcome
 
     def run_worker(self) -> WorkerReport:
-        report = worker.run(self.home)
+        report = worker.run(self.home, self._compressor())
         return WorkerReport(
             ran=report.ran,
             outcomes={rel: r.outcome for rel, r in report.results.items()},
@@ -204,8 +251,9 @@ class ReferenceStore(metaclass=_TypedErrors):
         )
 
     def cleanup(self) -> CleanupReport:
-        reconciled = recovery.reconcile_all(self.home)
-        removed = recovery.remove_orphaned_temps(self.home)
+        compressor = self._compressor()
+        reconciled = compressor.reconcile_all()
+        removed = compressor.remove_orphaned_temps()
         return CleanupReport(
             temps_removed=tuple(removed),
             reconciled=tuple(r.rel for r in reconciled if r.verdict in ("equal", "stale_zst")),
@@ -214,15 +262,16 @@ class ReferenceStore(metaclass=_TypedErrors):
 
     # -- lifecycle -----------------------------------------------------------------------
     def archive(self, path: str) -> str:
-        return lifecycle.archive(self.home, self._locate(path))
+        return lifecycle.archive(self.home, self._locate(path), self.coord)
 
     def unarchive(self, path: str) -> str:
-        return lifecycle.unarchive(self.home, self._locate(path))
+        return lifecycle.unarchive(self.home, self._locate(path), self.coord)
 
     def delete(self, path: str) -> None:
-        lifecycle.delete(self._locate(path))
+        lifecycle.delete(self._locate(path), self.coord)
 
     def close(self) -> None:
-        for fd, _ in self._writers.values():
+        for fd, _, held in self._writers.values():
             os.close(fd)
+            held.release()
         self._writers.clear()

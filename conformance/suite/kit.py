@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from conformance import homegen, oracle
+from conformance.protocol_client import Inconclusive
 from conformance.selection import open_store, serve_command
 from race_harness.controller import Controller, Held, Hit
 from reference.errors import ERROR_KINDS, StoreError
@@ -71,6 +74,29 @@ def make_rollout(
 def realistic_home(home: Path, count: int = 40) -> homegen.HomeManifest:
     """Weeks of realistic sessions, active and archived, half the cold ones compressed (``homegen``)."""
     return homegen.realistic_home(home, count, seed=11, compressed_fraction=0.5, max_size=12 * 1024)
+
+
+def compress_behind_the_store(home: Path, rel: str) -> None:
+    """Replace plain ``rel`` by its `.zst` (same mode and mtime), taking no lock of any scheme."""
+    plain = Path(home, rel)
+    st = plain.stat()
+    oracle.write_zst(home, rel + ".zst", plain.read_bytes(), st.st_mode & 0o7777, st.st_mtime_ns)
+    plain.unlink()
+
+
+def unwritten_rollout(archived: bool = False, minute: int = 0) -> Rollout:
+    """A fresh logical path (nothing on disk) for tests of ``create``."""
+    ident = str(uuidlib.uuid4())
+    name = oracle.rollout_name(_BASE + timedelta(minutes=minute), ident)
+    return Rollout(oracle.archived_path(name) if archived else oracle.active_path(name), ident, b"")
+
+
+def require_failpoints(session: "FailpointSession", *points: str) -> None:
+    """Inconclusive (never failed, never passed) when the store does not declare ``points``."""
+    declared = set(session.store.hello().failpoints)
+    missing = [p for p in points if p not in declared]
+    if missing:
+        raise Inconclusive(f"the store declares the failpoints capability but not the points {missing}")
 
 
 def line_text(rid: str, size: int = 0) -> str:
@@ -130,6 +156,80 @@ def holding_lock(path: Path, exclusive: bool = False):
         os.close(fd)
 
 
+THREAD_LOCK_DIR = "thread-writer-locks"
+COORDINATION_LOCK = ".coordination.lock"
+
+
+def thread_lock_path(home: Path, rollout_id: str) -> Path:
+    return Path(home, THREAD_LOCK_DIR, rollout_id + ".lock")
+
+
+def coordination_lock_path(home: Path) -> Path:
+    return Path(home, THREAD_LOCK_DIR, COORDINATION_LOCK)
+
+
+def _flock_polled(fd: int, flags: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, flags | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"could not take a test lock within {timeout} s: the store holds it") from None
+            time.sleep(0.005)
+
+
+@contextlib.contextmanager
+def holding_coordination_lock(home: Path):
+    """Hold ``thread-writer-locks/.coordination.lock`` from this test process, as codex takes it."""
+    path = coordination_lock_path(home)
+    path.parent.mkdir(exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        _flock_polled(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def holding_thread_lock(home: Path, rollout_id: str, exclusive: bool = True):
+    """Hold ``thread-writer-locks/<id>.lock`` the way codex 0.171.0 does: created and locked
+    (``LOCK_EX|LOCK_NB``) under the coordination lock, which is then released."""
+    with holding_coordination_lock(home):
+        fd = os.open(thread_lock_path(home, rollout_id), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BaseException:
+            os.close(fd)
+            raise
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def holding_writer_lock(home: Path, rollout: Rollout, scheme: str, declared: tuple[str, ...]):
+    """Hold what a live writer of ``scheme`` holds on ``rollout``; skip when the store did not
+    declare that scheme (a lock of a scheme it does not follow means nothing to it)."""
+    if scheme not in declared:
+        pytest.skip(f"store did not declare coordination scheme {scheme}")
+    if scheme == "inode-flock":
+        with holding_lock(Path(home, rollout.rel)) as fd:
+            yield fd
+    else:
+        with holding_thread_lock(home, rollout.id) as fd:
+            yield fd
+
+
+def thread_lock_held(home: Path, rollout_id: str) -> bool:
+    """True when some process holds a flock on the rollout's thread lock file (absent: False)."""
+    path = thread_lock_path(home, rollout_id)
+    return path.exists() and lock_nb_fails(path)
+
+
 class FailpointSession:
     """A store in a child process whose failpoints this test answers (hold, crash, error)."""
 
@@ -148,21 +248,58 @@ class FailpointSession:
             else:
                 os.environ["ROLLOUT_FAILPOINT_SOCKET"] = previous
         self.store.configure(os.fspath(home), cold_after)
+        self._holding: str | None = None
+        self._started: list = []
+        self._since = 0
 
     def answer(self, point: str, action: str, errno: str | None = None) -> None:
-        """Answer hits of ``point`` with ``action``; every other hit continues."""
+        """Answer hits of ``point`` with ``action``; every other hit continues (check it happened
+        with :meth:`require`)."""
+        self._since = len(self.controller.schedule)
         self.controller.policy = lambda hit: (action, errno) if hit.point == point else ("continue", None)
+
+    def require(self, point: str, action: str) -> None:
+        """Inconclusive unless, since the last :meth:`answer`, the store reported ``point`` and was
+        answered ``action``: a scheduled crash or injected error that never happened proves nothing."""
+        decisions = self.controller.schedule[self._since:]
+        if not any(d.point == point and d.action == action for d in decisions):
+            reported = sorted({d.point for d in decisions})
+            raise Inconclusive(
+                f"the store declares failpoint {point!r} but never reported it, so the scheduled "
+                f"{action} did not happen (points it reported: {reported or 'none'}); "
+                "report each declared failpoint where SPEC.md section 5.4 places it"
+            )
 
     def hold_at(self, point: str) -> None:
         """Hold the store at the first hit of ``point`` (wait for it with :meth:`wait_held`)."""
+        self._holding = point
         self.controller.policy = lambda hit: None if hit.point == point else ("continue", None)
 
+    def start(self, fn, *args):
+        """Run ``fn(*args)`` (an operation that should reach the held point) in a thread."""
+        thread, outcome = in_thread(fn, *args)
+        self._started.append((thread, outcome))
+        return thread, outcome
+
     def wait_held(self, timeout: float = 20.0) -> Hit:
+        """The held hit; Inconclusive when the operations started with :meth:`start` finish, or
+        ``timeout`` runs out, without the store reporting the point."""
         deadline = time.monotonic() + timeout
         while True:
-            message = self.bus.get(timeout=max(0.01, deadline - time.monotonic()))
+            try:
+                message = self.bus.get(timeout=0.05)
+            except queue.Empty:
+                message = None
             if isinstance(message, Held):
                 return message.hit
+            finished = self._started and not any(thread.is_alive() for thread, _ in self._started)
+            if finished or time.monotonic() >= deadline:
+                errors = [repr(o["error"]) for _, o in self._started if "error" in o]
+                why = f"finished ({'; '.join(errors) or 'without error'})" if finished else f"ran {timeout} s"
+                raise Inconclusive(
+                    f"the operation {why} without the store reporting failpoint {self._holding!r}, "
+                    "which it declares; the scheduled interleaving did not happen"
+                )
 
     def release(self, hit: Hit, action: str = "continue") -> None:
         self.controller.policy = lambda h: ("continue", None)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conformance import oracle
+from conformance.store_api import COORDINATION_SCHEMES
 from conformance.suite import kit
 
 CLOCK_SLACK_NS = 20_000_000  # kernel timestamps use a coarse clock
@@ -157,7 +158,7 @@ def test_archive_racing_materialize_leaves_one_area(store_selection, store, home
     target = _archived_rel(r.rel)
     with kit.failpoint_session(store_selection, home) as session:
         session.hold_at(point)
-        mat_thread, mat = kit.in_thread(session.store.materialize, r.rel)
+        mat_thread, mat = session.start(session.store.materialize, r.rel)
         hit = session.wait_held()
         arch_thread, arch = kit.in_thread(store.archive, r.rel)
         arch_thread.join(0.3)
@@ -258,13 +259,15 @@ def test_delete_with_open_writer_is_busy(store, store_selection, home):
 
 
 @pytest.mark.req("LIFE-006")
+@pytest.mark.parametrize("scheme", COORDINATION_SCHEMES)
 @pytest.mark.parametrize("with_zst", [False, True], ids=["plain", "plain+zst"])
-def test_delete_with_a_test_process_lock_is_busy(store, home, with_zst):
+def test_delete_with_a_test_process_lock_is_busy(store, home, with_zst, scheme):
+    """The test process holds a live writer's lock of a scheme the store declares: delete is busy."""
     r = kit.make_rollout(home, compressed=with_zst, old=True)
     if with_zst:
         oracle.write_plain(home, r.rel, r.data, 0o600)
     before = oracle.snapshot(home)
-    with kit.holding_lock(home / r.rel):
+    with kit.holding_writer_lock(home, r, scheme, store.hello().coordination):
         _delete_is_busy(store, r.rel)
         assert oracle.snapshot(home) == before, "delete removed something while the plain file was locked"
     store.delete(r.rel)
