@@ -100,6 +100,18 @@ def test_a_tool_that_prints_nothing_about_the_home_is_inconclusive(tmp_path):
     assert "printed nothing about the 14 sessions" in out.stdout
 
 
+def test_a_tool_that_deletes_what_it_reads_breaks_read_003(tmp_path):
+    report = tmp_path / "report.json"
+    deleter = "sh -c 'find {home} -name \"*.jsonl.zst\" | xargs -r rm; find {home} -name \"rollout-*\" | sort'"
+    out = subprocess.run([sys.executable, "-m", "conformance.cli", "reader-check", "--cmd", deleter, "--count", "8",
+                          "--large-mb", "0", "--case", "cold-zst", "--report", str(report)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stdout + out.stderr
+    changed = [f for f in json.loads(report.read_text())["findings"] if f["requirements"] == ["READ-003"]]
+    assert len(changed) == 1 and changed[0]["cases"] == ["cold-zst"]
+    assert all(e.endswith(".jsonl.zst") for e in changed[0]["examples"])
+
+
 @pytest.mark.parametrize("args, message", [
     (["--cmd", "tool {nope}"], "unknown placeholder {nope}"),
     (["--cmd", "tool", "--env", "JUSTANAME"], "write NAME=VALUE"),

@@ -161,6 +161,8 @@ class _Check:
         for command, cases in hung.items():
             self.inconclusive.append(f"`{command}` hangs: killed after {self.settings.timeout:g} s in "
                                      f"{len(cases)} run(s), cases {', '.join(dict.fromkeys(cases))}")
+        if not observations and not findings:
+            self.inconclusive.append("nothing was compared: no case changed a rollout the commands could be judged on")
         verdict = "failed" if findings else "inconclusive" if self.inconclusive else "passed"
         summary = {t: {"exit_code": r.exit_code, "sessions_seen": facts_of(r.stdout, self.manifest).sessions_seen,
                        "crash": r.crash} for t, r in baseline.items()}
