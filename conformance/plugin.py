@@ -29,6 +29,9 @@ def pytest_addoption(parser):
     group.addoption("--profile", choices=PROFILES, default="full", help="run only this profile's tests")
     group.addoption("--needing", metavar="CAPABILITY",
                     help="run only the tests that need this capability (e.g. failpoints: every failpoint-driven test)")
+    group.addoption("--seed", type=int, default=0,
+                    help="seed of every random choice of the suite (the state machine's steps); the same store "
+                         "and seed give the same verdicts (default 0; `rollout-conformance suite` picks one and prints it)")
     group.addoption("--ledger", help="TOML file of expected failures")
     group.addoption("--update-ledger", action="store_true", help="rewrite --ledger from this run's failures")
     group.addoption("--conformance-report", metavar="FILE", help="write the JSON report here")
@@ -142,6 +145,10 @@ def pytest_runtest_setup(item):
 def pytest_runtest_makereport(item, call):
     report = yield
     state = item.config.stash[_STATE]
+    blamed = getattr(call.excinfo.value, "requirement", None) if call.excinfo is not None else None
+    if isinstance(blamed, str) and report.failed:
+        # The test knows which of its requirements the failing step checks: file it there only.
+        report.user_properties.append(("blame", blamed))
     if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
         # A store that could not be asked is not a pass and not a spec failure: say which.
         report.user_properties.append(("inconclusive", str(call.excinfo.value)))
@@ -172,9 +179,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     for line in state.summary.table_lines(state.selection):
         terminalreporter.write_line(line)
+    terminalreporter.write_line(f"seed {config.getoption('--seed')} (the same store and --seed give the same verdicts)")
     path = config.getoption("--conformance-report")
     if path:
-        Path(path).write_text(json.dumps(state.summary.as_json(state.selection), indent=2) + "\n")
+        report = state.summary.as_json(state.selection)
+        report["seed"] = config.getoption("--seed")
+        Path(path).write_text(json.dumps(report, indent=2) + "\n")
         terminalreporter.write_line(f"JSON report written to {path}")
     if config.getoption("--update-ledger"):
         ledger_path = config.getoption("--ledger") or "conformance-ledger.toml"
@@ -182,6 +192,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             ledger_path, f"Expected failures of {state.selection}, written by --update-ledger."
         )
         terminalreporter.write_line(f"ledger written to {ledger_path}")
+
+
+@pytest.fixture
+def suite_seed(request) -> int:
+    """The run's seed: every random choice of a suite test derives from it."""
+    return request.config.getoption("--seed")
 
 
 @pytest.fixture

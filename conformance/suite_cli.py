@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 from importlib.resources import files
 
 import pytest
@@ -26,6 +27,7 @@ def pytest_arguments(args: argparse.Namespace, extra: list[str]) -> list[str]:
         argv += ["--ledger", args.ledger]
     if args.update_ledger:
         argv.append("--update-ledger")
+    argv += ["--seed", str(args.seed)]
     if args.report:
         argv += ["--conformance-report", args.report]
     if args.junitxml:
@@ -35,6 +37,9 @@ def pytest_arguments(args: argparse.Namespace, extra: list[str]) -> list[str]:
 
 def _cmd_suite(args: argparse.Namespace) -> int:
     extra = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    if args.seed is None:
+        args.seed = random.randrange(2**32)
+    print(f"seed {args.seed} (rerun with --seed {args.seed} for the same verdicts)", flush=True)
     return int(pytest.main(pytest_arguments(args, extra)))
 
 
@@ -48,6 +53,8 @@ def register(subparsers) -> None:
     p.add_argument("--profile", choices=PROFILES, default="full")
     p.add_argument("--ledger", help="TOML file of expected failures")
     p.add_argument("--update-ledger", action="store_true", help="rewrite the ledger from this run")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the suite's random choices (default: a new one, printed; the same seed gives the same verdicts)")
     p.add_argument("--report", help="write the JSON report by requirement id here")
     p.add_argument("--junitxml", help="write JUnit XML here (for CI)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed to pytest")

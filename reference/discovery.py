@@ -22,17 +22,20 @@ class Found:
     mtime_ns: int
 
 
-def _walk(top: str) -> Iterator[tuple[str, list[str]]]:
+def _walk(top: str, flat: bool = False) -> Iterator[tuple[str, list[str]]]:
+    """Folders and their files; ``flat``: ``top`` alone (archived_sessions/ has no subfolders, NAME-004)."""
     # followlinks=False: a symlinked folder inside sessions/ could lead anywhere (SEC).
-    for folder, _dirs, files in os.walk(top, followlinks=False):
+    for folder, dirs, files in os.walk(top, followlinks=False):
         yield folder, files
+        if flat:
+            dirs.clear()
 
 
 def scan(home: Home, archived: bool | None = None) -> Iterator[Found]:
     """Every logical rollout under the active and/or archived area, in no particular order."""
     areas = [False, True] if archived is None else [archived]
     for in_archive in areas:
-        for folder, files in _walk(home.area(in_archive)):
+        for folder, files in _walk(home.area(in_archive), flat=in_archive):
             names = set(files)
             for file_name in files:
                 if is_temp(file_name) or not (
@@ -75,7 +78,7 @@ def find_by_id(home: Home, rollout_id: str) -> Found | None:
 def scan_pairs(home: Home) -> Iterator[Location]:
     """Rollouts that currently have both a plain and a `.zst` representation."""
     for in_archive in (False, True):
-        for folder, files in _walk(home.area(in_archive)):
+        for folder, files in _walk(home.area(in_archive), flat=in_archive):
             names = set(files)
             for file_name in files:
                 if not file_name.endswith(SUFFIX) or file_name + ZST_SUFFIX not in names:

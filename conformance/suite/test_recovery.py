@@ -19,18 +19,10 @@ from conformance.protocol_client import Inconclusive
 from conformance.suite import kit
 from reference.errors import StoreError
 
-HOUR_NS = 3600 * 10**9
 
 
 def _pairs(case) -> dict[str, str]:
     return case.expected["recovery"]
-
-
-def _age_temps(home: Path, hours: float = 7) -> None:
-    """Back-date every leftover temp past the 6 h rule (os.utime), as the spec's recovery test allows."""
-    t = time.time_ns() - int(hours * HOUR_NS)
-    for rel in oracle.temps(home):
-        os.utime(home / rel, ns=(t, t))
 
 
 def _stale_pair(home: Path, archived: bool = False, minute: int = 0) -> tuple[kit.Rollout, bytes]:
@@ -203,7 +195,7 @@ def _check_after_crash(s, home: Path, r: kit.Rollout, point: str) -> None:
     s.append(r.rel, [line])
     full = r.data + line.encode() + b"\n"
     assert s.read(r.rel).content == full, f"{point}: the appended line is not there exactly once"
-    _age_temps(home)
+    kit.age_temps(home)
     s.cleanup()
     found = oracle.representations(home, r.rel)
     assert len(found) == 1, f"{point}: after cleanup the rollout has {found}"
