@@ -32,6 +32,7 @@ def test_a_reader_of_both_representations_passes(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert report["verdict"] == "passed" and report["findings"] == []
     assert "verdict: PASSED (exit 0)" in out.stdout
+    assert set(report["requirements"].values()) == {"passed"} and "READ-005" in report["requirements"]
     cases = ET.parse(tmp_path / "junit.xml").getroot().findall("testcase")
     assert {c.get("name") for c in cases} >= {"cold-zst", "multi-frame", "skippable-frame", "both-plain-wins",
                                               "stale-temps", "read-only", "large-rollout"}
@@ -50,6 +51,7 @@ def test_a_reader_that_ignores_zst_is_one_finding(tmp_path):
     assert "both-plain-wins" not in finding["cases"] and "stale-temps" not in finding["cases"]
     assert finding["examples"] and finding["examples"][0] in report["cases"]["cold-zst"]["changed"]
     assert "looking them up fails too" in finding["detail"]
+    assert report["requirements"]["DISC-001"] == "failed" and report["requirements"]["DISC-002"] == "passed"
     failed = [c for c in ET.parse(tmp_path / "junit.xml").getroot().findall("testcase") if c.find("failure") is not None]
     assert "cold-zst" in {c.get("name") for c in failed}
 
@@ -90,6 +92,7 @@ def test_a_hanging_reader_is_inconclusive(tmp_path):
     assert out.returncode == 3, out.stdout + out.stderr
     assert report["verdict"] == "inconclusive" and report["findings"] == []
     assert "hangs: killed after 3 s" in report["inconclusive"][0]
+    assert report["requirements"] == {"DISC-001": "inconclusive", "DISC-002": "passed", "READ-002": "inconclusive"}
     assert report["cases"]["stale-temps"]["result"] == "same information as before"
 
 

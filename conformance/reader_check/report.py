@@ -58,14 +58,33 @@ def _case_result(outcome: Outcome, case: str) -> str:
     return "same information as before" if any(o.case == case for o in outcome.observations) else "not judged"
 
 
-def as_json(outcome: Outcome, settings: Settings) -> dict:
-    requirements: dict[str, str] = {}
+_WORST_FIRST = ("failed", "inconclusive", "passed", "not_run")
+
+
+def requirement_status(outcome: Outcome) -> dict[str, str]:
+    """Per SPEC.md id: failed when a finding breaks it, else the worst result of the cases that test it."""
+    status: dict[str, str] = {}
+
+    def note(rid: str, value: str) -> None:
+        old = status.get(rid, "not_run")
+        status[rid] = min(old, value, key=_WORST_FIRST.index)
+
     for case in CASES:
+        if case.name not in outcome.touched:
+            continue
+        result = _case_result(outcome, case.name)
+        value = "passed" if result == "same information as before" else \
+            "inconclusive" if result.startswith("inconclusive") else "not_run"
         for rid in case.requirements:
-            requirements.setdefault(rid, "passed")
+            note(rid, value)
     for finding in outcome.findings:
         for rid in finding.requirements:
-            requirements[rid] = "failed"
+            note(rid, "failed")
+    return dict(sorted(status.items()))
+
+
+def as_json(outcome: Outcome, settings: Settings) -> dict:
+    requirements = requirement_status(outcome)
     return {
         "tool": [t.text for t in settings.commands],
         "env": [f"{k}={v}" for k, v in settings.env],
