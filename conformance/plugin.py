@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from .ledger import Ledger, LedgerError
 from .protocol_client import Inconclusive
 from .report import RequirementSummary
 from .selection import SelectionError, describe, open_store
-from .store_api import PROFILES, effective_capabilities
+from .store_api import PROFILES, UndeclaredCapabilityError, effective_capabilities
 
 DEFAULT_COLD_AFTER = 7 * 24 * 3600
 
@@ -67,6 +68,7 @@ class _State:
         self.ledger = ledger
         self.summary = RequirementSummary(requirements.load())
         self._hello = None
+        self.started = _now()
 
     def hello(self):
         """The store's handshake, asked once per process; Inconclusive propagates to the test."""
@@ -83,6 +85,20 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _handshake(state: _State) -> dict:
+    """The store's hello for the report (who was tested), or why it could not be had."""
+    try:
+        hello = state.hello()
+    except Exception as exc:  # noqa: BLE001 - a store that cannot say hello still gets its report
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return {"name": hello.name, "version": hello.version, "protocol": hello.protocol,
+            "capabilities": list(hello.capabilities), "coordination": list(hello.coordination)}
 
 
 def required_capabilities(item) -> set[str]:
@@ -149,7 +165,11 @@ def pytest_runtest_makereport(item, call):
     if isinstance(blamed, str) and report.failed:
         # The test knows which of its requirements the failing step checks: file it there only.
         report.user_properties.append(("blame", blamed))
-    if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
+    if report.when == "call" and call.excinfo is not None and call.excinfo.errisinstance(UndeclaredCapabilityError):
+        # The test needs an op of a capability the store did not declare: not verified, not failed.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1], f"Skipped: {call.excinfo.value}")
+    elif call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
         # A store that could not be asked is not a pass and not a spec failure: say which.
         report.user_properties.append(("inconclusive", str(call.excinfo.value)))
         report.longrepr = f"INCONCLUSIVE: {call.excinfo.value}"
@@ -182,8 +202,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line(f"seed {config.getoption('--seed')} (the same store and --seed give the same verdicts)")
     path = config.getoption("--conformance-report")
     if path:
-        report = state.summary.as_json(state.selection)
-        report["seed"] = config.getoption("--seed")
+        report = {"kind": "suite", **state.summary.as_json(state.selection), "profile": config.getoption("--profile"),
+                  "seed": config.getoption("--seed"), "started": state.started, "finished": _now(),
+                  "handshake": _handshake(state)}
         Path(path).write_text(json.dumps(report, indent=2) + "\n")
         terminalreporter.write_line(f"JSON report written to {path}")
     if config.getoption("--update-ledger"):

@@ -40,11 +40,6 @@ def root_cause(message: str, nodeid: str = "") -> str:
     return re.sub(r"\b\d+\b", "N", first)[:200]
 
 
-def _crash_message(report) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    return crash.message if crash is not None else str(report.longrepr or "")
-
-
 def _outcome_of(report) -> TestOutcome | None:
     props = dict(report.user_properties)
     detail = ""
@@ -52,7 +47,9 @@ def _outcome_of(report) -> TestOutcome | None:
         outcome, detail = "inconclusive", props["inconclusive"]
     elif report.failed:
         outcome = "failed"
-        detail = str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
+        # the assertion's own message says what broke; the last longrepr line only says where
+        crash = getattr(report.longrepr, "reprcrash", None)
+        detail = crash.message if crash else str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
     elif report.skipped and getattr(report, "wasxfail", None):
         outcome, detail = "expected_failure", report.wasxfail
     elif report.skipped:
@@ -64,8 +61,7 @@ def _outcome_of(report) -> TestOutcome | None:
         outcome = "passed"
     else:
         return None  # a passing setup or teardown says nothing on its own
-    cause = root_cause(detail if outcome == "inconclusive" else _crash_message(report), report.nodeid) \
-        if outcome in ("failed", "inconclusive") else ""
+    cause = root_cause(detail, report.nodeid) if outcome in ("failed", "inconclusive") else ""
     return TestOutcome(report.nodeid, outcome, detail[:300], cause)
 
 

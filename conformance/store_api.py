@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from reference.errors import UnsupportedError
+
 #: Capability profiles a store may declare in its handshake.  ``full`` means all of them.
 #: ``discovery`` is the part of ``reader`` a tool that only enumerates sessions offers: list and find.
 CAPABILITIES = ("reader", "discovery", "writer", "compressor", "lifecycle", "failpoints")
@@ -31,6 +33,12 @@ SCOPES = ("sessions", "archived_sessions")
 def effective_capabilities(declared) -> frozenset[str]:
     """The declared capabilities plus what they include (``reader`` includes ``discovery``)."""
     return frozenset(declared) | ({"discovery"} if "reader" in declared else set())
+
+#: Narrower capabilities, for a store that cannot honour a whole profile byte for byte: each unlocks
+#: only the ops listed and no SPEC.md requirement is judged through it (the race harness uses it).
+#: ``session-writer``: the line given to ``write`` becomes the text of a user message the store
+#: records in lines of its own (e.g. codex's ``event_msg``/``user_message`` line), not those bytes.
+NARROW_CAPABILITIES = {"session-writer": ("open_writer", "write", "close_writer")}
 
 #: Coordination schemes a store may declare it follows (SPEC.md section 5): every writer lock of each
 #: declared scheme is held by its writers, every one is probed by its compressor.  None declared:
@@ -49,6 +57,14 @@ OUTCOMES = (
     "skipped_fork_base",
     "failed",
 )
+
+
+class UndeclaredCapabilityError(UnsupportedError):
+    """An op was asked of a store that did not declare its capability (the suite skips such a test)."""
+
+    def __init__(self, message: str, capability: str | None) -> None:
+        super().__init__(message)
+        self.capability = capability
 
 
 @dataclass(frozen=True)
