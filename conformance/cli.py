@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "report": "conformance.views_cli",
     "timeline": "conformance.views_cli",
     "codex": "conformance.codex.cli",
+    "reader-check": "conformance.reader_check.cli",
 }
 
 

@@ -8,6 +8,8 @@ from importlib.resources import files
 
 import pytest
 
+from .store_api import PROFILES
+
 
 def suite_folder() -> str:
     return str(files("conformance").joinpath("suite"))
@@ -48,7 +50,7 @@ def register(subparsers) -> None:
         description="Extra arguments after -- go to pytest (e.g. -- -k read -x).",
     )
     p.add_argument("--store", required=True, help="reference | reference:<scheme> | py:mod:factory | cmd:<command> | mutant:<name>")
-    p.add_argument("--profile", choices=("reader", "writer", "compressor", "lifecycle", "full"), default="full")
+    p.add_argument("--profile", choices=PROFILES, default="full")
     p.add_argument("--ledger", help="TOML file of expected failures")
     p.add_argument("--update-ledger", action="store_true", help="rewrite the ledger from this run")
     p.add_argument("--seed", type=int, default=None,

@@ -134,13 +134,18 @@ def _cmd_cleanup(args):
 
 
 def _cmd_demo_home(args):
-    from conformance.oracle import demo_home
+    from conformance.homegen import demo_home
 
-    manifest = demo_home(args.dir, count=args.count, seed=args.seed)
+    fraction = 0.0 if args.nothing_compressed else 0.3
+    manifest = demo_home(args.dir, count=args.count, seed=args.seed, compressed_fraction=fraction)
+    if args.manifest:
+        manifest.write(args.manifest)
     cold = sum(1 for r in manifest.rollouts if r.old and not r.compressed)
     print(
         f"demo home at {manifest.home}: {len(manifest.rollouts)} rollouts "
-        f"({cold} cold and plain), {len(manifest.temps)} temps"
+        f"({cold} cold and plain, {sum(r.compressed for r in manifest.rollouts)} compressed, "
+        f"{sum(r.archived for r in manifest.rollouts)} archived), {len(manifest.temps)} temps, "
+        f"{sum(r.tokens['total_tokens'] for r in manifest.rollouts)} tokens in all"
     )
     return 0
 
@@ -151,6 +156,10 @@ def register(subparsers) -> None:
     p.add_argument("dir", help="folder to fill (created if missing)")
     p.add_argument("--count", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nothing-compressed", action="store_true",
+                   help="write every rollout plain (default: 30%% of the cold ones are already .zst)")
+    p.add_argument("--manifest", metavar="FILE",
+                   help="write the ground truth (ids, markers, token counts, timestamps) here, outside the home")
     p.set_defaults(func=_cmd_demo_home)
 
     p = subparsers.add_parser("compress", help="one worker run of the reference store over a home")

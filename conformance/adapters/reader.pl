@@ -79,6 +79,8 @@ sub locate {
     my ($top) = split m{/}, $rel_folder;
     fail('invalid_name', 'rollouts live under sessions/ or archived_sessions/ of the home', $path)
         unless defined $top && ($top eq 'sessions' || $top eq 'archived_sessions');
+    fail('invalid_name', 'archived rollouts live directly in archived_sessions/, not in a subfolder', $path)
+        if $top eq 'archived_sessions' && $rel_folder ne 'archived_sessions';
     (my $logical = $file) =~ s/\.zst\z//;
     return ("$real/$logical", "$rel_folder/$logical", $top eq 'archived_sessions');
 }
@@ -94,8 +96,10 @@ sub slurp {
         fail('outside_home', 'refusing to follow a symlink', $rel) if $! == ELOOP;
         fail('io_error', "cannot open: $!", $rel);
     }
+    return undef unless -f $fh;    # a folder named like a rollout is not one (NAME-005)
     binmode $fh;
     my $data = '';
+    fail('corrupt', 'the .zst holds no zstd data frame (SPEC 4.4)', $rel) if $compressed && !has_data_frame($fh);
     if (!$compressed) {
         while (sysread($fh, my $chunk, 1 << 20)) { $data .= $chunk }
         return $data;
@@ -111,6 +115,25 @@ sub slurp {
     fail('io_error', 'zstd is not installed (install the zstd package)', $rel) if $? >> 8 == 127;
     fail('corrupt', 'the .zst does not decode (zstd exit status ' . ($? >> 8) . ')', $rel) if $?;
     return $data;
+}
+
+# True when the frames of an open .zst include a data frame (skippable frames alone, or nothing, are
+# not a compressed rollout); leaves the handle at the start.
+sub has_data_frame {
+    my ($fh) = @_;
+    my $offset = 0;
+    my $found = 0;
+    while (sysseek($fh, $offset, 0) && sysread($fh, my $head, 8) >= 4) {
+        my $magic = unpack('V', substr($head, 0, 4));
+        if (($magic & 0xFFFFFFF0) == 0x184D2A50 && length $head == 8) {
+            $offset += 8 + unpack('V', substr($head, 4, 4));
+            next;
+        }
+        $found = 1;    # a data frame (or junk, which zstd itself will call corrupt)
+        last;
+    }
+    sysseek($fh, 0, 0);
+    return $found;
 }
 
 # (content, representation, absolute physical path): plain wins, .zst is the fallback, retried.
@@ -156,7 +179,8 @@ sub scan {
     my $area = "$home/" . ($archived ? 'archived_sessions' : 'sessions');
     return () unless -d $area && !-l $area;
     # GNU find reports nanosecond mtimes and never follows symlinks; NUL-separated for odd names.
-    open(my $find, '-|', 'find', $area, '-type', 'f', '-printf', '%T@ %p\0')
+    # archived_sessions/ is flat: its subfolders hold no rollouts (NAME-004).
+    open(my $find, '-|', 'find', $area, ($archived ? ('-maxdepth', '1') : ()), '-type', 'f', '-printf', '%T@ %p\0')
         or fail('io_error', "cannot run find: $!", undef);
     my (%files, @entries);
     { local $/ = "\0"; while (my $record = <$find>) { chomp $record; my ($t, $p) = split / /, $record, 2; $files{$p} = $t } }
