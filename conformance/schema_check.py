@@ -20,7 +20,7 @@ Check = Callable[[Any, str], Violation]
 #: Keywords that only annotate: they never make an instance invalid.
 _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "contentEncoding", "$defs"})
 _KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties", "const", "enum", "items",
-                       "minLength", "minimum", "oneOf", "uniqueItems", "$ref"}) | _ANNOTATIONS
+                       "minLength", "minItems", "minimum", "oneOf", "uniqueItems", "$ref"}) | _ANNOTATIONS
 _DEFS_PREFIX = "defs.json#/$defs/"
 
 
@@ -94,6 +94,9 @@ def _keyword_check(keyword: str, schema: dict, defs: dict[str, dict]) -> Check |
     if keyword == "minLength":
         return lambda value, where: (None if type(value) is not str or len(value) >= argument
                                      else (where, f"{value!r} is shorter than {argument} characters"))
+    if keyword == "minItems":
+        return lambda value, where: (None if type(value) is not list or len(value) >= argument
+                                     else (where, f"{value!r} has fewer than {argument} items"))
     if keyword == "minimum":
         return lambda value, where: (None if type(value) not in (int, float) or value >= argument
                                      else (where, f"{value!r} is less than the minimum of {argument}"))
