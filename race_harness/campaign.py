@@ -235,8 +235,7 @@ def run_campaign(selection: "str | Roles", config: CampaignConfig, root: str, bu
     def body() -> Verdict:
         run = Run(roles, workdir, 0.0, config.seed)
         try:
-            run.spawn("setup", failpoints=False)
-            rollouts = [seed(run, lines=2) for _ in range(config.rollouts)]
+            rollouts = [seed(run, lines=2) for _ in range(config.rollouts)]  # seed() starts the setup actor
             run.stop("setup")
             started, ended = _race(run, config, rollouts, show_progress, imposed)
             verdict = conclude(run, meta, bundle_dir)
