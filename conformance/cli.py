@@ -10,6 +10,7 @@ from reference import cli as reference_cli
 from race_harness import cli as race_cli
 
 from . import check_cli, selftest, serve_cli, suite_cli
+from .cli_contract import apply_contract, run_with_contract
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _areas():
         module.register(subparsers)
-    return parser
+    return apply_contract(parser, subparsers)
 
 
 def _areas():
@@ -28,8 +29,7 @@ def _areas():
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return reference_cli.run_command(args.func, args)
+    return run_with_contract(build_parser(), argv, lambda args: reference_cli.run_command(args.func, args))
 
 
 if __name__ == "__main__":
