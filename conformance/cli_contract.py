@@ -115,8 +115,14 @@ def preflight(args: argparse.Namespace) -> str:
 def run_with_contract(parser: argparse.ArgumentParser, argv: list[str] | None,
                       run: Callable[[argparse.Namespace], int]) -> int:
     """Parse ``argv``, check it, run the command under the interrupt guard; the exit code."""
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     command = getattr(args, "command", None) or parser.prog
+    if unknown and hasattr(args, "pytest_args"):
+        given = " ".join(unknown + [a for a in args.pytest_args if a != "--"])
+        return usage_error(command, f"{unknown[0]!r} is not a {command} option; pytest options go after --, "
+                                    f"e.g. rollout-conformance {command} --store S -- {given}")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     problem = preflight(args)
     if problem:
         return usage_error(command, problem)

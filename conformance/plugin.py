@@ -17,6 +17,7 @@ from . import requirements
 from .ledger import Ledger, LedgerError
 from .protocol_client import Inconclusive
 from .report import RequirementSummary
+from .report_json import build_report, now
 from .selection import SelectionError, describe, open_store
 
 DEFAULT_COLD_AFTER = 7 * 24 * 3600
@@ -60,6 +61,7 @@ class _State:
         self.ledger = ledger
         self.summary = RequirementSummary(requirements.load())
         self._hello = None
+        self.started = now()
 
     def hello(self):
         """The store's handshake, asked once per process; Inconclusive propagates to the test."""
@@ -106,7 +108,8 @@ def pytest_collection_modifyitems(config, items):
         unknown = [rid for rid in ids if rid not in known]
         if unknown:
             raise pytest.UsageError(f"{item.nodeid} names unknown requirement ids {unknown}; see SPEC.md")
-        item.user_properties.append(("requirements", ids))
+        # one plain-string property per id: JUnit XML shows each as <property name="requirement" value="ID"/>
+        item.user_properties.extend(("requirement", rid) for rid in ids)
         if profile == "full" or required_capabilities(item) <= {profile}:
             keep.append(item)
         else:
@@ -132,9 +135,14 @@ def pytest_runtest_makereport(item, call):
     report = yield
     state = item.config.stash[_STATE]
     if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
-        # A store that could not be asked is not a pass and not a spec failure: say which.
-        report.user_properties.append(("inconclusive", str(call.excinfo.value)))
-        report.longrepr = f"INCONCLUSIVE: {call.excinfo.value}"
+        # A store that could not be asked is not a pass and not a spec failure: JUnit shows it as
+        # skipped with the reason, plus an "inconclusive" property; the suite's exit code is 3.
+        reason = str(call.excinfo.value)
+        report.user_properties.append(("inconclusive", reason))
+        path, line, _ = item.location
+        report.outcome = "skipped"
+        report.longrepr = (path, (line or 0) + 1, f"INCONCLUSIVE: {reason}")
+        return report
     if state.ledger is not None:
         _apply_ledger(state.ledger, item, report)
     return report
@@ -155,6 +163,15 @@ def _apply_ledger(ledger: Ledger, item, report) -> None:
         report.longrepr = f"{item.nodeid} is listed in the ledger but was skipped; a ledger must not hide tests"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """An inconclusive test is never a pass: plain ``pytest`` exits 1 (``suite`` maps it to 3)."""
+    if hasattr(session.config, "workerinput") or _STATE not in session.config.stash:
+        return
+    if exitstatus == pytest.ExitCode.OK and session.config.stash[_STATE].summary.overall() == "inconclusive":
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = config.stash[_STATE]
     if hasattr(config, "workerinput"):
@@ -163,8 +180,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(line)
     path = config.getoption("--conformance-report")
     if path:
-        Path(path).write_text(json.dumps(state.summary.as_json(state.selection), indent=2) + "\n")
-        terminalreporter.write_line(f"JSON report written to {path}")
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        report = build_report(state.summary.as_json(state.selection), state.hello, started=state.started,
+                              profile=config.getoption("--profile"), interrupted=interrupted)
+        Path(path).write_text(json.dumps(report, indent=2) + "\n")
+        terminalreporter.write_line(f"JSON report written to {path}" + (" (interrupted: partial)" if interrupted else ""))
     if config.getoption("--update-ledger"):
         ledger_path = config.getoption("--ledger") or "conformance-ledger.toml"
         Ledger(state.summary.failures()).dump(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .requirements import Requirement
 
@@ -11,21 +12,46 @@ from .requirements import Requirement
 _SEVERITY = ("failed", "inconclusive", "expected_failure", "passed", "skipped")
 
 
+#: The folder holding the installed packages: report paths are relative to it.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 @dataclass(frozen=True)
 class TestOutcome:
     nodeid: str
     outcome: str  # one of _SEVERITY
-    detail: str
+    detail: str  # what happened in words: the failure's message, the skip or inconclusive reason
+    location: str = ""  # file:line relative to the project where it happened ("" when unknown)
+
+
+def requirement_ids(report) -> list[str]:
+    """The SPEC.md ids a test report carries (one ``requirement`` user property per id)."""
+    return [value for name, value in report.user_properties if name == "requirement"]
+
+
+def project_relative(path: str) -> str:
+    """``path`` relative to the project when it lies inside it, else unchanged."""
+    absolute = os.path.abspath(path)
+    return os.path.relpath(absolute, PROJECT_ROOT) if absolute.startswith(PROJECT_ROOT + os.sep) else path
+
+
+def _failure(report) -> tuple[str, str]:
+    """(message, location) of a failed report: the assertion's own words, not only where it broke."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message.strip(), f"{project_relative(crash.path)}:{crash.lineno}"
+    lines = str(report.longrepr or "").strip().splitlines()
+    return (lines[-1] if lines else ""), ""
 
 
 def _outcome_of(report) -> TestOutcome | None:
     props = dict(report.user_properties)
-    detail = ""
+    detail = location = ""
     if "inconclusive" in props:
         outcome, detail = "inconclusive", props["inconclusive"]
     elif report.failed:
         outcome = "failed"
-        detail = str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
+        detail, location = _failure(report)
     elif report.skipped and getattr(report, "wasxfail", None):
         outcome, detail = "expected_failure", report.wasxfail
     elif report.skipped:
@@ -37,7 +63,7 @@ def _outcome_of(report) -> TestOutcome | None:
         outcome = "passed"
     else:
         return None  # a passing setup or teardown says nothing on its own
-    return TestOutcome(report.nodeid, outcome, detail[:300])
+    return TestOutcome(report.nodeid, outcome, detail[:1000], location)
 
 
 class RequirementSummary:
@@ -49,7 +75,7 @@ class RequirementSummary:
         self.ids_of: dict[str, list[str]] = {}
 
     def add(self, report) -> None:
-        ids = dict(report.user_properties).get("requirements")
+        ids = requirement_ids(report)
         if not ids:
             return
         outcome = _outcome_of(report)
@@ -62,10 +88,15 @@ class RequirementSummary:
 
     def by_requirement(self) -> dict[str, list[TestOutcome]]:
         grouped: dict[str, list[TestOutcome]] = defaultdict(list)
-        for nodeid, outcome in self.by_test.items():
+        for nodeid, outcome in sorted(self.by_test.items()):  # stable order, whatever order workers finished
             for rid in self.ids_of[nodeid]:
                 grouped[rid].append(outcome)
         return grouped
+
+    def overall(self) -> str:
+        """``failed`` if any test failed, else ``inconclusive`` if any was, else ``passed``."""
+        outcomes = {o.outcome for o in self.by_test.values()}
+        return "failed" if "failed" in outcomes else "inconclusive" if "inconclusive" in outcomes else "passed"
 
     def status(self, outcomes: list[TestOutcome]) -> str:
         if not outcomes:
@@ -96,16 +127,26 @@ class RequirementSummary:
         return lines
 
     def as_json(self, selection: str) -> dict:
+        """The verdict part of the JSON report (conformance/schemas/report.schema.json)."""
         grouped = self.by_requirement()
+        requirements = {
+            rid: {
+                "level": req.level,
+                "capability": req.capability,
+                "status": self.status(grouped.get(rid, [])),
+                "tests": [asdict(o) for o in grouped.get(rid, [])],
+            }
+            for rid, req in self.known.items()
+        }
+        by_requirement: dict[str, int] = defaultdict(int)
+        for entry in requirements.values():
+            by_requirement[entry["status"]] += 1
+        by_test: dict[str, int] = defaultdict(int)
+        for outcome in self.by_test.values():
+            by_test[outcome.outcome] += 1
         return {
             "store": selection,
-            "requirements": {
-                rid: {
-                    "level": req.level,
-                    "capability": req.capability,
-                    "status": self.status(grouped.get(rid, [])),
-                    "tests": [o.__dict__ for o in grouped.get(rid, [])],
-                }
-                for rid, req in self.known.items()
-            },
+            "status": self.overall(),
+            "totals": {"requirements": dict(sorted(by_requirement.items())), "tests": dict(sorted(by_test.items()))},
+            "requirements": requirements,
         }

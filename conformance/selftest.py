@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .report import requirement_ids
+
 REFERENCE = "reference"
 SUITE_TIMEOUT = 1800.0
 SCENARIO_TIMEOUT = 300.0
@@ -71,9 +73,9 @@ class _Timing:
         self.first: dict[str, dict] = {}
 
     def pytest_runtest_logreport(self, report):
-        if not report.failed:
+        if not report.failed and "inconclusive" not in dict(report.user_properties):
             return
-        ids = dict(report.user_properties).get("requirements") or []
+        ids = requirement_ids(report)
         inconclusive = "inconclusive" in dict(report.user_properties)
         for rid in ids:
             self.first.setdefault(rid, {
