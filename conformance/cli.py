@@ -29,7 +29,7 @@ def _areas():
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_with_contract(build_parser(), argv, lambda args: reference_cli.run_command(args.func, args))
+    return run_with_contract(build_parser(), argv, lambda args: args.func(args))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from . import failpoints, reading
 from .compression import CompressResult, compress_one, is_cold
 from .coordination import Coordination
-from .discovery import Found, scan
+from .discovery import Found, scan, unreadable
 from .errors import NotFoundError, StoreError, from_os_error
 from .home import Home
 from .locks import OPEN_FLAGS
@@ -77,6 +77,8 @@ def upstream_marker_is_fresh(home: Home) -> bool:
         st = os.stat(os.path.join(home.tmp_dir, UPSTREAM_MARKER))
     except FileNotFoundError:
         return False
+    except OSError as exc:
+        raise from_os_error(exc) from None
     return time.time() - st.st_mtime < UPSTREAM_MARKER_STALE_SECONDS
 
 
@@ -86,11 +88,13 @@ def fork_bases(rollouts: list[Found]) -> frozenset[str]:
     for found in rollouts:
         try:
             opened = reading.open_selected(found.location)
-        except StoreError:
+        except StoreError as exc:
+            unreadable(exc, fatal=False)  # one bad header must not stop a run (ERR-008)
             continue
         try:
             meta = reading.session_meta(reading.byte_chunks(opened), found.location.rel)
-        except StoreError:
+        except StoreError as exc:
+            unreadable(exc, fatal=False)
             continue
         finally:
             os.close(opened.fd)

@@ -161,6 +161,8 @@ sub scan {
     my (%files, @entries);
     { local $/ = "\0"; while (my $record = <$find>) { chomp $record; my ($t, $p) = split / /, $record, 2; $files{$p} = $t } }
     close $find;
+    # find exits non-zero when it could not read a folder: never a partial listing (ERR-010)
+    fail('io_error', "could not read every folder under $area (find exit status " . ($? >> 8) . ')', $area) if $?;
     for my $physical (sort keys %files) {
         my ($folder, $file) = $physical =~ m{\A(.*)/([^/]*)\z};
         my ($timestamp, $id) = parse_name($file) or next;
@@ -238,7 +240,11 @@ my %handlers = (
         my @hits;
         for my $entry (scan($r->{archived})) {
             my $data = eval { (open_selected("$home/$entry->{path}", $entry->{path}))[0] };
-            next unless defined $data;    # vanished or corrupt: read reports it, search skips it
+            unless (defined $data) {    # vanished: not a hit; anything else fails the search (ERR-010)
+                my $error = $@;
+                next if ref $error eq 'HASH' && $error->{kind} eq 'not_found';
+                die $error;
+            }
             my $number = 0;
             for my $line (lines_of($data)) {
                 $number++;
