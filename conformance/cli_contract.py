@@ -112,6 +112,14 @@ def preflight(args: argparse.Namespace) -> str:
     return ""
 
 
+def checked(args: argparse.Namespace) -> str:
+    """:func:`preflight` once per parsed command line (commands called directly call this first)."""
+    if getattr(args, "preflight_done", False):
+        return ""
+    args.preflight_done = True
+    return preflight(args)
+
+
 def run_with_contract(parser: argparse.ArgumentParser, argv: list[str] | None,
                       run: Callable[[argparse.Namespace], int]) -> int:
     """Parse ``argv``, check it, run the command under the interrupt guard; the exit code."""
@@ -123,7 +131,7 @@ def run_with_contract(parser: argparse.ArgumentParser, argv: list[str] | None,
                                     f"e.g. rollout-conformance {command} --store S -- {given}")
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    problem = preflight(args)
+    problem = checked(args)
     if problem:
         return usage_error(command, problem)
     with interrupts.guarded():

@@ -99,6 +99,11 @@ def _cmd_race(args: argparse.Namespace) -> int:
         for target in TARGETS:
             print(f"{target:<34} target countdown with ENOSPC and EIO (--countdown)")
         return 0
+    from conformance.cli_contract import checked
+
+    problem = checked(args)  # done already when run from the command line; not when called directly
+    if problem:
+        return _usage(problem)
     if args.syscall_delay:
         from .syscall_delay import SyscallDelay, SyscallDelayError, delayed_selection
 
