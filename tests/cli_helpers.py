@@ -22,10 +22,11 @@ def one_line_usage_error(done: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def processes_with(variable: str, value_prefix: str) -> list[int]:
-    """Pids of live processes whose environment has ``variable`` starting with ``value_prefix``."""
-    needle = f"{variable}={value_prefix}".encode()
-    found = []
+def processes_of_run(pid: int, variable: str) -> list[int]:
+    """Live processes of the run ``pid`` started: its descendants, and any process whose environment
+    has ``variable`` naming the run (programs re-parented to init after their parent died)."""
+    needle = f"{variable}={pid}".encode()
+    parent_of, marked = {}, set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -33,9 +34,21 @@ def processes_with(variable: str, value_prefix: str) -> list[int]:
             with open(f"/proc/{entry}/environ", "rb") as handle:
                 environ = handle.read().split(b"\0")
             with open(f"/proc/{entry}/stat", "rb") as handle:
-                state = handle.read().rsplit(b")", 1)[1].split()[0]
+                fields = handle.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if state != b"Z" and any(v.startswith(needle) for v in environ):
-            found.append(int(entry))
-    return found
+        if fields[0] == b"Z":
+            continue
+        parent_of[int(entry)] = int(fields[1])
+        if any(v == needle or v.startswith(needle + b"/") for v in environ):
+            marked.add(int(entry))
+    found = set(marked)
+    for candidate in parent_of:
+        ancestor, seen = parent_of.get(candidate), set()
+        while ancestor and ancestor not in seen:
+            if ancestor == pid:
+                found.add(candidate)
+                break
+            seen.add(ancestor)
+            ancestor = parent_of.get(ancestor)
+    return sorted(found - {pid})

@@ -52,6 +52,9 @@ def test_every_failure_is_typed_and_the_store_keeps_serving(store, home):
         kit.error_kind(call)
         assert store.read(good.rel).content == good.data, "the store stopped serving after an error"
     assert store.find(good.id).path == good.rel
+    assert kit.error_kind(lambda: store.search(good.id)) == "corrupt"  # ERR-010: not a partial answer
+    assert store.read(good.rel).content == good.data, "the store stopped serving after a failed search"
+    os.unlink(home / (corrupt + ".zst"))
     assert [h.path for h in store.search(good.id)] == [good.rel]
 
 
