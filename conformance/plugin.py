@@ -139,6 +139,7 @@ def pytest_runtest_makereport(item, call):
         # skipped with the reason, plus an "inconclusive" property; the suite's exit code is 3.
         reason = str(call.excinfo.value)
         report.user_properties.append(("inconclusive", reason))
+        item.user_properties.append(("inconclusive", reason))  # JUnit XML takes the item's properties
         path, line, _ = item.location
         report.outcome = "skipped"
         report.longrepr = (path, (line or 0) + 1, f"INCONCLUSIVE: {reason}")
