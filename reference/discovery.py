@@ -13,7 +13,7 @@ from .home import Home, Location
 from .naming import SUFFIX, ZST_SUFFIX, is_temp, logical_name, parse_name
 from .errors import InvalidNameError, StoreError, from_os_error
 
-# None: what cannot be read raises (the store API, ERR-010); a list: it is noted there and the
+# None: what cannot be read raises (the store API, ERR-012); a list: it is noted there and the
 # operation carries on (the reference CLI, which prints each one and exits 5).
 _unreadable: ContextVar[list[str] | None] = ContextVar("unreadable", default=None)
 

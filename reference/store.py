@@ -163,7 +163,7 @@ class ReferenceStore(metaclass=_TypedErrors):
             except NotFoundError:
                 continue  # deleted since the listing
             except StoreError as exc:
-                unreadable(exc)  # ERR-010: a rollout not searched is never a silent "no hit"
+                unreadable(exc)  # ERR-012: a rollout not searched is never a silent "no hit"
                 continue
             try:
                 lines = reading.lines_of(reading.byte_chunks(opened))

@@ -1,4 +1,4 @@
-"""Issue 14, item 6: the reference, as a tool, never hides what it could not read (SPEC.md ERR-010).
+"""Issue 14, item 6: the reference, as a tool, never hides what it could not read (SPEC.md ERR-012).
 
 Unreadable folders need a user the permission bits apply to: as root the commands run as `nobody`
 through setpriv (util-linux); corrupt `.zst` files need no such thing."""

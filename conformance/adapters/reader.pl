@@ -161,7 +161,7 @@ sub scan {
     my (%files, @entries);
     { local $/ = "\0"; while (my $record = <$find>) { chomp $record; my ($t, $p) = split / /, $record, 2; $files{$p} = $t } }
     close $find;
-    # find exits non-zero when it could not read a folder: never a partial listing (ERR-010)
+    # find exits non-zero when it could not read a folder: never a partial listing (ERR-012)
     fail('io_error', "could not read every folder under $area (find exit status " . ($? >> 8) . ')', $area) if $?;
     for my $physical (sort keys %files) {
         my ($folder, $file) = $physical =~ m{\A(.*)/([^/]*)\z};
@@ -240,7 +240,7 @@ my %handlers = (
         my @hits;
         for my $entry (scan($r->{archived})) {
             my $data = eval { (open_selected("$home/$entry->{path}", $entry->{path}))[0] };
-            unless (defined $data) {    # vanished: not a hit; anything else fails the search (ERR-010)
+            unless (defined $data) {    # vanished: not a hit; anything else fails the search (ERR-012)
                 my $error = $@;
                 next if ref $error eq 'HASH' && $error->{kind} eq 'not_found';
                 die $error;

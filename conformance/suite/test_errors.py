@@ -52,7 +52,7 @@ def test_every_failure_is_typed_and_the_store_keeps_serving(store, home):
         kit.error_kind(call)
         assert store.read(good.rel).content == good.data, "the store stopped serving after an error"
     assert store.find(good.id).path == good.rel
-    assert kit.error_kind(lambda: store.search(good.id)) == "corrupt"  # ERR-010: not a partial answer
+    assert kit.error_kind(lambda: store.search(good.id)) == "corrupt"  # ERR-012: not a partial answer
     assert store.read(good.rel).content == good.data, "the store stopped serving after a failed search"
     os.unlink(home / (corrupt + ".zst"))
     assert [h.path for h in store.search(good.id)] == [good.rel]
@@ -156,7 +156,7 @@ def test_corrupt_rollout_does_not_break_discovery(store, home):
     assert store.read(good.rel).content == good.data
 
 
-@pytest.mark.req("ERR-010", "ERR-001")
+@pytest.mark.req("ERR-012", "ERR-001")
 @pytest.mark.parametrize("case_name", ["corrupt_zst", "truncated_zst"])
 def test_search_never_skips_a_rollout_it_could_not_read(store, home, case_name):
     """A search that could not read a rollout fails with corrupt naming it: "no hit" would be a lie."""
