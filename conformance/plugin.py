@@ -28,6 +28,11 @@ def pytest_addoption(parser):
     group = parser.getgroup("rollout-conformance")
     group.addoption("--store", help="store selection: reference | py:mod:factory | cmd:<command> | mutant:<name>")
     group.addoption("--profile", choices=PROFILES, default="full", help="run only this profile's tests")
+    group.addoption("--needing", metavar="CAPABILITY",
+                    help="run only the tests that need this capability (e.g. failpoints: every failpoint-driven test)")
+    group.addoption("--seed", type=int, default=0,
+                    help="seed of every random choice of the suite (the state machine's steps); the same store "
+                         "and seed give the same verdicts (default 0; `rollout-conformance suite` picks one and prints it)")
     group.addoption("--ledger", help="TOML file of expected failures")
     group.addoption("--update-ledger", action="store_true", help="rewrite --ledger from this run's failures")
     group.addoption("--conformance-report", metavar="FILE", help="write the JSON report here")
@@ -110,7 +115,10 @@ def pytest_collection_modifyitems(config, items):
             raise pytest.UsageError(f"{item.nodeid} names unknown requirement ids {unknown}; see SPEC.md")
         # one plain-string property per id: JUnit XML shows each as <property name="requirement" value="ID"/>
         item.user_properties.extend(("requirement", rid) for rid in ids)
-        if profile == "full" or required_capabilities(item) <= {profile}:
+        needing = config.getoption("--needing")
+        if needing and needing not in required_capabilities(item):
+            drop.append(item)
+        elif profile == "full" or required_capabilities(item) <= {profile}:
             keep.append(item)
         else:
             drop.append(item)
@@ -134,6 +142,10 @@ def pytest_runtest_setup(item):
 def pytest_runtest_makereport(item, call):
     report = yield
     state = item.config.stash[_STATE]
+    blamed = getattr(call.excinfo.value, "requirement", None) if call.excinfo is not None else None
+    if isinstance(blamed, str) and report.failed:
+        # The test knows which of its requirements the failing step checks: file it there only.
+        report.user_properties.append(("blame", blamed))
     if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
         # A store that could not be asked is not a pass and not a spec failure: JUnit shows it as
         # skipped with the reason, plus an "inconclusive" property; the suite's exit code is 3.
@@ -179,11 +191,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     for line in state.summary.table_lines(state.selection):
         terminalreporter.write_line(line)
+    terminalreporter.write_line(f"seed {config.getoption('--seed')} (the same store and --seed give the same verdicts)")
     path = config.getoption("--conformance-report")
     if path:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         report = build_report(state.summary.as_json(state.selection), state.hello, started=state.started,
-                              profile=config.getoption("--profile"), interrupted=interrupted)
+                              profile=config.getoption("--profile"), interrupted=interrupted,
+                              seed=config.getoption("--seed"))
         Path(path).write_text(json.dumps(report, indent=2) + "\n")
         terminalreporter.write_line(f"JSON report written to {path}" + (" (interrupted: partial)" if interrupted else ""))
     if config.getoption("--update-ledger"):
@@ -192,6 +206,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             ledger_path, f"Expected failures of {state.selection}, written by --update-ledger."
         )
         terminalreporter.write_line(f"ledger written to {ledger_path}")
+
+
+@pytest.fixture
+def suite_seed(request) -> int:
+    """The run's seed: every random choice of a suite test derives from it."""
+    return request.config.getoption("--seed")
 
 
 @pytest.fixture

@@ -75,12 +75,15 @@ class RequirementSummary:
         self.ids_of: dict[str, list[str]] = {}
 
     def add(self, report) -> None:
+        props = dict(report.user_properties)
         ids = requirement_ids(report)
         if not ids:
             return
         outcome = _outcome_of(report)
         if outcome is None:
             return
+        if outcome.outcome == "failed" and props.get("blame"):
+            ids = [props["blame"]]  # the failing step's own requirement, not every id the test carries
         previous = self.by_test.get(report.nodeid)
         if previous is None or _SEVERITY.index(outcome.outcome) < _SEVERITY.index(previous.outcome):
             self.by_test[report.nodeid] = outcome

@@ -33,7 +33,8 @@ def _handshake(hello: Callable) -> dict:
             "capabilities": sorted(answer.capabilities), "coordination": sorted(answer.coordination)}
 
 
-def build_report(verdict: dict, hello: Callable, *, started: str, profile: str, interrupted: bool) -> dict:
+def build_report(verdict: dict, hello: Callable, *, started: str, profile: str, interrupted: bool,
+                 seed: int | None = None) -> dict:
     """The whole report for one suite run; ``hello`` is called once to name the store."""
     from .cli_contract import tool_version
 
@@ -45,6 +46,7 @@ def build_report(verdict: dict, hello: Callable, *, started: str, profile: str, 
         "store": verdict["store"],
         "handshake": _handshake(hello),
         "profile": profile,
+        "seed": seed,
         "started": started,
         "finished": now(),
         "interrupted": interrupted,

@@ -138,7 +138,7 @@ def suite_argv(selection: str, report: str, timing: str, only: tuple[str, ...], 
     from conformance import suite_cli
 
     args = argparse.Namespace(store=selection, profile="full", ledger=None, update_ledger=False,
-                              report=report, junitxml=None)
+                              report=report, junitxml=None, seed=0)
     extra = ["-n", "0", "-q", "-p", "conformance.selftest", "--selftest-timing", timing]
     if only:
         extra += ["--selftest-only-req", ",".join(only)]

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -61,6 +62,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import hypothesis
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (
     Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule, run_state_machine_as_test,
@@ -85,13 +87,56 @@ atexit.register(lambda: [store.close() for store in _SHARED.values()])
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
 
 
+class RequirementViolation(AssertionError):
+    """A failed step of the machine, filed under the one requirement that step checks."""
+
+    def __init__(self, requirement: str, message: str) -> None:
+        super().__init__(f"{requirement}: {message}")
+        self.requirement = requirement
+
+
+def blames(requirement):
+    """Decorate a rule: its failures (assertions, store errors) are filed under ``requirement``
+    (a string, or a function of the machine and the rule's arguments), and so are the invariant's
+    failures right after it: the step that made the store and the model disagree is to blame."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            rid = requirement(self, *args, **kwargs) if callable(requirement) else requirement
+            self.last_step = (method.__name__, rid)
+            try:
+                return method(self, *args, **kwargs)
+            except RequirementViolation:
+                raise
+            except (AssertionError, StoreError) as exc:
+                rid = self.last_step[1]  # the rule may have refined it (see blame)
+                raise RequirementViolation(rid, f"step {method.__name__}: {exc}") from exc
+
+        return wrapper
+
+    return decorate
+
+
+def _leftover_requirement(machine, data, kind, recover) -> str:
+    return {"equal": "RECOVER-001", "prefix": "RECOVER-002"}.get(kind, "COMP-014")
+
+
 def profile_settings(profile: str | None = None) -> settings:
     """The settings of ``profile``, else of ``$ROLLOUT_HYPOTHESIS_PROFILE``, else of ``ci``."""
     return settings.get_profile(profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE)
 
 
-def run_machine(machine: type[RuleBasedStateMachine], profile: str | None = None, **overrides) -> None:
-    """Run ``machine`` as one test under ``profile`` (see :func:`profile_settings`); raises on failure."""
+def run_machine(
+    machine: type[RuleBasedStateMachine], profile: str | None = None, seed: int | None = None, **overrides
+) -> None:
+    """Run ``machine`` as one test under ``profile`` (see :func:`profile_settings`); raises on failure.
+
+    With ``seed`` the run is reproducible: the same store and seed draw the same steps, so they give
+    the same verdict (the suite passes the run's ``--seed``).
+    """
+    if seed is not None:
+        machine = hypothesis.seed(seed)(type(machine.__name__, (machine,), {}))
     run_state_machine_as_test(machine, settings=settings(profile_settings(profile), **overrides))
 
 
@@ -158,6 +203,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         self.temps: dict[str, bool] = {}  # planted temp (relative path) -> older than 6 h
         self.zst_held: dict[int, tuple[int, str]] = {}  # .zst inode -> (our O_RDONLY fd, sha256 at publish)
         self._n = self._t = 0
+        self.last_step = ("setup", "DISC-001")  # (rule name, requirement) of the latest step
         self.store = None
         self.store = self.make_store(self.home)
         self.capabilities = frozenset(self.store.hello().capabilities)
@@ -176,6 +222,10 @@ class RolloutStoreMachine(RuleBasedStateMachine):
             shutil.rmtree(self._tmp, ignore_errors=True)
 
     # -- helpers ---------------------------------------------------------------------------------
+    def blame(self, requirement: str) -> None:
+        """Refine the requirement the current step checks, once the step knows what it exercises."""
+        self.last_step = (self.last_step[0], requirement)
+
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
 
@@ -224,6 +274,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     # -- rollouts written by the oracle, as fixtures are (so a reader-only store is exercised too) --
     @precondition(lambda self: len(self.live()) < MAX_ROLLOUTS)
     @rule(texts=st.lists(_TEXT, max_size=3), compressed=st.booleans(), archived=st.booleans())
+    @blames("READ-002")
     def plant(self, texts, compressed, archived):
         r, _ = self._new_rollout(texts, archived)
         if compressed:
@@ -234,6 +285,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         self.model[r.id] = r
 
     @rule(data=st.data())
+    @blames("DISC-005")
     def find(self, data):
         """DISC-005: find(id) gives the rollout's entry (None for an id no rollout carries)."""
         r = self.pick(data)
@@ -245,6 +297,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     # -- writer rules ----------------------------------------------------------------------------
     @precondition(lambda self: self.can("writer") and len(self.live()) < MAX_ROLLOUTS)
     @rule(texts=st.lists(_TEXT, max_size=3))
+    @blames("APPEND-006")
     def create(self, texts):
         r, lines = self._new_rollout(texts)
         assert self.store.create(r.path, lines) == r.path
@@ -252,8 +305,11 @@ class RolloutStoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.can("writer") and self.live())
     @rule(data=st.data(), texts=st.lists(_TEXT, min_size=1, max_size=3))
+    @blames("APPEND-002")
     def append(self, data, texts):
         r = self.pick(data)
+        if r.rep == "zst":
+            self.blame("MAT-001")
         lines = [_line(f"a{self._n}.{i}", t) for i, t in enumerate(texts)]
         assert self.store.append(r.path, lines) == r.path
         r.lines += [(x + "\n").encode() for x in lines]
@@ -263,14 +319,18 @@ class RolloutStoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.can("writer") and self.live())
     @rule(target=writers, data=st.data())
+    @blames("APPEND-005")
     def open_writer(self, data):
         r = self.pick(data)
+        if r.rep == "zst":
+            self.blame("MAT-001")
         handle = self.store.open_writer(r.path)
         self.open_writers[handle], r.rep = r.id, "plain"
         return handle
 
     @precondition(lambda self: self.can("writer"))
     @rule(writer=writers, text=_TEXT)
+    @blames("APPEND-005")
     def write(self, writer, text):
         line = _line(f"w{writer}", text)
         self.store.write(writer, line)
@@ -281,6 +341,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.can("writer"))
     @rule(writer=consumes(writers))
+    @blames("APPEND-005")
     def close_writer(self, writer):
         self.store.close_writer(writer)
         del self.open_writers[writer]
@@ -288,12 +349,19 @@ class RolloutStoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.can("writer") and self.closed_handles)
     @rule(data=st.data())
+    @blames("APPEND-005")
     def write_closed_handle(self, data):
-        handle = data.draw(st.sampled_from(self.closed_handles), label="closed handle")
+        # Handles are opaque strings a store may hand out again (PROTOCOL.md): only a closed handle
+        # that no open writer carries now must be refused.
+        reusable = [h for h in self.closed_handles if h not in self.open_writers]
+        if not reusable:
+            return
+        handle = data.draw(st.sampled_from(reusable), label="closed handle")
         self.expect_error("bad_request", self.store.write, handle, _line("closed", ""))
 
     @precondition(lambda self: self.can("writer") and self.live())
     @rule(data=st.data())
+    @blames("MAT-001")
     def materialize(self, data):
         r = self.pick(data)
         decoded = self.store.materialize(r.path)
@@ -303,12 +371,14 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     # -- reader rules ----------------------------------------------------------------------------
     @precondition(lambda self: self.live())
     @rule(data=st.data())
+    @blames("READ-002")
     def read_physical(self, data):
         r = self.pick(data)
         self.check_read(r, r.path + ".zst" if r.rep == "zst" else r.path)
 
     @precondition(lambda self: any(r.deleted for r in self.model.values()))
     @rule(data=st.data(), op=st.sampled_from(["read", "append", "open_writer", "materialize", "delete"]))
+    @blames("LIFE-005")
     def probe_deleted(self, data, op):
         """LIFE-005 / MAT-005: a deleted rollout is not_found and no operation brings it back."""
         ids = sorted(rid for rid, r in self.model.items() if r.deleted)
@@ -321,6 +391,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     # -- compressor rules ------------------------------------------------------------------------
     @precondition(lambda self: self.can("compressor") and self.live())
     @rule(data=st.data())
+    @blames("COMP-001")
     def compress(self, data):
         r = self.pick(data, lambda r: not r.leftover)
         if r is None:
@@ -328,12 +399,15 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         outcome = self.store.compress(r.path)
         expected = "skipped_already_compressed" if r.rep == "zst" else \
             "skipped_busy" if self.writers_on(r.id) else "compressed"
+        if expected == "skipped_busy":
+            self.blame("COORD-009")  # compressing under an open writer loses its later lines
         assert outcome == expected, f"compress({r.path}) gave {outcome}, expected {expected}"
         if outcome == "compressed":
             r.rep = "zst"
 
     @precondition(lambda self: self.can("compressor"))
     @rule()
+    @blames("COMP-002")
     def run_worker(self):
         report = self.store.run_worker()
         assert report.ran, "run_worker did not run though no other run holds the home"
@@ -350,6 +424,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.can("compressor"))
     @rule()
+    @blames("RECOVER-001")
     def cleanup(self):
         report = self.store.cleanup()
         assert not report.conflicts, f"cleanup reported conflicts {report.conflicts}; no pair diverged"
@@ -357,6 +432,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.can("compressor") and self.live())
     @rule(data=st.data(), kind=st.sampled_from(["equal", "prefix", "stale_temp", "fresh_temp"]), recover=st.booleans())
+    @blames(_leftover_requirement)
     def crash_leftover(self, data, kind, recover):
         """Leave on disk what a SIGKILLed compress/materialize leaves (SPEC 5.3); maybe recover at once."""
         r = self.pick(data, lambda r: not r.leftover)
@@ -390,6 +466,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.can("compressor") and not all(self.temps.values()))
     @rule()
+    @blames("COMP-014")
     def age_temps(self):
         for rel, old in self.temps.items():
             if not old:
@@ -399,6 +476,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     # -- lifecycle rules -------------------------------------------------------------------------
     @precondition(lambda self: self.can("lifecycle") and self.live())
     @rule(data=st.data())
+    @blames("LIFE-001")
     def archive(self, data):
         r = self.pick(data)
         if r.archived:  # LIFE-001: returns its path and changes nothing (a pair may also say conflict)
@@ -414,6 +492,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.can("lifecycle") and any(r.archived for r in self.live()))
     @rule(data=st.data())
+    @blames("LIFE-002")
     def unarchive(self, data):
         r = self.pick(data, lambda r: r.archived)
         if r.leftover:
@@ -423,6 +502,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.can("lifecycle") and self.live())
     @rule(data=st.data())
+    @blames("LIFE-005")
     def delete(self, data):
         # a rollout with an open writer is busy after a bounded wait (LIFE-006): its own test, too slow here
         r = self.pick(data, lambda r: not self.writers_on(r.id))
@@ -450,15 +530,26 @@ class RolloutStoreMachine(RuleBasedStateMachine):
             os.lseek(fd, 0, os.SEEK_SET)
             with open(fd, "rb", closefd=False) as f:
                 now = hashlib.sha256(f.read()).hexdigest()
-            assert now == digest, \
-                f"a published .zst (inode {ino}, now {[p for p, s in on_disk.items() if s.ino == ino]}) was written to"
+            if now != digest:
+                where = [p for p, s in on_disk.items() if s.ino == ino]
+                raise RequirementViolation("APPEND-001", f"a published .zst (inode {ino}, now {where}) was written to")
         for rel, state in on_disk.items():
             if state.kind == "zst" and state.ino not in self.zst_held:
                 self.zst_held[state.ino] = (os.open(self.home / rel, os.O_RDONLY | os.O_NOFOLLOW), state.sha256)
 
     @invariant()
     def check_home(self) -> None:
-        """Disk first (oracle), then every read and listing through the store."""
+        """Disk first (oracle), then every read and listing through the store; a failure is filed
+        under the requirement of the step just taken (or of the specific check that failed)."""
+        step, rid = self.last_step
+        try:
+            self._check_home()
+        except RequirementViolation:
+            raise
+        except (AssertionError, StoreError) as exc:
+            raise RequirementViolation(rid, f"after step {step}: {exc}") from exc
+
+    def _check_home(self) -> None:
         snap = oracle.snapshot(self.home)
         expected = [p for r in self.live() for p, rep in ((r.path, "plain"), (r.path + ".zst", "zst"))
                     if r.leftover or r.rep == rep]
@@ -481,7 +572,8 @@ class RolloutStoreMachine(RuleBasedStateMachine):
             entries = self.store.list(archived=archived)
             want = {r.path: r.rep for r in self.live() if r.archived == archived}
             got = {e.path: e.representation for e in entries}
-            assert len(entries) == len(got) and got == want, f"list(archived={archived}) gave {got}, want {want}"
+            if not (len(entries) == len(got) and got == want):
+                raise RequirementViolation("DISC-001", f"list(archived={archived}) gave {got}, want {want}")
 
 
 def machine_for(selection: str) -> type[RolloutStoreMachine]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 from importlib.resources import files
 
@@ -35,6 +36,7 @@ def pytest_arguments(args: argparse.Namespace, extra: list[str]) -> list[str]:
         argv += ["--ledger", args.ledger]
     if args.update_ledger:
         argv.append("--update-ledger")
+    argv += ["--seed", str(args.seed)]
     if args.report:
         argv += ["--conformance-report", args.report]
     if args.junitxml:
@@ -65,6 +67,9 @@ def exit_code(pytest_code: int, status: str) -> int:
 
 def _cmd_suite(args: argparse.Namespace) -> int:
     extra = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    if args.seed is None:
+        args.seed = random.randrange(2**32)
+    print(f"seed {args.seed} (rerun with --seed {args.seed} for the same verdicts)", flush=True)
     verdict = _Verdict()
     code = pytest.main(pytest_arguments(args, extra), plugins=[verdict])
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -93,6 +98,8 @@ def register(subparsers) -> None:
                    help="run only the tests of this capability")
     p.add_argument("--ledger", help="TOML file of expected failures")
     p.add_argument("--update-ledger", action="store_true", help="rewrite the ledger from this run")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the suite's random choices (default: a new one, printed; the same seed gives the same verdicts)")
     p.add_argument("--report", help="write the JSON report by requirement id here (conformance/schemas/report.schema.json)")
     p.add_argument("--junitxml", help="write JUnit XML here (for CI)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="arguments passed to pytest, after --")

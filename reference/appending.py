@@ -52,74 +52,94 @@ def _refuse_read_only(mode: int, path: str) -> None:
         raise ReadOnlyError("rollout is read-only (owner-write bit clear); nothing was changed", path=path)
 
 
-def materialize(location: Location) -> bool:
-    """Make the plain file exist from the `.zst`; True if this call decoded it.
+class Materializer:
+    """Decodes a `.zst` back to the plain file; every step is a method so a variant changes one.
 
     Holds ``LOCK_EX`` on the `.zst` from the identity check to its unlink, so archive and delete
     wait for it (R8, R9) and a second materializer finds the plain file instead (R6).
     """
-    for _ in range(MAX_ATTEMPTS):
-        if os.path.islink(location.plain):
-            # A symlink is not a plain representation: never report it as one (SEC-005).
-            raise OutsideHomeError("refusing to materialize at a symlinked rollout path", path=location.rel)
-        if _exists(location.plain):
-            return False
-        zst_fd = open_existing(location.zst, os.O_RDONLY)
-        if zst_fd is None:
-            if _exists(location.plain):
-                return False
-            raise NotFoundError("no plain or compressed representation of this rollout", path=location.rel)
-        try:
-            lock_with_timeout(zst_fd, True, LOCK_TIMEOUT, location.rel)
-            failpoints.hit("materialize.after_lock", location.rel)
-            if not still_at(zst_fd, location.zst):
-                continue  # it moved while we waited; look again
-            if _exists(location.plain):
-                return False  # plain wins; the stale `.zst` is recovery's to reconcile
-            return _decode_and_publish(location, zst_fd)
-        finally:
-            os.close(zst_fd)
-    raise BusyError("the rollout kept changing while materializing; retry later", path=location.rel)
 
+    # -- the steps ---------------------------------------------------------------------------
+    def lock_zst(self, zst_fd: int, location: Location) -> None:
+        lock_with_timeout(zst_fd, True, LOCK_TIMEOUT, location.rel)
 
-def _decode_and_publish(location: Location, zst_fd: int) -> bool:
-    zst_stat = os.fstat(zst_fd)
-    mode = stat.S_IMODE(zst_stat.st_mode)
-    temp_fd, temp_path = create_locked_temp(location.plain, "materialize", mode)
-    try:
-        codec.decode_into(zst_fd, temp_fd, location.rel)
-        failpoints.hit("materialize.after_decode", location.rel)
+    def copy_mode(self, temp_fd: int, mode: int) -> None:
         os.fchmod(temp_fd, mode)
-        os.fsync(temp_fd)
-        failpoints.hit("materialize.before_link", location.rel)
+
+    def publish(self, temp_path: str, plain: str) -> bool:
+        """Link the decoded temp into place; False when a plain file exists (never clobbers, MAT-002)."""
         try:
-            os.link(temp_path, location.plain)  # never clobbers an existing plain file
+            os.link(temp_path, plain)
         except FileExistsError:
             return False
-        failpoints.hit("materialize.after_link", location.rel)
+        return True
+
+    def refresh_mtime(self, temp_fd: int, zst_stat: os.stat_result) -> None:
         # A fresh mtime keeps the worker from seeing the file cold before its writer appends (R5).
         now = max(time.time_ns(), zst_stat.st_mtime_ns + 1)
         os.utime(temp_fd, ns=(now, now))
-        os.unlink(temp_path)
-        fsync_folder(location.folder)
-        failpoints.hit("materialize.before_unlink", location.rel)
-        os.unlink(location.zst)
-        failpoints.hit("materialize.after_unlink", location.rel)
-        fsync_folder(location.folder)
-        return True
-    except OSError as exc:
-        raise from_os_error(exc, location.rel) from None
-    finally:
-        # Linked or not, the temp name goes; if linked, both representations hold the same bytes
-        # and recovery reconciles them.
-        discard_temp(temp_fd, temp_path)
+
+    # -- the order ---------------------------------------------------------------------------
+    def materialize(self, location: Location) -> bool:
+        """Make the plain file exist from the `.zst`; True if this call decoded it."""
+        for _ in range(MAX_ATTEMPTS):
+            if os.path.islink(location.plain):
+                # A symlink is not a plain representation: never report it as one (SEC-005).
+                raise OutsideHomeError("refusing to materialize at a symlinked rollout path", path=location.rel)
+            if _exists(location.plain):
+                return False
+            zst_fd = open_existing(location.zst, os.O_RDONLY)
+            if zst_fd is None:
+                if _exists(location.plain):
+                    return False
+                raise NotFoundError("no plain or compressed representation of this rollout", path=location.rel)
+            try:
+                self.lock_zst(zst_fd, location)
+                failpoints.hit("materialize.after_lock", location.rel)
+                if not still_at(zst_fd, location.zst):
+                    continue  # it moved while we waited; look again
+                if _exists(location.plain):
+                    return False  # plain wins; the stale `.zst` is recovery's to reconcile
+                return self._decode_and_publish(location, zst_fd)
+            finally:
+                os.close(zst_fd)
+        raise BusyError("the rollout kept changing while materializing; retry later", path=location.rel)
+
+    def _decode_and_publish(self, location: Location, zst_fd: int) -> bool:
+        zst_stat = os.fstat(zst_fd)
+        mode = stat.S_IMODE(zst_stat.st_mode)
+        temp_fd, temp_path = create_locked_temp(location.plain, "materialize", mode)
+        try:
+            codec.decode_into(zst_fd, temp_fd, location.rel)
+            failpoints.hit("materialize.after_decode", location.rel)
+            self.copy_mode(temp_fd, mode)
+            os.fsync(temp_fd)
+            failpoints.hit("materialize.before_link", location.rel)
+            if not self.publish(temp_path, location.plain):
+                return False
+            failpoints.hit("materialize.after_link", location.rel)
+            self.refresh_mtime(temp_fd, zst_stat)
+            os.unlink(temp_path)
+            fsync_folder(location.folder)
+            failpoints.hit("materialize.before_unlink", location.rel)
+            os.unlink(location.zst)
+            failpoints.hit("materialize.after_unlink", location.rel)
+            fsync_folder(location.folder)
+            return True
+        except OSError as exc:
+            raise from_os_error(exc, location.rel) from None
+        finally:
+            # Linked or not, the temp name goes; if linked, both representations hold the same bytes
+            # and recovery reconciles them.
+            discard_temp(temp_fd, temp_path)
 
 
-def open_for_append(location: Location, coord: Coordination) -> int:
+def open_for_append(location: Location, coord: Coordination, materializer: Materializer | None = None) -> int:
     """An ``O_APPEND`` handle on the plain file, guarded by every scheme, identity verified.
 
     The caller already holds ``coord.writer_locks(location)``.
     """
+    materializer = materializer or Materializer()
     for _ in range(MAX_ATTEMPTS):
         try:
             fd = open_existing(location.plain, os.O_WRONLY | os.O_APPEND)
@@ -131,7 +151,7 @@ def open_for_append(location: Location, coord: Coordination) -> int:
             zst = _stat_or_none(location.zst)
             if zst is not None:
                 _refuse_read_only(zst.st_mode, location.rel)
-            materialize(location)
+            materializer.materialize(location)
             continue
         try:
             failpoints.hit("append.after_open", location.rel)
@@ -174,12 +194,14 @@ def write_line(fd: int, data: bytes, path: str) -> None:
     failpoints.hit("append.after_write", path)
 
 
-def append(location: Location, lines: list[str], coord: Coordination) -> None:
+def append(
+    location: Location, lines: list[str], coord: Coordination, materializer: Materializer | None = None
+) -> None:
     """Short append: take the writer locks, open (materializing if needed), write each line, close."""
     payloads = [encode_line(line) for line in lines]
     held = coord.writer_locks(location)
     try:
-        fd = open_for_append(location, coord)
+        fd = open_for_append(location, coord, materializer)
         try:
             for data in payloads:
                 write_line(fd, data, location.rel)

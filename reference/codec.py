@@ -77,6 +77,7 @@ def decoded_chunks(fd: int, path: str | None = None) -> Iterator[bytes]:
     def corrupt(why: str) -> CorruptError:
         return CorruptError(f"zstd data does not decode: {why}", path=path)
 
+    data_frames = 0
     while cursor.has(1):
         if not cursor.has(4):
             raise corrupt("file ends inside a frame magic number (truncated)")
@@ -124,6 +125,11 @@ def decoded_chunks(fd: int, path: str | None = None) -> Iterator[bytes]:
                     yield out
         if not frame.eof:
             raise corrupt("frame did not end where its last block says")
+        data_frames += 1
+    if not data_frames:
+        # SPEC.md 4.4: a `.zst` holds one or more data frames; an empty file (or skippable frames
+        # alone) is not a compressed rollout, whatever a lenient decoder makes of it (READ-013).
+        raise corrupt("no zstd data frame (an empty file, or skippable frames only)")
 
 
 class _Limited:

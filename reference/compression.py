@@ -20,6 +20,8 @@ from .coordination import Coordination
 from .errors import NotARolloutError, NotFoundError, StoreError, from_os_error
 from .home import Home, Location
 from .locks import create_locked_temp, discard_temp, fsync_folder, open_existing, still_at
+from .recovery import Reconciled, reconcile_all, remove_orphaned_temps
+from .run_lock import RunLock
 
 
 @dataclass(frozen=True)
@@ -43,96 +45,148 @@ def _check_header(fd: int, size: int, rel: str) -> None:
     reading.session_meta(chunks, rel)
 
 
-def compress_one(
-    home: Home,
-    location: Location,
-    coord: Coordination,
-    fork_bases: frozenset[str] = frozenset(),
-    dry_run: bool = False,
-) -> CompressResult:
-    """Compress one rollout if it is cold, complete, idle and not a fork base."""
-    fd = open_existing(location.plain, os.O_RDONLY)
-    if fd is None:
-        if os.path.lexists(location.zst):
-            return CompressResult("skipped_already_compressed")
-        raise NotFoundError("no such rollout", path=location.rel)
-    try:
-        failpoints.hit("compress.after_open", location.rel)
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return CompressResult("failed", detail="not a regular file")
-        if os.path.lexists(location.zst):
-            return CompressResult("skipped_already_compressed", detail="both representations present")
-        if not is_cold(home, st.st_mtime_ns, time.time_ns()):
-            return CompressResult("skipped_not_cold")
-        if not _last_byte_is_newline(fd, st.st_size):
-            return CompressResult("skipped_incomplete_tail")
-        try:
-            _check_header(fd, st.st_size, location.rel)
-        except NotARolloutError as exc:
-            return CompressResult("skipped_not_rollout", detail=exc.message)
-        if location.name.id in fork_bases:
-            return CompressResult("skipped_fork_base")
-        # Cheap early exit before the expensive encode: a live writer holds its locks.
-        if coord.writer_present(location, fd):
-            return CompressResult("skipped_busy")
-        if dry_run:
-            return CompressResult("compressed", st.st_size, 0, detail="dry run")
-        return _encode_and_publish(location, fd, st, coord)
-    except StoreError as exc:
-        return CompressResult("failed", detail=f"{exc.kind}: {exc}")
-    except OSError as exc:
-        error = from_os_error(exc, location.rel)
-        return CompressResult("failed", detail=f"{error.kind}: {error}")
-    finally:
-        os.close(fd)
+class Compressor:
+    """Compresses one rollout of one home; every step is a method so a variant changes exactly one.
 
+    The steps (``is_cold`` ... ``claim``) are the places where a port can go wrong; ``compress``
+    is the order SPEC.md section 5.2 gives them, and the only place that order lives.
+    """
 
-def _encode_and_publish(location: Location, fd: int, st: os.stat_result, coord: Coordination) -> CompressResult:
-    size, mode = st.st_size, stat.S_IMODE(st.st_mode)
-    temp_fd, temp_path = create_locked_temp(location.zst, "compress", mode)
-    published = False
-    claim = None
-    try:
-        compressed_size = codec.encode(fd, size, temp_fd)
-        failpoints.hit("compress.after_encode", location.rel)
-        if not codec.same_bytes(temp_fd, fd, size, temp_path):
-            return CompressResult("failed", detail="round trip differs from the source")
-        failpoints.hit("compress.after_verify", location.rel)
-        os.fchmod(temp_fd, mode)
+    def __init__(self, home: Home, coord: Coordination) -> None:
+        self.home = home
+        self.coord = coord
+
+    # -- the steps ---------------------------------------------------------------------------
+    def is_cold(self, st: os.stat_result) -> bool:
+        return is_cold(self.home, st.st_mtime_ns, time.time_ns())
+
+    def tail_is_complete(self, fd: int, size: int) -> bool:
+        """No published `.zst` may end in a partial line (COMP-006, R3)."""
+        return _last_byte_is_newline(fd, size)
+
+    def create_temp(self, location: Location, mode: int) -> tuple[int, str]:
+        return create_locked_temp(location.zst, "compress", mode)
+
+    def encode(self, fd: int, size: int, temp_fd: int) -> int:
+        return codec.encode(fd, size, temp_fd)
+
+    def verify(self, temp_fd: int, fd: int, size: int, temp_path: str) -> bool:
+        """The temp decodes to exactly the source bytes [0, size) (COMP-003)."""
+        return codec.same_bytes(temp_fd, fd, size, temp_path)
+
+    def copy_attributes(self, temp_fd: int, st: os.stat_result) -> None:
+        os.fchmod(temp_fd, stat.S_IMODE(st.st_mode))
         os.utime(temp_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
-        os.fsync(temp_fd)
-        failpoints.hit("compress.before_lock", location.rel)
-        claim = coord.claim(location, fd)
-        if claim is None:
-            return CompressResult("skipped_busy")
-        failpoints.hit("compress.after_lock", location.rel)
+
+    def fsync_folder(self, folder: str) -> None:
+        fsync_folder(folder)
+
+    def writer_present(self, location: Location, fd: int) -> bool:
+        return self.coord.writer_present(location, fd)
+
+    def claim(self, location: Location, fd: int):
+        """Every scheme's claim (None: a writer is present)."""
+        return self.coord.claim(location, fd)
+
+    def unchanged(self, fd: int, location: Location, st: os.stat_result) -> bool:
+        """Under the claim: still the same inode at the path, same size, mtime and mode (R1, R7)."""
         now = os.fstat(fd)
-        if (
-            not still_at(fd, location.plain)
-            or now.st_size != size
-            or now.st_mtime_ns != st.st_mtime_ns
-            or stat.S_IMODE(now.st_mode) != mode
-        ):
-            return CompressResult("skipped_changed")
-        failpoints.hit("compress.before_publish", location.rel)
+        return (
+            still_at(fd, location.plain)
+            and now.st_size == st.st_size
+            and now.st_mtime_ns == st.st_mtime_ns
+            and stat.S_IMODE(now.st_mode) == stat.S_IMODE(st.st_mode)
+        )
+
+    # -- the order ---------------------------------------------------------------------------
+    def compress(
+        self, location: Location, fork_bases: frozenset[str] = frozenset(), dry_run: bool = False
+    ) -> CompressResult:
+        """Compress one rollout if it is cold, complete, idle and not a fork base."""
+        fd = open_existing(location.plain, os.O_RDONLY)
+        if fd is None:
+            if os.path.lexists(location.zst):
+                return CompressResult("skipped_already_compressed")
+            raise NotFoundError("no such rollout", path=location.rel)
         try:
-            os.link(temp_path, location.zst)  # never replaces an existing `.zst`
-        except FileExistsError:
-            return CompressResult("skipped_already_compressed")
-        published = True
-        failpoints.hit("compress.after_publish", location.rel)
-        fsync_folder(location.folder)
-        failpoints.hit("compress.before_unlink", location.rel)
-        os.unlink(location.plain)
+            failpoints.hit("compress.after_open", location.rel)
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return CompressResult("failed", detail="not a regular file")
+            if os.path.lexists(location.zst):
+                return CompressResult("skipped_already_compressed", detail="both representations present")
+            if not self.is_cold(st):
+                return CompressResult("skipped_not_cold")
+            if not self.tail_is_complete(fd, st.st_size):
+                return CompressResult("skipped_incomplete_tail")
+            try:
+                _check_header(fd, st.st_size, location.rel)
+            except NotARolloutError as exc:
+                return CompressResult("skipped_not_rollout", detail=exc.message)
+            if location.name.id in fork_bases:
+                return CompressResult("skipped_fork_base")
+            # Cheap early exit before the expensive encode: a live writer holds its locks.
+            if self.writer_present(location, fd):
+                return CompressResult("skipped_busy")
+            if dry_run:
+                return CompressResult("compressed", st.st_size, 0, detail="dry run")
+            return self._encode_and_publish(location, fd, st)
+        except StoreError as exc:
+            return CompressResult("failed", detail=f"{exc.kind}: {exc}")
+        except OSError as exc:
+            error = from_os_error(exc, location.rel)
+            return CompressResult("failed", detail=f"{error.kind}: {error}")
+        finally:
+            os.close(fd)
+
+    def _encode_and_publish(self, location: Location, fd: int, st: os.stat_result) -> CompressResult:
+        size = st.st_size
+        temp_fd, temp_path = self.create_temp(location, stat.S_IMODE(st.st_mode))
         published = False
-        failpoints.hit("compress.after_unlink", location.rel)
-        fsync_folder(location.folder)
-        return CompressResult("compressed", size, compressed_size)
-    finally:
-        if published and still_at(temp_fd, location.zst):
-            # Failed between publish and unlink: withdraw our `.zst` so plain stays the only copy.
-            os.unlink(location.zst)
-        discard_temp(temp_fd, temp_path)
-        if claim is not None:
-            claim.release()
+        claim = None
+        try:
+            compressed_size = self.encode(fd, size, temp_fd)
+            failpoints.hit("compress.after_encode", location.rel)
+            if not self.verify(temp_fd, fd, size, temp_path):
+                return CompressResult("failed", detail="round trip differs from the source")
+            failpoints.hit("compress.after_verify", location.rel)
+            self.copy_attributes(temp_fd, st)
+            os.fsync(temp_fd)
+            failpoints.hit("compress.before_lock", location.rel)
+            claim = self.claim(location, fd)
+            if claim is None:
+                return CompressResult("skipped_busy")
+            failpoints.hit("compress.after_lock", location.rel)
+            if not self.unchanged(fd, location, st):
+                return CompressResult("skipped_changed")
+            failpoints.hit("compress.before_publish", location.rel)
+            try:
+                os.link(temp_path, location.zst)  # never replaces an existing `.zst`
+            except FileExistsError:
+                return CompressResult("skipped_already_compressed")
+            published = True
+            failpoints.hit("compress.after_publish", location.rel)
+            self.fsync_folder(location.folder)
+            failpoints.hit("compress.before_unlink", location.rel)
+            os.unlink(location.plain)
+            published = False
+            failpoints.hit("compress.after_unlink", location.rel)
+            self.fsync_folder(location.folder)
+            return CompressResult("compressed", size, compressed_size)
+        finally:
+            if published and still_at(temp_fd, location.zst):
+                # Failed between publish and unlink: withdraw our `.zst` so plain stays the only copy.
+                os.unlink(location.zst)
+            discard_temp(temp_fd, temp_path)
+            if claim is not None:
+                claim.release()
+
+    # -- the worker's other steps ------------------------------------------------------------
+    def run_lock(self) -> RunLock:
+        return RunLock(self.home)
+
+    def reconcile_all(self) -> list[Reconciled]:
+        return reconcile_all(self.home, self.coord)
+
+    def remove_orphaned_temps(self) -> list[str]:
+        return remove_orphaned_temps(self.home)

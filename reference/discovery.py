@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from .home import Home, Location
 from .naming import SUFFIX, ZST_SUFFIX, is_temp, logical_name, parse_name
-from .errors import InvalidNameError, StoreError, from_os_error
+from .errors import InvalidNameError, IoError, StoreError, from_os_error
 
 # None: what cannot be read raises (the store API, ERR-012); a list: it is noted there and the
 # operation carries on (the reference CLI, which prints each one and exits 5).
@@ -51,22 +52,26 @@ class Found:
 def _folder_error(exc: OSError) -> None:
     if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
         return  # an area that does not exist lists empty; a folder removed mid-walk is gone
-    unreadable(from_os_error(exc, exc.filename))
+    reason = f"{errno.errorcode.get(exc.errno or 0, 'E?')}: {exc.strerror or exc}"
+    # the error concerns no rollout, so its path is null (ERR-011); the message names the folder
+    unreadable(IoError(f"{reason}: cannot list folder {exc.filename}", path=None))
 
 
-def walk(top: str) -> Iterator[tuple[str, list[str]]]:
-    """(folder, file names) under ``top``; a folder that cannot be listed is never silently skipped."""
+def walk(top: str, flat: bool = False) -> Iterator[tuple[str, list[str]]]:
+    """(folder, file names) under ``top``; ``flat``: ``top`` alone (archived_sessions/ has no
+    subfolders, NAME-004). A folder that cannot be listed is never silently skipped (ERR-012)."""
     # followlinks=False: a symlinked folder inside sessions/ could lead anywhere (SEC).
-    for folder, _dirs, files in os.walk(top, followlinks=False, onerror=_folder_error):
+    for folder, dirs, files in os.walk(top, followlinks=False, onerror=_folder_error):
         yield folder, files
-
+        if flat:
+            dirs.clear()
 
 
 def scan(home: Home, archived: bool | None = None) -> Iterator[Found]:
     """Every logical rollout under the active and/or archived area, in no particular order."""
     areas = [False, True] if archived is None else [archived]
     for in_archive in areas:
-        for folder, files in walk(home.area(in_archive)):
+        for folder, files in walk(home.area(in_archive), flat=in_archive):
             names = set(files)
             for file_name in files:
                 if is_temp(file_name) or not (
@@ -86,7 +91,7 @@ def scan(home: Home, archived: bool | None = None) -> Iterator[Found]:
                 except FileNotFoundError:
                     continue  # vanished mid-transition; its other representation is seen instead
                 except OSError as exc:
-                    unreadable(from_os_error(exc, physical))
+                    unreadable(from_os_error(exc, home.rel(os.path.join(folder, logical_name(file_name)))))
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
@@ -112,7 +117,7 @@ def find_by_id(home: Home, rollout_id: str) -> Found | None:
 def scan_pairs(home: Home) -> Iterator[Location]:
     """Rollouts that currently have both a plain and a `.zst` representation."""
     for in_archive in (False, True):
-        for folder, files in walk(home.area(in_archive)):
+        for folder, files in walk(home.area(in_archive), flat=in_archive):
             names = set(files)
             for file_name in files:
                 if not file_name.endswith(SUFFIX) or file_name + ZST_SUFFIX not in names:

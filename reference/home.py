@@ -83,6 +83,8 @@ class Home:
             raise InvalidNameError(
                 f"rollouts live under {ACTIVE_DIR}/ or {ARCHIVED_DIR}/ of the home", path=path
             )
+        if top == ARCHIVED_DIR and rel_folder != ARCHIVED_DIR:
+            raise InvalidNameError(f"archived rollouts live directly in {ARCHIVED_DIR}/, not in a subfolder", path=path)
         plain = os.path.join(real_folder, logical_name(file_name))
         return Location(plain=plain, rel=self.rel(plain), name=name, archived=top == ARCHIVED_DIR)
 

@@ -122,8 +122,8 @@ def open_existing(path: str, flags: int) -> int | None:
     """Open without creating and without following a symlink; None when the file is absent."""
     try:
         return os.open(path, flags | OPEN_FLAGS)
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, IsADirectoryError):
+        return None  # a folder named like a rollout is not one (NAME-005)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OutsideHomeError("refusing to follow a symlinked rollout", path=path) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import os
 import time
 from collections.abc import Iterator
@@ -33,8 +34,12 @@ def open_selected(location: Location) -> Opened:
     for attempt in range(READ_ATTEMPTS):
         for path, compressed in ((location.plain, False), (location.zst, True)):
             fd = open_existing(path, os.O_RDONLY)
-            if fd is not None:
-                return Opened(fd, path, compressed, os.fstat(fd))
+            if fd is None:
+                continue
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode):
+                return Opened(fd, path, compressed, st)
+            os.close(fd)  # a folder (or device) named like a rollout is not a representation (NAME-005)
         if attempt + 1 < READ_ATTEMPTS:
             time.sleep(RETRY_DELAY)
     raise NotFoundError("no plain or compressed representation of this rollout", path=location.rel)
@@ -68,6 +73,10 @@ def lines_of(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
         yield b"".join(pieces), False
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON (RFC 8259)")
+
+
 def parse_line(line: bytes, first: bool) -> dict | None:
     """A JSON object, or None for junk (invalid UTF-8, not JSON, not an object)."""
     if first and line.startswith(BOM):
@@ -75,8 +84,10 @@ def parse_line(line: bytes, first: bool) -> dict | None:
     try:
         # Decode strictly as UTF-8 first: json.loads(bytes) would also accept UTF-16/32 lines and a
         # BOM on any line, which are not JSON objects of a UTF-8 JSON Lines file (READ-007, READ-009).
-        value = json.loads(line.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(line.decode("utf-8"), parse_constant=_not_json)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nested deeper than the parser goes; a parse error, never a failed read
+        # (READ-007 lets a reader bound the depth, as serde_json does at 128).
         return None
     return value if isinstance(value, dict) else None
 

@@ -17,7 +17,9 @@ from conformance.store_api import (
     WorkerReport,
 )
 
-from . import appending, compression, failpoints, lifecycle, reading, recovery, worker
+from . import appending, failpoints, lifecycle, reading, worker
+from .appending import Materializer
+from .compression import Compressor
 from .coordination import SCHEME_CLASSES, CodexThreadLocks, Coordination, InodeFlock, Scheme
 from .discovery import Found, find_by_id, list_rollouts, unreadable
 from .errors import BadRequestError, NotFoundError, StoreError, from_os_error
@@ -65,6 +67,10 @@ class ReferenceStore(metaclass=_TypedErrors):
 
     name = "reference"
     schemes: tuple[type[Scheme], ...] = (InodeFlock, CodexThreadLocks)
+    #: The compression steps (a variant overrides one of them in a subclass).
+    compressor_class: type[Compressor] = Compressor
+    #: The materialization steps (a variant overrides one of them in a subclass).
+    materializer_class: type[Materializer] = Materializer
 
     def __init__(self, schemes: tuple[str, ...] | None = None) -> None:
         if schemes is not None:
@@ -95,6 +101,12 @@ class ReferenceStore(metaclass=_TypedErrors):
         if self._home is None:
             raise BadRequestError("configure the store with a home first")
         return self._home
+
+    def _compressor(self) -> Compressor:
+        return self.compressor_class(self.home, self.coord)
+
+    def _materializer(self) -> Materializer:
+        return self.materializer_class()
 
     @property
     def coord(self) -> Coordination:
@@ -184,14 +196,14 @@ class ReferenceStore(metaclass=_TypedErrors):
 
     def append(self, path: str, lines: list[str]) -> str:
         location = self._locate(path)
-        appending.append(location, lines, self.coord)
+        appending.append(location, lines, self.coord, self._materializer())
         return location.rel
 
     def open_writer(self, path: str) -> str:
         location = self._locate(path)
         held = self.coord.writer_locks(location)
         try:
-            fd = appending.open_for_append(location, self.coord)
+            fd = appending.open_for_append(location, self.coord, self._materializer())
         except BaseException:
             held.release()
             raise
@@ -219,7 +231,7 @@ class ReferenceStore(metaclass=_TypedErrors):
         location = self._locate(path)
         held = self.coord.writer_locks(location)
         try:
-            return appending.materialize(location)
+            return self._materializer().materialize(location)
         finally:
             held.release()
 
@@ -228,10 +240,10 @@ class ReferenceStore(metaclass=_TypedErrors):
         location = self._locate(path)
         rollouts = list_rollouts(self.home, None)
         bases = worker.fork_bases(rollouts)
-        return compression.compress_one(self.home, location, self.coord, bases).outcome
+        return self._compressor().compress(location, bases).outcome
 
     def run_worker(self) -> WorkerReport:
-        report = worker.run(self.home, self.coord)
+        report = worker.run(self.home, self._compressor())
         return WorkerReport(
             ran=report.ran,
             outcomes={rel: r.outcome for rel, r in report.results.items()},
@@ -242,8 +254,9 @@ class ReferenceStore(metaclass=_TypedErrors):
         )
 
     def cleanup(self) -> CleanupReport:
-        reconciled = recovery.reconcile_all(self.home, self.coord)
-        removed = recovery.remove_orphaned_temps(self.home)
+        compressor = self._compressor()
+        reconciled = compressor.reconcile_all()
+        removed = compressor.remove_orphaned_temps()
         return CleanupReport(
             temps_removed=tuple(removed),
             reconciled=tuple(r.rel for r in reconciled if r.verdict in ("equal", "stale_zst")),

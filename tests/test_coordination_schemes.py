@@ -10,7 +10,6 @@ it is lost, which shows the check can fail.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid

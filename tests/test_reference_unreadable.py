@@ -61,7 +61,7 @@ def test_an_unreadable_folder_is_named_and_exits_5(demo, command):
     finally:
         os.chmod(day, 0o755)
     assert done.returncode == exit_codes.UNREADABLE, f"exit {done.returncode}\n{done.stdout[-1000:]}\n{done.stderr}"
-    assert f"warning: could not read [io_error] EACCES: Permission denied ({day})" in done.stderr
+    assert f"warning: could not read [io_error] EACCES: Permission denied: cannot list folder {day}" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 
 from reference import appending, lifecycle
-from reference.coordination import Coordination
+from reference.compression import Compressor
+from reference.coordination import Coordination, Held
 from reference.errors import from_os_error
 from reference.home import Location
 from reference.locks import OPEN_FLAGS, fsync_folder
 from reference.store import ReferenceStore
 
 from ._gallery import Gallery
-from .compression import CompressVariant
-from .writing import MaterializeVariant
+from .writing import ZstUnlocked
 
 MUTANTS = Gallery()
 
@@ -23,7 +23,7 @@ def _open_unlocked(location: Location, coord: Coordination) -> int:
     if not os.path.lexists(location.plain) and os.path.lexists(location.zst):
         st = os.stat(location.zst, follow_symlinks=False)
         appending._refuse_read_only(st.st_mode, location.rel)
-        appending.materialize(location)
+        appending.Materializer().materialize(location)
     try:
         fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | OPEN_FLAGS)
     except FileNotFoundError:
@@ -38,6 +38,23 @@ def _open_unlocked(location: Location, coord: Coordination) -> int:
     return fd
 
 
+class _StatRecheckCompressor(Compressor):
+    """Upstream as merged: no lock of any scheme, a re-check of size, mtime and mode by path."""
+
+    def writer_present(self, location: Location, fd: int) -> bool:
+        return False
+
+    def claim(self, location: Location, fd: int) -> Held:
+        return Held()
+
+    def unchanged(self, fd: int, location: Location, st: os.stat_result) -> bool:
+        try:
+            now = os.stat(location.plain, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return (now.st_size, now.st_mtime_ns, now.st_mode) == (st.st_size, st.st_mtime_ns, st.st_mode)
+
+
 @MUTANTS.store(
     "upstream-stat-recheck", ("COORD-001", "COORD-003", "COORD-004", "COORD-009", "CTL-001", "CTL-003"),
     "upstream as merged: writers hold no lock, the compressor takes no LOCK_EX and re-checks only "
@@ -46,8 +63,8 @@ def _open_unlocked(location: Location, coord: Coordination) -> int:
     "file with the same size/mtime/mode passes the check (R7)",
     scenarios=("r2-writer-vs-unlink", "r12-idle-writer", "r7-aba"),
 )
-class UpstreamStatRecheck(CompressVariant):
-    KNOBS = {"exclusive_lock": False, "check_identity": False}
+class UpstreamStatRecheck(ReferenceStore):
+    compressor_class = _StatRecheckCompressor
 
     def append(self, path: str, lines: list[str]) -> str:
         location = self._locate(path)
@@ -74,8 +91,8 @@ class UpstreamStatRecheck(CompressVariant):
     "materializer run beside it (R6, R8, R9)",
     scenarios=("r6-two-materializers",),
 )
-class MaterializeNoLock(MaterializeVariant):
-    KNOBS = {"lock_zst": False}
+class MaterializeNoLock(ReferenceStore):
+    materializer_class = ZstUnlocked
 
 
 @MUTANTS.store(

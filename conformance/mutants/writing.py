@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import os
-import stat
-import time
 
-from reference import appending, codec, failpoints, lifecycle
-from reference.errors import BusyError, NotFoundError, from_os_error
+from reference import appending, lifecycle
+from reference.appending import Materializer
+from reference.errors import BusyError, from_os_error
 from reference.home import Location
-from reference.locks import (
-    OPEN_FLAGS,
-    create_locked_temp,
-    discard_temp,
-    fsync_folder,
-    lock_with_timeout,
-    open_existing,
-    still_at,
-)
+from reference.locks import OPEN_FLAGS, fsync_folder
 from reference.store import ReferenceStore
 
 from ._gallery import Gallery
@@ -25,108 +16,28 @@ from ._gallery import Gallery
 MUTANTS = Gallery()
 
 
-def materialize_variant(
-    location: Location,
-    *,
-    clobber: bool = False,
-    exact_mode: bool = True,
-    fresh_mtime: bool = True,
-    lock_zst: bool = True,
-) -> bool:
-    """A copy of reference.appending.materialize (and _decode_and_publish) with one knob per bug.
-
-    With every knob at its default it behaves like the reference; each mutant turns one knob.
-    """
-    if os.path.lexists(location.plain):
-        return False
-    zst_fd = open_existing(location.zst, os.O_RDONLY)
-    if zst_fd is None:
-        raise NotFoundError("no plain or compressed representation of this rollout", path=location.rel)
-    try:
-        if lock_zst:
-            lock_with_timeout(zst_fd, True, appending.LOCK_TIMEOUT, location.rel)
-        failpoints.hit("materialize.after_lock", location.rel)
-        if lock_zst and not still_at(zst_fd, location.zst):
-            return appending.materialize(location)
-        if os.path.lexists(location.plain):
-            return False
-        zst_stat = os.fstat(zst_fd)
-        mode = stat.S_IMODE(zst_stat.st_mode)
-        temp_fd, temp_path = create_locked_temp(location.plain, "materialize", mode)
-        try:
-            codec.decode_into(zst_fd, temp_fd, location.rel)
-            failpoints.hit("materialize.after_decode", location.rel)
-            if exact_mode:
-                os.fchmod(temp_fd, mode)
-            os.fsync(temp_fd)
-            failpoints.hit("materialize.before_link", location.rel)
-            if clobber:
-                os.rename(temp_path, location.plain)  # replaces a plain file that appeared meanwhile
-                os.link(location.plain, temp_path)  # keep the rest of the copy unchanged
-            else:
-                try:
-                    os.link(temp_path, location.plain)
-                except FileExistsError:
-                    return False
-            failpoints.hit("materialize.after_link", location.rel)
-            if fresh_mtime:
-                now = max(time.time_ns(), zst_stat.st_mtime_ns + 1)
-                os.utime(temp_fd, ns=(now, now))
-            os.unlink(temp_path)
-            fsync_folder(location.folder)
-            failpoints.hit("materialize.before_unlink", location.rel)
-            os.unlink(location.zst)
-            failpoints.hit("materialize.after_unlink", location.rel)
-            fsync_folder(location.folder)
-            return True
-        except OSError as exc:
-            raise from_os_error(exc, location.rel) from None
-        finally:
-            discard_temp(temp_fd, temp_path)
-    finally:
-        os.close(zst_fd)
+class _Clobbers(Materializer):
+    def publish(self, temp_path: str, plain: str) -> bool:
+        os.rename(temp_path, plain)  # replaces a plain file that appeared meanwhile
+        os.link(plain, temp_path)  # keep the rest of the reference's steps unchanged
+        return True
 
 
-class MaterializeVariant(ReferenceStore):
-    """The reference, materializing with :func:`materialize_variant` under ``KNOBS``.
+class _KeepsTempMode(Materializer):
+    def copy_mode(self, temp_fd: int, mode: int) -> None:
+        pass
 
-    ``append`` and ``open_writer`` materialize first through the variant (refusing a read-only
-    `.zst` exactly as the reference does), then hand over to the reference, which finds the plain file.
-    """
 
-    KNOBS: dict = {}
+class _KeepsZstMtime(Materializer):
+    def refresh_mtime(self, temp_fd: int, zst_stat: os.stat_result) -> None:
+        pass
 
-    def materialize(self, path: str) -> bool:
-        location = self._locate(path)
-        held = self.coord.writer_locks(location)
-        try:
-            return materialize_variant(location, **self.KNOBS)
-        finally:
-            held.release()
 
-    def _materialize_first(self, path: str) -> None:
-        location = self._locate(path)
-        try:
-            st = os.stat(location.zst, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        if os.path.lexists(location.plain) or not st.st_mode & stat.S_IWUSR:
-            return  # the reference refuses a read-only rollout itself
-        held = self.coord.writer_locks(location)
-        try:
-            materialize_variant(location, **self.KNOBS)
-        finally:
-            held.release()
+class ZstUnlocked(Materializer):
+    """Decodes without locking the `.zst` (used by the coordination mutant materialize-no-lock)."""
 
-    def append(self, path: str, lines: list[str]) -> str:
-        for line in lines:
-            appending.encode_line(line)  # bad_request before anything changes, as the reference
-        self._materialize_first(path)
-        return super().append(path, lines)
-
-    def open_writer(self, path: str) -> str:
-        self._materialize_first(path)
-        return super().open_writer(path)
+    def lock_zst(self, zst_fd: int, location: Location) -> None:
+        pass
 
 
 @MUTANTS.store(
@@ -134,8 +45,8 @@ class MaterializeVariant(ReferenceStore):
     "publishing the decoded temp with rename(2): a plain file created meanwhile (a writer's "
     "reopen, another materializer) is replaced and its lines lost (upstream cases 17/18)",
 )
-class MaterializeClobbers(MaterializeVariant):
-    KNOBS = {"clobber": True}
+class MaterializeClobbers(ReferenceStore):
+    materializer_class = _Clobbers
 
 
 @MUTANTS.store(
@@ -143,8 +54,8 @@ class MaterializeClobbers(MaterializeVariant):
     "the decoded file keeps the temp's creation mode instead of the .zst's (0640 comes back "
     "as 0600; upstream case 16)",
 )
-class MaterializeLosesMode(MaterializeVariant):
-    KNOBS = {"exact_mode": False}
+class MaterializeLosesMode(ReferenceStore):
+    materializer_class = _KeepsTempMode
 
 
 @MUTANTS.store(
@@ -153,8 +64,8 @@ class MaterializeLosesMode(MaterializeVariant):
     "compresses it again under its writer (R5; upstream case 14)",
     scenarios=("r5-materialize-mtime",),
 )
-class MaterializeKeepsMtime(MaterializeVariant):
-    KNOBS = {"fresh_mtime": False}
+class MaterializeKeepsMtime(ReferenceStore):
+    materializer_class = _KeepsZstMtime
 
 
 @MUTANTS.store(

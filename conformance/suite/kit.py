@@ -94,6 +94,13 @@ def require_failpoints(session: "FailpointSession", *points: str) -> None:
         raise Inconclusive(f"the store declares the failpoints capability but not the points {missing}")
 
 
+def age_temps(home: Path, hours: float = 7) -> None:
+    """Back-date every leftover temp past the 6 h rule (os.utime), as the spec's recovery tests allow."""
+    t = time.time_ns() - int(hours * 3600 * 10**9)
+    for rel in oracle.temps(home):
+        os.utime(Path(home, rel), ns=(t, t))
+
+
 def line_text(rid: str, size: int = 0) -> str:
     """One JSON event line carrying a unique record id (and optional padding)."""
     return oracle.user_message_line(f"{rid} " + "x" * size).decode().rstrip("\n")
@@ -243,21 +250,58 @@ class FailpointSession:
             else:
                 os.environ["ROLLOUT_FAILPOINT_SOCKET"] = previous
         self.store.configure(os.fspath(home), cold_after)
+        self._holding: str | None = None
+        self._started: list = []
+        self._since = 0
 
     def answer(self, point: str, action: str, errno: str | None = None) -> None:
-        """Answer hits of ``point`` with ``action``; every other hit continues."""
+        """Answer hits of ``point`` with ``action``; every other hit continues (check it happened
+        with :meth:`require`)."""
+        self._since = len(self.controller.schedule)
         self.controller.policy = lambda hit: (action, errno) if hit.point == point else ("continue", None)
+
+    def require(self, point: str, action: str) -> None:
+        """Inconclusive unless, since the last :meth:`answer`, the store reported ``point`` and was
+        answered ``action``: a scheduled crash or injected error that never happened proves nothing."""
+        decisions = self.controller.schedule[self._since:]
+        if not any(d.point == point and d.action == action for d in decisions):
+            reported = sorted({d.point for d in decisions})
+            raise Inconclusive(
+                f"the store declares failpoint {point!r} but never reported it, so the scheduled "
+                f"{action} did not happen (points it reported: {reported or 'none'}); "
+                "report each declared failpoint where SPEC.md section 5.4 places it"
+            )
 
     def hold_at(self, point: str) -> None:
         """Hold the store at the first hit of ``point`` (wait for it with :meth:`wait_held`)."""
+        self._holding = point
         self.controller.policy = lambda hit: None if hit.point == point else ("continue", None)
 
+    def start(self, fn, *args):
+        """Run ``fn(*args)`` (an operation that should reach the held point) in a thread."""
+        thread, outcome = in_thread(fn, *args)
+        self._started.append((thread, outcome))
+        return thread, outcome
+
     def wait_held(self, timeout: float = 20.0) -> Hit:
+        """The held hit; Inconclusive when the operations started with :meth:`start` finish, or
+        ``timeout`` runs out, without the store reporting the point."""
         deadline = time.monotonic() + timeout
         while True:
-            message = self.bus.get(timeout=max(0.01, deadline - time.monotonic()))
+            try:
+                message = self.bus.get(timeout=0.05)
+            except queue.Empty:
+                message = None
             if isinstance(message, Held):
                 return message.hit
+            finished = self._started and not any(thread.is_alive() for thread, _ in self._started)
+            if finished or time.monotonic() >= deadline:
+                errors = [repr(o["error"]) for _, o in self._started if "error" in o]
+                why = f"finished ({'; '.join(errors) or 'without error'})" if finished else f"ran {timeout} s"
+                raise Inconclusive(
+                    f"the operation {why} without the store reporting failpoint {self._holding!r}, "
+                    "which it declares; the scheduled interleaving did not happen"
+                )
 
     def release(self, hit: Hit, action: str = "continue") -> None:
         self.controller.policy = lambda h: ("continue", None)

@@ -209,12 +209,6 @@ def test_test_process_shared_lock_makes_compression_skip_busy(store, home):
 # --- failpoint interleavings ----------------------------------------------------------------
 
 
-def _declared(session, *points):
-    declared = set(session.store.hello().failpoints)
-    missing = [p for p in points if p not in declared]
-    assert not missing, f"the store declares failpoints but not {missing}"
-
-
 @pytest.mark.req("COORD-002")
 @pytest.mark.needs("failpoints")
 def test_append_held_after_open_lands_in_the_materialized_file(store_selection, home):
@@ -223,9 +217,9 @@ def test_append_held_after_open_lands_in_the_materialized_file(store_selection, 
     r = kit.make_rollout(home, old=True)
     line = kit.line_text("held-append")
     with kit.failpoint_session(store_selection, home) as session:
-        _declared(session, "append.after_open")
+        kit.require_failpoints(session, "append.after_open")
         session.hold_at("append.after_open")
-        t, box = kit.in_thread(session.store.append, r.rel, [line])
+        t, box = session.start(session.store.append, r.rel, [line])
         hit = session.wait_held()
         # The oracle compresses behind the writer's back, as a compressor that knows no scheme
         # would: only the writer's own identity check can save the line now.
@@ -245,9 +239,9 @@ def test_change_during_encode_is_skipped_changed(store_selection, home, change):
     compressor is held at compress.after_encode: skipped_changed, plain untouched, no .zst, no temp."""
     r = kit.make_rollout(home, old=True, lines=2)
     with kit.failpoint_session(store_selection, home) as session:
-        _declared(session, "compress.after_encode")
+        kit.require_failpoints(session, "compress.after_encode")
         session.hold_at("compress.after_encode")
-        t, box = kit.in_thread(session.store.compress, r.rel)
+        t, box = session.start(session.store.compress, r.rel)
         hit = session.wait_held()
         st = os.stat(home / r.rel)
         if change == "append":
@@ -279,9 +273,9 @@ def test_no_zst_ending_in_a_partial_line(store_selection, home):
     compressor has just opened the file; no .zst is published and the plain bytes stay."""
     r = kit.make_rollout(home, old=True)
     with kit.failpoint_session(store_selection, home) as session:
-        _declared(session, "compress.after_open")
+        kit.require_failpoints(session, "compress.after_open")
         session.hold_at("compress.after_open")
-        t, box = kit.in_thread(session.store.compress, r.rel)
+        t, box = session.start(session.store.compress, r.rel)
         hit = session.wait_held()
         fd = os.open(home / r.rel, os.O_WRONLY | os.O_APPEND)
         try:
@@ -303,9 +297,9 @@ def test_publish_never_replaces_an_existing_zst(store_selection, home):
     byte: skipped_already_compressed, temp removed, plain intact."""
     r = kit.make_rollout(home, old=True)
     with kit.failpoint_session(store_selection, home) as session:
-        _declared(session, "compress.before_publish")
+        kit.require_failpoints(session, "compress.before_publish")
         session.hold_at("compress.before_publish")
-        t, box = kit.in_thread(session.store.compress, r.rel)
+        t, box = session.start(session.store.compress, r.rel)
         hit = session.wait_held()
         oracle.write_zst(home, r.zst, r.data + oracle.user_message_line("someone else's"), 0o600)
         theirs = oracle.file_state(home / r.zst)
@@ -323,9 +317,9 @@ def test_plain_is_locked_between_publish_and_unlink(store_selection, home):
     """Held at compress.after_publish: the plain file still exists and is held LOCK_EX by the compressor."""
     r = kit.make_rollout(home, old=True)
     with kit.failpoint_session(store_selection, home) as session:
-        _declared(session, "compress.after_publish")
+        kit.require_failpoints(session, "compress.after_publish")
         session.hold_at("compress.after_publish")
-        t, box = kit.in_thread(session.store.compress, r.rel)
+        t, box = session.start(session.store.compress, r.rel)
         hit = session.wait_held()
         try:
             assert (home / r.rel).exists(), "plain unlinked before the publish was reported"
@@ -366,9 +360,9 @@ def test_new_plain_file_is_locked_from_the_instant_it_is_visible(store_selection
     """Held at materialize.after_link: LOCK_SH|LOCK_NB on the new plain file fails."""
     r = kit.make_rollout(home, old=True, compressed=True)
     with kit.failpoint_session(store_selection, home) as session:
-        _declared(session, "materialize.after_link")
+        kit.require_failpoints(session, "materialize.after_link")
         session.hold_at("materialize.after_link")
-        t, box = kit.in_thread(session.store.materialize, r.rel)
+        t, box = session.start(session.store.materialize, r.rel)
         hit = session.wait_held()
         try:
             assert (home / r.rel).exists()

@@ -11,7 +11,6 @@ import os
 import re
 import shlex
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -139,11 +138,9 @@ def test_held_compression_temp_is_private_and_locked(store_selection, home):
     finally:
         os.umask(previous)
     try:
-        assert "compress.after_encode" in session.store.hello().failpoints
+        kit.require_failpoints(session, "compress.after_encode")
         session.hold_at("compress.after_encode")
-        box: dict = {}
-        t = threading.Thread(target=lambda: box.setdefault("v", session.store.compress(r.rel)), daemon=True)
-        t.start()
+        t, box = session.start(session.store.compress, r.rel)
         hit = session.wait_held()
         try:
             found = oracle.temps(home)
@@ -170,7 +167,7 @@ def test_held_compression_temp_is_private_and_locked(store_selection, home):
         t.join(20)
     finally:
         session_cm.__exit__(None, None, None)
-    assert box.get("v") == "compressed"
+    assert box.get("value") == "compressed"
     assert oracle.file_state(home / r.zst).mode == 0o644
     assert oracle.temps(home) == []
 
@@ -182,9 +179,9 @@ def test_refused_step_gives_failed_and_keeps_plain(store_selection, home, errno_
     """An errno injected at each compress failpoint before the plain file is unlinked: outcome failed,
     plain intact (bytes, mode, st_mtime_ns), no .zst published, no temp left."""
     with kit.failpoint_session(store_selection, home) as session:
+        kit.require_failpoints(session, "compress.after_encode")
         points = [p for p in session.store.hello().failpoints
                   if p.startswith("compress.") and p != "compress.after_unlink"]
-        assert "compress.after_encode" in points
         for i, point in enumerate(points):
             h = home.parent / f"err-{i}"
             (h / "sessions").mkdir(parents=True)
@@ -194,6 +191,7 @@ def test_refused_step_gives_failed_and_keeps_plain(store_selection, home, errno_
             session.store.configure(str(h), 0)
             session.answer(point, "error", errno_name)
             outcome = session.store.compress(r.rel)
+            session.require(point, "error")
             assert outcome == "failed", f"{point}: {outcome}"
             assert oracle.representations(h, r.rel) == (r.rel,), f"{point}: a .zst was published"
             after = oracle.file_state(h / r.rel)

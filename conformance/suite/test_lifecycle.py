@@ -158,7 +158,7 @@ def test_archive_racing_materialize_leaves_one_area(store_selection, store, home
     target = _archived_rel(r.rel)
     with kit.failpoint_session(store_selection, home) as session:
         session.hold_at(point)
-        mat_thread, mat = kit.in_thread(session.store.materialize, r.rel)
+        mat_thread, mat = session.start(session.store.materialize, r.rel)
         hit = session.wait_held()
         arch_thread, arch = kit.in_thread(store.archive, r.rel)
         arch_thread.join(0.3)

@@ -16,6 +16,7 @@ import pytest
 import fixtures
 from conformance import oracle
 from conformance.suite import kit, strace_kit
+from reference.errors import StoreError
 
 # Kernel file timestamps come from a coarse clock that may lag the process clock by a tick.
 CLOCK_SLACK_NS = 20_000_000
@@ -92,7 +93,7 @@ def test_plain_appearing_before_link_is_not_replaced(store_selection, home):
     intruder = r.data + kit.line_text("written meanwhile").encode() + b"\n"
     with kit.failpoint_session(store_selection, home) as session:
         session.hold_at("materialize.before_link")
-        thread, outcome = kit.in_thread(session.store.materialize, r.rel)
+        thread, outcome = session.start(session.store.materialize, r.rel)
         hit = session.wait_held()
         oracle.write_plain(home, r.rel, intruder, 0o600)
         plain_before = oracle.file_state(home / r.rel)
@@ -259,10 +260,15 @@ def test_refused_step_gives_io_error_and_keeps_the_zst(store_selection, home, po
     before = oracle.snapshot(home)
     with kit.failpoint_session(store_selection, home) as session:
         session.answer(point, "error", "ENOSPC")
-        if op == "materialize":
-            error = kit.store_error(session.store.materialize, r.rel)
-        else:
-            error = kit.store_error(session.store.append, r.rel, [kit.line_text("lost")])
+        call = (lambda: session.store.materialize(r.rel)) if op == "materialize" else \
+            (lambda: session.store.append(r.rel, [kit.line_text("lost")]))
+        try:
+            call()
+            error = None
+        except StoreError as exc:
+            error = exc
+        session.require(point, "error")
+        assert error is not None, f"{op} succeeded although {point} was refused ENOSPC"
         assert error.kind == "io_error"
         assert oracle.snapshot(home) == before, "the .zst changed, or a plain file / temp was left"
         # The store keeps serving, and a later attempt succeeds (ERR-001).

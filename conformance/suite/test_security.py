@@ -12,7 +12,6 @@ import fcntl
 import os
 import re
 import stat
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -60,9 +59,7 @@ def test_materialize_temp_is_private_and_locked(store_selection, home, zst_mode)
         with _umask(0):
             session = stack.enter_context(kit.failpoint_session(store_selection, home))
         session.hold_at("materialize.after_decode")
-        outcome: dict = {}
-        thread = threading.Thread(target=lambda: outcome.update(value=session.store.materialize(r.rel)), daemon=True)
-        thread.start()
+        thread, outcome = session.start(session.store.materialize, r.rel)
         hit = session.wait_held()
         try:
             temps = oracle.temps(home)

@@ -60,7 +60,7 @@ def test_short_writers_hold_the_thread_lock(store_selection, home, op):
             "create": lambda: session.store.create(r.rel, [line]),
             "materialize": lambda: session.store.materialize(r.rel),
         }[op]
-        thread, box = kit.in_thread(call)
+        thread, box = session.start(call)
         hit = session.wait_held()
         try:
             held = kit.thread_lock_held(home, r.id)
@@ -121,7 +121,7 @@ def test_compressor_holds_the_coordination_lock_until_the_unlink(store_selection
     with kit.failpoint_session(store_selection, home) as session:
         kit.require_failpoints(session, "compress.before_unlink")
         session.hold_at("compress.before_unlink")
-        thread, box = kit.in_thread(session.store.compress, r.rel)
+        thread, box = session.start(session.store.compress, r.rel)
         hit = session.wait_held()
         try:
             held = kit.lock_nb_fails(kit.coordination_lock_path(home))

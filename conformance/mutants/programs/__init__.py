@@ -62,3 +62,10 @@ MUTANTS.program(
     "and lifecycle operations with unsupported",
     _factory("lies_capabilities.py"),
 )
+MUTANTS.program(
+    "program-mutes-failpoints", ("RECOVER-005", "RECOVER-006"),
+    "a store program that declares failpoints in its hello but never reports reaching one (a port "
+    "that kept the list and dropped the channel): every failpoint-driven test and scenario must end "
+    "inconclusive, naming the point, never pass",
+    _factory("mutes_failpoints.py"),
+)
