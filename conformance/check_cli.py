@@ -47,13 +47,13 @@ def _suite_progress(log: str) -> str:
     return f"{found[-1]}% of the tests done" if found else "collecting"
 
 
-def _run_suite(selection: str, workdir: str, profile: str) -> tuple[int, dict, bool]:
+def _run_suite(selection: str, workdir: str, profile: str, seed: int) -> tuple[int, dict, bool]:
     """(exit code, statuses by requirement, interrupted) of one suite run, with a progress line every 10 s."""
     report = os.path.join(workdir, "suite.json")
     log = os.path.join(workdir, "suite.log")
     env = dict(os.environ, ROLLOUT_HYPOTHESIS_PROFILE="smoke")
     command = [sys.executable, "-m", "conformance.cli", "suite", "--store", selection, "--profile", profile,
-               "--report", report, "--", "-q"]
+               "--seed", str(seed), "--report", report, "--", "-q"]
     started = time.monotonic()
     interrupted = False
     with open(log, "w") as out:
@@ -148,7 +148,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     suite: dict = {}
     interrupted = False
     try:
-        _, suite, interrupted = _run_suite(args.store, workdir, args.profile)
+        _, suite, interrupted = _run_suite(args.store, workdir, args.profile, args.seed)
         if run_race and not interrupted:
             _run_race(args.store, workdir, args.seconds, args.seed, race)
     except KeyboardInterrupt:

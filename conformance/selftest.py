@@ -353,7 +353,10 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
+    from conformance import interrupts
     from conformance.mutants import MUTANTS
+
+    interrupts.stop_children_at_once()  # each suite run is judged whole; a cut one is simply not judged
 
     unknown = [n for n in args.only or [] if n not in MUTANTS]
     if unknown:
@@ -397,7 +400,19 @@ def _add_selftest_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="suite runs at once (default: cores)")
     p.add_argument("--report", metavar="FILE", help="write the table as JSON here")
     p.add_argument("--keep", metavar="DIR", help="keep each run's pytest log and JSON report in DIR/last")
-    p.set_defaults(func=_cmd_selftest)
+    p.set_defaults(func=_cmd_selftest, validate=_selftest_problem)
+
+
+def _selftest_problem(args: argparse.Namespace) -> str:
+    """The usage problem of a selftest command line, found before any suite runs, or ""."""
+    from conformance.mutants import MUTANTS
+
+    if args.jobs < 1:
+        return f"--jobs {args.jobs}: at least one suite must run at a time"
+    unknown = [n for n in args.only or [] if n not in MUTANTS]
+    if unknown:
+        return f"unknown mutants {unknown}; see `rollout-conformance mutants`"
+    return ""
 
 
 def register(subparsers) -> None:

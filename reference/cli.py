@@ -184,7 +184,8 @@ def _register(subparsers) -> list[str]:
     p.add_argument("--count", type=int, default=300, help="how many rollouts to write")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (same seed, same home)")
     p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
-    p.set_defaults(func=_cmd_demo_home)
+    p.set_defaults(func=_cmd_demo_home, validate=lambda args: "" if args.count >= 1 else
+                   f"--count {args.count}: a demo home needs at least one rollout")
 
     p = subparsers.add_parser("compress", help="one worker run of the reference store over a home")
     p.add_argument("--home", required=True, help="a home such as ~/.codex")
