@@ -135,7 +135,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
     started = time.monotonic()
     known = requirements.load()
     hello = check_store(args.store)  # checked before the run too; here for its capabilities
-    interrupts.stop_children_at_once()
     folder = WorkFolder.create(args.workdir, args.keep, "rollout-check-")
     workdir = folder.path
     run_race, plan = _plan(args, hello)
@@ -150,6 +149,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     try:
         _, suite, interrupted = _run_suite(args.store, workdir, args.profile, args.seed)
         if run_race and not interrupted:
+            # the suite stops its own workers (and writes its partial report); race actors go at once
+            interrupts.stop_children_at_once()
             _run_race(args.store, workdir, args.seconds, args.seed, race)
     except KeyboardInterrupt:
         interrupted = True

@@ -109,3 +109,22 @@ def test_work_folder_removed_after_a_pass_kept_and_named_after_a_violation(tmp_p
     assert kept and os.path.isdir(kept[0].split(": ", 1)[1])
     kept_too = cli("race", "--store", "reference", "--scenario", "r1-write-between-stats", "--keep", env=env)
     assert "work folder kept (as asked)" in kept_too.stdout
+
+
+def test_sigterm_during_check_prints_the_partial_table_and_keeps_the_folder(tmp_path):
+    """Before: Ctrl-C gave a 30-line traceback, no partial verdict, and no word on the work folder."""
+    proc = _start(tmp_path, "check", "--profile", "reader")
+    seen = []
+    for line in proc.stdout:  # the first progress line comes while the suite runs
+        seen.append(line)
+        if line.startswith("suite: running"):
+            break
+    children = processes_of_run(proc.pid, RUN_ENV)
+    out, err = _stopped(proc, signal.SIGTERM)
+    out = "".join(seen) + out
+    assert proc.returncode == 4, f"exit {proc.returncode}\n{out[-3000:]}\n{err[-2000:]}"
+    assert "check: interrupted: the table above is partial" in out and "READ-001" in out
+    kept = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("work folder kept")]
+    assert kept and os.path.isdir(kept[0]) and os.path.exists(os.path.join(kept[0], "suite.log"))
+    assert "Traceback" not in err
+    assert not _left_over(proc.pid, children), "children of check still alive"
