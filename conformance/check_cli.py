@@ -95,12 +95,13 @@ def _run_race(selection: str, workdir: str, seconds: float, seed: int, verdicts:
     bundles = os.path.join(workdir, "bundles")
     for name, scenario in SCENARIOS.items():
         verdict = run_scenario(selection, name, workdir, seed, bundles)
-        print(f"race {name:<34} {verdict.status}", flush=True)
+        print(f"race {name:<34} {verdict.status}{_timeline_note(verdict)}", flush=True)
         verdicts.append((scenario.window, verdict))
     config = CampaignConfig(seconds=seconds, seed=seed, writers=2, compressors=2, archivers=1, kills=True)
     verdict = run_campaign(selection, config, workdir, bundles, show_progress=sys.stderr.isatty())
     ops = sum(sum(row.values()) for row in (verdict.stats.get("operations") or {}).values())
-    print(f"race random campaign ({seconds:.0f} s, kills): {verdict.status}, {ops} operations", flush=True)
+    print(f"race random campaign ({seconds:.0f} s, kills): {verdict.status}, {ops} operations"
+          f"{_timeline_note(verdict)}", flush=True)
     verdicts.append(("campaign", verdict))
 
 
@@ -126,6 +127,10 @@ def _skip_reason(requirement, profile: str, declared: set[str], coordination: se
     if requirement.scheme and requirement.scheme not in coordination:
         return f"store did not declare coordination scheme {requirement.scheme}"
     return ""
+
+
+def _timeline_note(verdict) -> str:
+    return f"  timeline: {os.path.join(verdict.bundle, 'timeline.html')}" if verdict.bundle else ""
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

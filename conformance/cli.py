@@ -8,8 +8,9 @@ import sys
 from reference import cli as reference_cli
 
 from race_harness import cli as race_cli
+from race_harness import interop_cli
 
-from . import check_cli, selftest, serve_cli, suite_cli
+from . import check_cli, diff_cli, selftest, serve_cli, suite_cli, views_cli
 from .cli_contract import apply_contract, run_with_contract
 
 
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _areas():
-    return [check_cli, reference_cli, suite_cli, serve_cli, race_cli, selftest]
+    return [check_cli, reference_cli, suite_cli, serve_cli, race_cli, interop_cli, selftest, diff_cli, views_cli]
 
 
 def main(argv: list[str] | None = None) -> int:

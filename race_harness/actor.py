@@ -4,6 +4,8 @@ Contract: the child opens the store from its selection string (so the store's fa
 this actor's socket), configures it on the shared home, says Ready, then either obeys operations
 sent over its pipe (driven) or runs a program of its own (a campaign role).  Every operation goes
 through :class:`Executor`, which records invoke before calling the store and ok / fail / info after.
+An actor without a selection (an ager) opens no store: it only runs the harness's own disk
+operations (``age``), recorded in its history like any other operation.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import disk
 from .history import INDETERMINATE_KINDS, INFO, FAIL, OK, HistoryWriter, make_header, make_line, rids_in
 
 FAILPOINT_SOCKET_ENV = "ROLLOUT_FAILPOINT_SOCKET"
@@ -23,7 +26,8 @@ FAILPOINT_FILTER_ENV = "ROLLOUT_FAILPOINTS"
 
 @dataclass(frozen=True)
 class Op:
-    """One operation to perform; ``lines``/``size`` say how many lines of what size to write."""
+    """One operation to perform; ``lines``/``size`` say how many lines of what size to write,
+    ``seconds`` how far an ``age`` operation back-dates the plain file's mtime."""
 
     kind: str
     path: str = ""
@@ -31,6 +35,7 @@ class Op:
     lines: int = 1
     size: int = 200
     archived: bool = False
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class ActorSpec:
     """Everything a child needs; ``program`` (run in the child) makes the actor autonomous."""
 
     name: str
-    selection: str
+    selection: str | None  # None: the harness's own actor (an ager), no store
     home: str
     cold_after: float
     workdir: str
@@ -54,6 +59,8 @@ class Ready:
     capabilities: tuple[str, ...]
     failpoints: tuple[str, ...]
     store: str
+    selection: str | None = None
+    coordination: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,10 +96,13 @@ class Stop:
 class Executor:
     """Runs operations on one store and records each one in the actor's history."""
 
-    def __init__(self, store: Any, history: HistoryWriter, name: str) -> None:
+    def __init__(self, store: Any, history: HistoryWriter, name: str, home: str = "",
+                 reopen: Callable[[], Any] | None = None) -> None:
         self.store = store
         self.history = history
         self.name = name
+        self.home = home
+        self.reopen = reopen  # a fresh, configured store session, after the old one died
         self._handles: dict[str, str] = {}
         self._next_rid = 0
 
@@ -121,14 +131,34 @@ class Executor:
             kind = getattr(exc, "kind", None)
             status = FAIL if isinstance(kind, str) and kind not in INDETERMINATE_KINDS else INFO
             error = f"{kind or type(exc).__name__}: {exc}"
+            if _session_died(exc):
+                # The store program died (a crash answer at a failpoint, a kill): the op's fate is
+                # unknown (info); later ops go to a new session instead of into the dead one.
+                error = f"store session died during {op.kind} ({_death(exc)}); {self._restart()}"
             self.history.complete(seq, status, op.kind, op.rollout, error=error)
             return Done(self.name, seq, op.kind, status, error=error)
         self.history.complete(seq, OK, op.kind, op.rollout, value=value)
         return Done(self.name, seq, op.kind, OK, value)
 
+    def _restart(self) -> str:
+        if self.reopen is None:
+            return "no new session"
+        try:
+            self.store.close()
+        except Exception:  # noqa: BLE001 - the old session is dead; closing it only tidies up
+            pass
+        self._handles.clear()  # writer handles died with their session
+        try:
+            self.store = self.reopen()
+        except Exception as exc:  # noqa: BLE001 - the next op fails again and is recorded
+            return f"a new session could not start: {exc}"
+        return "a new session took over"
+
     def _call(self, op: Op, lines: list[str]) -> Any:
         store = self.store
         kind = op.kind
+        if kind == "age":
+            return self._age(op)
         if kind == "create":
             return store.create(op.path, lines)
         if kind == "append":
@@ -168,6 +198,24 @@ class Executor:
             return store.delete(op.path)
         raise ValueError(f"unknown operation {kind!r}")
 
+    def _age(self, op: Op) -> str:
+        """Back-date the plain file (the idle-week case, R12); the outcome says what was there."""
+        try:
+            disk.backdate(self.home, op.path, op.seconds)
+        except FileNotFoundError:
+            return "no plain file"  # compressed, archived or deleted meanwhile: nothing to age
+        return "aged"
+
+
+def _session_died(exc: BaseException) -> bool:
+    """The stdio client's verdict that its program exited (not a protocol lie of a live program)."""
+    return type(exc).__name__ == "Inconclusive" and getattr(exc, "returncode", None) is not None
+
+
+def _death(exc: BaseException) -> str:
+    code = getattr(exc, "returncode", None)
+    return f"killed by signal {-code}" if isinstance(code, int) and code < 0 else f"exit status {code}"
+
 
 def open_store(selection: str) -> Any:
     """The store for ``selection``, through the suite's one selection syntax (imported late)."""
@@ -198,17 +246,28 @@ def actor_main(spec: ActorSpec, conn: Any) -> None:
     os.close(err)
     _point_failpoints_here(spec)
     history = HistoryWriter(os.path.join(spec.workdir, f"history-{spec.name}.jsonl"), spec.name)
+    store = None
     try:
-        store = open_store(spec.selection)
-        store.configure(spec.home, spec.cold_after)
-        hello = store.hello()
+        if spec.selection is not None:
+            store = open_store(spec.selection)
+            store.configure(spec.home, spec.cold_after)
+            hello = store.hello()
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which says inconclusive
         traceback.print_exc()
         conn.send(Broken(spec.name, f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(Ready(spec.name, os.getpid(), tuple(hello.capabilities), tuple(hello.failpoints),
-                    f"{hello.name} {hello.version}"))
-    executor = Executor(store, history, spec.name)
+    if store is None:
+        conn.send(Ready(spec.name, os.getpid(), (), (), "harness", selection=None))
+    else:
+        conn.send(Ready(spec.name, os.getpid(), tuple(hello.capabilities), tuple(hello.failpoints),
+                        f"{hello.name} {hello.version}", selection=spec.selection,
+                        coordination=tuple(getattr(hello, "coordination", ()) or ())))
+    def reopen() -> Any:
+        fresh = open_store(spec.selection)
+        fresh.configure(spec.home, spec.cold_after)
+        return fresh
+
+    executor = Executor(store, history, spec.name, spec.home, reopen if store is not None else None)
     try:
         if spec.program is not None:
             spec.program(executor, conn)
@@ -222,7 +281,8 @@ def actor_main(spec: ActorSpec, conn: Any) -> None:
         pass  # the parent went away or stopped listening: nothing left to report to
     finally:
         try:
-            store.close()
+            if store is not None:
+                store.close()
         except Exception:  # noqa: BLE001 - a store failing to close must not hide the run's history
             traceback.print_exc()
         history.close()

@@ -21,6 +21,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import disk
 from .history import load_events, write_history
+from .roles import STORE_ROLES, Roles
+from .timeline import write_timeline
 
 COPY_LIMIT = 64 << 20  # homes bigger than this are described (manifest), not copied
 _SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +54,11 @@ def snapshot(home: str, dest: str, label: str) -> None:
 
 def rerun_command(meta: dict) -> str:
     """The exact command line that runs the same thing again."""
-    argv = [sys.executable, "-m", "race_harness.cli", "race", "--store", meta["selection"], "--seed", str(meta["seed"])]
+    roles = Roles.from_meta(meta)
+    argv = [sys.executable, "-m", "race_harness.cli", "race", "--store", roles.default, "--seed", str(meta["seed"])]
+    for role in STORE_ROLES:
+        if getattr(roles, role) != roles.default:
+            argv += [f"--{role}-store", getattr(roles, role)]
     kind, params = meta["kind"], meta["params"]
     if kind == "scenario":
         argv += ["--scenario", meta["name"]]
@@ -67,13 +73,14 @@ def rerun_command(meta: dict) -> str:
         for size in params["line_sizes"]:
             argv += ["--line-size", str(size)]
         argv += ["--big-line", str(params["big_line"])] + (["--kills"] if params["kills"] else [])
-        argv += ["--max-delay-ms", str(params.get("max_delay_ms", 0.0))]
+        argv += ["--max-delay-ms", str(params.get("max_delay_ms", 0.0)), "--agers", str(params.get("agers", 0))]
     # The harness runs from its source tree (it need not be installed): rerun from there.
     return f"cd {shlex.quote(_SOURCE_ROOT)} && {shlex.join(argv)}"
 
 
-def write_bundle(root: str, workdir: str, meta: dict, schedule: dict, verdict_text: str) -> str:
-    """Write a bundle under ``root``; return its folder."""
+def write_bundle(root: str, workdir: str, meta: dict, schedule: dict, verdict_text: str,
+                 verdict_data: dict | None = None) -> str:
+    """Write a bundle under ``root`` (with ``timeline.html``); return its folder."""
     folder = os.path.join(root, f"{time.strftime('%Y%m%d-%H%M%S')}-{meta['name'].replace('/', '_')}-{os.getpid()}")
     suffix = 0
     while os.path.exists(folder + (f"-{suffix}" if suffix else "")):
@@ -96,6 +103,11 @@ def write_bundle(root: str, workdir: str, meta: dict, schedule: dict, verdict_te
             (shutil.copytree if os.path.isdir(path) else shutil.copy2)(path, target)
     for path in glob.glob(os.path.join(workdir, "stderr-*.txt")):
         shutil.copy2(path, os.path.join(folder, "stderr", os.path.basename(path)[len("stderr-"):]))
+    if verdict_data is not None:
+        # the violations with their operations as data (verdict.txt says the same in words)
+        with open(os.path.join(folder, "verdict.json"), "w") as handle:
+            json.dump({k: v for k, v in verdict_data.items() if k != "stats"}, handle, indent=1)
+    write_timeline(folder)
     return folder
 
 

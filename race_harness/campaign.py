@@ -1,10 +1,17 @@
-"""Random campaigns: writers, compressors, readers, listers and archivers racing on one home.
+"""Random campaigns: writers, compressors, readers, listers, archivers and agers racing on one home.
 
 Contract: each role is an autonomous actor (own process, own store instance, own seeded random
 stream) running until the deadline or its share of the operation budget; with ``kills`` the parent
 SIGKILLs writers and compressors on a plan drawn from the seed and answers ``crash`` at random
 compress/materialize failpoints, restarting each victim under a new name.  The run ends with a
 recovery run and the checker; a progress line is drawn on a terminal, a summary is returned.
+Each role's actors open the store selected for that role (:class:`~race_harness.roles.Roles`).
+
+Agers: an ager is the harness itself (no store): every 10-50 ms it back-dates one rollout's plain
+file by 8 days while writers may hold it open (the idle week, R12), recorded in its history as an
+``age`` operation.  Stores configured with cold age 0 see every rollout cold anyway, so an ager
+changes little for them; a store whose cold age is fixed (codex: 7 days) compresses nothing without
+one.  That is why a campaign has one ager by default.
 
 Window widening: when the store declares failpoints, the campaign's policy answers a seeded random
 subset of hits ``continue`` after a random delay of 0..``max_delay_ms`` (half the hits at the
@@ -15,6 +22,12 @@ actor draws its delays from its own stream (seed, actor name), so the draws do n
 the actors' hits interleave.  The verdict's stats say ``time_to_detection_s``: seconds from the
 start of the race to the invoke of the earliest operation quoted by any violation's witness (or to
 the end of the race when no witness quotes an operation; ``time_to_detection_basis`` says which).
+
+A verdict is earned: a campaign without violations whose writers got no write acknowledged, or whose
+compressors never took up a cold rollout during the race (every answer ``skipped_not_cold``, a
+failure, or a worker run that did not run), proved nothing and is inconclusive, saying so.  A
+compressor that skipped a cold rollout as busy did put the writers' lines at stake, and so may one
+whose operation never completed (killed, or still running when the race ended: it may have acted).
 """
 
 from __future__ import annotations
@@ -30,10 +43,12 @@ from dataclasses import asdict, dataclass, replace
 
 from .actor import Exited, Op
 from .controller import CONTINUE, CRASH, Hit
+from .history import INFO, OK, WRITING_OPS, Operation
 from .judge import conclude, fresh_workdir, guarded
-from .run import Run
+from .roles import Roles
+from .run import IDLE_WEEK_AND_MORE, Run
 from .scenarios import seed
-from .verdict import Verdict
+from .verdict import INCONCLUSIVE, PASSED, Verdict
 
 ARCHIVED = "archived_sessions/"
 CRASH_PROBABILITY = 0.02  # per compress/materialize failpoint hit, when kills are on
@@ -57,6 +72,7 @@ class CampaignConfig:
     readers: int = 1
     listers: int = 1
     archivers: int = 0
+    agers: int = 1  # harness actors back-dating rollouts past any cold age (see the module docstring)
     rollouts: int = 4
     line_sizes: tuple[int, ...] = (200, 2000)
     big_line: int = 0  # bytes of an occasional multi-MB line (0: none)
@@ -112,7 +128,19 @@ def _archiver(rng: random.Random, rollouts: list[tuple[str, str]], config: Campa
     return next_ops
 
 
-ROLES = {"writer": _writer, "compressor": _compressor, "reader": _reader, "lister": _lister, "archiver": _archiver}
+def _ager(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
+    def next_ops() -> list[Op]:
+        time.sleep(rng.uniform(0.01, 0.05))  # an idle week passes for some rollout every few tens of ms
+        rollout, path = rng.choice(rollouts)
+        if config.archivers and rng.random() < 0.3:
+            path = ARCHIVED + os.path.basename(path)
+        return [Op("age", path, rollout, seconds=IDLE_WEEK_AND_MORE)]
+
+    return next_ops
+
+
+ROLES = {"writer": _writer, "compressor": _compressor, "reader": _reader, "lister": _lister, "archiver": _archiver,
+         "ager": _ager}
 
 
 def program(role: str, actor_seed: int, rollouts: list[tuple[str, str]], config: CampaignConfig, deadline: float,
@@ -185,26 +213,53 @@ def kill_plan(config: CampaignConfig) -> list[tuple[float, str]]:
     return plan
 
 
-def run_campaign(selection: str, config: CampaignConfig, root: str, bundle_dir: str | None = None,
+def run_campaign(selection: "str | Roles", config: CampaignConfig, root: str, bundle_dir: str | None = None,
                  show_progress: bool = False, imposed: list[dict] | None = None) -> Verdict:
-    """Run one campaign and judge it (``imposed``: recorded decisions whose delays to take again)."""
+    """Run one campaign and judge it (``selection``: one store, or one per role; ``imposed``: recorded
+    decisions whose delays to take again)."""
     workdir = fresh_workdir(root, f"campaign-{config.seed}")
-    meta = {"kind": "campaign", "name": f"campaign-seed{config.seed}", "selection": selection, "seed": config.seed,
+    roles = Roles.of(selection)
+    meta = {"kind": "campaign", "name": f"campaign-seed{config.seed}", **roles.meta(), "seed": config.seed,
             "params": asdict(config), "schedule": {"kill_plan": kill_plan(config)}}
 
     def body() -> Verdict:
-        run = Run(selection, workdir, 0.0, config.seed)
+        run = Run(roles, workdir, 0.0, config.seed)
         try:
             run.spawn("setup", failpoints=False)
             rollouts = [seed(run, lines=2) for _ in range(config.rollouts)]
             run.stop("setup")
             started, ended = _race(run, config, rollouts, show_progress, imposed)
             verdict = conclude(run, meta, bundle_dir)
-            return _with_detection_time(verdict, started, ended)
+            return _earned(_with_detection_time(verdict, started, ended), run.operations(), config)
         finally:
             run.close()
 
     return guarded(meta["name"], workdir, body)
+
+
+def _earned(verdict: Verdict, ops: list[Operation], config: CampaignConfig) -> Verdict:
+    """Inconclusive, saying why, when a passed campaign put nothing at stake (see the module docstring)."""
+    if verdict.status != PASSED:
+        return verdict
+    written = sum(op.status == OK and op.op in WRITING_OPS for op in ops if op.proc.startswith("writer"))
+    engaged = sum(op.status == INFO or (op.status == OK and _found_cold(op.value))
+                  for op in ops if op.proc.startswith("compressor"))
+    if (written or not config.writers) and (engaged or not config.compressors):
+        return verdict
+    why = (f"nothing was at stake: {written} acknowledged write(s), {engaged} compressor operation(s) that took up "
+           "a cold rollout during the race (a store that never found a rollout cold, or that refused every operation)")
+    return replace(verdict, status=INCONCLUSIVE, notes=verdict.notes + (why,))
+
+
+def _found_cold(value: object) -> bool:
+    """A compress outcome, or a worker report, showing the compressor took up a cold rollout."""
+    if isinstance(value, str):
+        outcomes = [value]
+    elif isinstance(value, dict):
+        outcomes = list((value.get("outcomes") or {}).values())
+    else:
+        return False
+    return any(outcome != "skipped_not_cold" for outcome in outcomes)
 
 
 def _with_detection_time(verdict: Verdict, started: float, ended: float) -> Verdict:
@@ -220,7 +275,7 @@ def _with_detection_time(verdict: Verdict, started: float, ended: float) -> Verd
     return replace(verdict, stats=stats)
 
 
-def time_to_detection(selection: str, seed: int, seconds: float, **params) -> float | None:
+def time_to_detection(selection: "str | Roles", seed: int, seconds: float, **params) -> float | None:
     """Seconds from a random campaign's start to its first violation's earliest witness op, or None.
 
     Runs one campaign (default roles, ``params`` override any :class:`CampaignConfig` field) in a
@@ -238,7 +293,7 @@ def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], sho
           imposed: list[dict] | None = None) -> tuple[float, float]:
     """Race the roles until the deadline or budget; (start, end) of the race in time.monotonic()."""
     counts = {"writer": config.writers, "compressor": config.compressors, "reader": config.readers,
-              "lister": config.listers, "archiver": config.archivers}
+              "lister": config.listers, "archiver": config.archivers, "ager": config.agers}
     roles = [f"{role}-{i}" for role, n in counts.items() for i in range(n)]
     budget = -(-config.ops // len(roles)) if config.ops else 0
     start = time.monotonic()

@@ -28,6 +28,7 @@ class Violation:
     witness: str
     operations: tuple[str, ...] = ()
     start: float | None = None  # earliest invoke (time.monotonic) among ``operations``, if any
+    refs: tuple[str, ...] = ()  # ``proc#seq`` of each of ``operations``, in the same order
 
     def describe(self) -> str:
         lines = [f"{self.cls} [{self.requirement}] rollout {self.rollout or '-'}: {self.witness}"]
@@ -38,7 +39,7 @@ class Violation:
 def violation(cls: str, rollout: str, witness: str, around: list[Operation] = ()) -> Violation:
     around = list(around)
     return Violation(cls, REQUIREMENT[cls], rollout, witness, tuple(op.describe() for op in around),
-                     min((op.start for op in around), default=None))
+                     min((op.start for op in around), default=None), tuple(f"{op.proc}#{op.seq}" for op in around))
 
 
 def check(ops: list[Operation], home: str, after_cleanup: bool = True, crashed: bool = False) -> list[Violation]:

@@ -29,7 +29,12 @@ def register(subparsers) -> None:
     """Add ``race`` and ``replay`` to a subparsers object (conformance.cli wires this in)."""
     race = subparsers.add_parser("race", help="race processes on one home and check nothing is lost",
                                  description="Without a mode, every named scenario runs.")
-    race.add_argument("--store", help="reference | py:mod:factory | cmd:<command line> | mutant:<name>")
+    race.add_argument("--store", help="reference | py:mod:factory | cmd:<command line> | mutant:<name> "
+                                      "(every role's store unless a --ROLE-store below says otherwise)")
+    for role, who in (("writer", "writers, appenders, archivers, deleters and the setup that creates rollouts"),
+                      ("compressor", "compressors, cleaners and the recovery run"),
+                      ("reader", "readers and listers")):
+        race.add_argument(f"--{role}-store", metavar="SELECTION", help=f"the store of the {who} (default --store)")
     mode = race.add_mutually_exclusive_group()
     mode.add_argument("--scenario", action="append", metavar="NAME",
                       help="a named scenario, or a window id such as R2 for its scenarios (repeatable)")
@@ -50,11 +55,15 @@ def register(subparsers) -> None:
     race.add_argument("--readers", type=int, default=1, help="campaign: reader processes")
     race.add_argument("--listers", type=int, default=1, help="campaign: list/search processes")
     race.add_argument("--archivers", type=int, default=0, help="campaign: archive/unarchive/delete processes")
+    race.add_argument("--agers", type=int, default=1,
+                      help="campaign: harness actors back-dating random rollouts by 8 days while writers hold them "
+                           "(the idle week, R12); needed by stores with a fixed cold age (codex: 7 days), harmless "
+                           "to stores the campaign configures with cold age 0 (0: none)")
     race.add_argument("--rollouts", type=int, default=4, help="campaign: rollouts the actors share")
     race.add_argument("--line-size", type=int, action="append", metavar="BYTES", help="line sizes (repeatable)")
     race.add_argument("--big-line", type=int, default=0, metavar="BYTES", help="an occasional line this big (MBs)")
     race.add_argument("--syscall-delay", metavar="SYSCALLS:USEC",
-                      help="run the store under strace, delaying these syscalls (e.g. unlink,unlinkat:20000): "
+                      help="run every role's store under strace, delaying these syscalls (e.g. unlink,unlinkat:20000): "
                            "widens windows in stores without failpoints")
     race.add_argument("--kills", action="store_true", help="SIGKILL writers/compressors and crash at failpoints")
     race.add_argument("--max-delay-ms", type=float, default=30.0, metavar="MS",
@@ -88,11 +97,13 @@ def _cmd_race(args: argparse.Namespace) -> int:
 
     from .explore import PAIRS
     from .faults import TARGETS
+    from .roles import role_of_point
     from .scenarios import SCENARIOS
 
     if args.list_scenarios:
         for scenario in SCENARIOS.values():
-            needs = f"  (needs {', '.join(scenario.needs)})" if scenario.needs else ""
+            needs = ", ".join(f"{role_of_point(p)}: {p}" for p in scenario.needs)
+            needs = f"  (needs {needs})" if needs else ""
             print(f"{scenario.name:<34} {scenario.window:<6} {scenario.summary}{needs}")
         for pair in PAIRS.values():
             print(f"{pair.name:<34} pair   {pair.summary} (--exhaustive)")
@@ -104,11 +115,15 @@ def _cmd_race(args: argparse.Namespace) -> int:
     problem = checked(args)  # done already when run from the command line; not when called directly
     if problem:
         return _usage(problem)
+    roles = _roles(args)
+    if isinstance(roles, str):
+        return _usage(roles)
     if args.syscall_delay:
         from .syscall_delay import SyscallDelay, SyscallDelayError, delayed_selection
 
         try:
-            args.store = delayed_selection(args.store, SyscallDelay.parse(args.syscall_delay))
+            delay = SyscallDelay.parse(args.syscall_delay)
+            roles = roles.map(lambda selection: delayed_selection(selection, delay))
         except SyscallDelayError as exc:
             return _usage(str(exc))
     interrupts.stop_children_at_once()  # actors are killed anyway; the history on disk is what is judged
@@ -119,15 +134,16 @@ def _cmd_race(args: argparse.Namespace) -> int:
     started = _now()
     verdicts: list[Verdict] = []
     planned = 1 if args.random or args.exhaustive or args.countdown else len(args.scenario or SCENARIOS)
-    say(f"race: {planned} run(s) against {args.store}; work folder {root}")
+    say(f"race: {planned} run(s) against {roles.describe()}; work folder {root}")
     try:
-        _run_mode(args, root, bundles, say, verdicts)
+        _run_mode(args, roles, root, bundles, say, verdicts)
     except KeyboardInterrupt:
-        return _finish(verdicts, args, folder, started, interrupted=planned)
-    return _finish(verdicts, args, folder, started)
+        return _finish(verdicts, args, roles, folder, started, interrupted=planned)
+    return _finish(verdicts, args, roles, folder, started)
 
 
-def _run_mode(args: argparse.Namespace, root: str, bundles: str, say, verdicts: list[Verdict]) -> None:
+
+def _run_mode(args: argparse.Namespace, roles, root: str, bundles: str, say, verdicts: list[Verdict]) -> None:
     """Run the chosen mode, appending each verdict to ``verdicts`` as soon as it is known."""
     from .campaign import CampaignConfig
     from .explore import explore
@@ -139,27 +155,27 @@ def _run_mode(args: argparse.Namespace, root: str, bundles: str, say, verdicts: 
         config = CampaignConfig(seconds=seconds,
                                 ops=args.ops, seed=args.seed, writers=args.writers, compressors=args.compressors,
                                 readers=args.readers, listers=args.listers, archivers=args.archivers,
-                                rollouts=args.rollouts, line_sizes=tuple(args.line_size or (200, 2000)),
+                                agers=args.agers, rollouts=args.rollouts, line_sizes=tuple(args.line_size or (200, 2000)),
                                 big_line=args.big_line, kills=args.kills, max_delay_ms=args.max_delay_ms)
-        verdicts.append(_campaign(args, config, root, bundles, say))
+        verdicts.append(_campaign(args, roles, config, root, bundles, say))
     elif args.exhaustive:
-        verdict, _ = explore(args.store, args.exhaustive, root, args.limit, args.seconds or 0.0, args.sample,
+        verdict, _ = explore(roles, args.exhaustive, root, args.limit, args.seconds or 0.0, args.sample,
                              args.seed, bundles, progress=say)
         verdicts.append(verdict)
     elif args.countdown:
-        verdicts.append(sweep(args.store, args.countdown, root, bundle_dir=bundles, progress=say))
+        verdicts.append(sweep(roles, args.countdown, root, bundle_dir=bundles, progress=say))
     else:
         for name in args.scenario or list(SCENARIOS):
-            verdicts.append(run_scenario(args.store, name, root, args.seed, bundles))
+            verdicts.append(run_scenario(roles, name, root, args.seed, bundles))
             say(f"{name}: {verdicts[-1].status}")
 
 
-def _campaign(args: argparse.Namespace, config, root: str, bundles: str, say) -> Verdict:
+def _campaign(args: argparse.Namespace, roles, config, root: str, bundles: str, say) -> Verdict:
     """One campaign; on a violation, shrink it (unless --no-shrink) and save a regression if asked."""
     from .campaign import run_campaign
     from .shrink import attach, regression_command, shrink, target_class, write_regression
 
-    verdict = run_campaign(args.store, config, root, bundles, show_progress=sys.stderr.isatty())
+    verdict = run_campaign(roles, config, root, bundles, show_progress=sys.stderr.isatty())
     if "time_to_detection_s" in verdict.stats:
         verdict = replace(verdict, notes=verdict.notes + (
             f"time_to_detection_s={verdict.stats['time_to_detection_s']} "
@@ -169,11 +185,11 @@ def _campaign(args: argparse.Namespace, config, root: str, bundles: str, say) ->
     shrunk = None
     if not args.no_shrink and args.shrink_runs > 0:
         say(f"shrinking ({target_class(verdict.classes)}, at most {args.shrink_runs} re-runs)")
-        shrunk = shrink(args.store, config, verdict, os.path.join(root, "shrink"), max_runs=args.shrink_runs,
+        shrunk = shrink(roles, config, verdict, os.path.join(root, "shrink"), max_runs=args.shrink_runs,
                         progress=say)
         verdict = attach(verdict, shrunk)
     if args.save_regression:
-        path = write_regression(args.save_regression, args.store, shrunk.config if shrunk else config,
+        path = write_regression(args.save_regression, roles, shrunk.config if shrunk else config,
                                 shrunk.cls if shrunk else target_class(verdict.classes),
                                 original=config, steps=shrunk.steps if shrunk else ())
         verdict = replace(verdict, notes=verdict.notes + (
@@ -187,6 +203,24 @@ def _replay_problem(args: argparse.Namespace) -> str:
     return ""
 
 
+def _roles(args: argparse.Namespace):
+    """The Roles the arguments select, or the usage error in words."""
+    from conformance.selection import SelectionError, describe
+
+    from .roles import STORE_ROLES, Roles
+
+    chosen = {role: getattr(args, f"{role}_store") or args.store for role in STORE_ROLES}
+    if not all(chosen.values()):
+        return ("--store is required unless --writer-store, --compressor-store and --reader-store are all given "
+                "(reference | py:mod:factory | cmd:<command line> | mutant:<name>)")
+    for selection in set(chosen.values()):
+        try:
+            describe(selection)
+        except SelectionError as exc:
+            return str(exc)
+    return Roles(**chosen)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -198,7 +232,7 @@ def _printer():
     return say
 
 
-def _finish(verdicts: list[Verdict], args: argparse.Namespace, folder: WorkFolder, started: str,
+def _finish(verdicts: list[Verdict], args: argparse.Namespace, roles, folder: WorkFolder, started: str,
             interrupted: int = 0) -> int:
     """Print and report the verdicts; ``interrupted`` is the number of runs planned when cut short."""
     status = "interrupted" if interrupted else worst(verdicts)
@@ -215,7 +249,8 @@ def _finish(verdicts: list[Verdict], args: argparse.Namespace, folder: WorkFolde
     if args.report:
         with open(args.report, "w") as handle:
             json.dump({"format": "rollout-conformance/race-report", "format_version": REPORT_FORMAT_VERSION,
-                       "store": args.store, "started": started, "finished": _now(), "status": status,
+                       "store": roles.default, "roles": roles.as_dict(),
+                       "started": started, "finished": _now(), "status": status,
                        "interrupted": bool(interrupted), "verdicts": [v.as_dict() for v in verdicts]}, handle, indent=1)
     kept = folder.finish(status)
     if kept:
@@ -239,7 +274,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     result = replay(args.bundle, bundle_dir=args.bundle_dir)
     print(result.describe())
+    print(f"timeline of the recorded run: {_timeline_of(args.bundle)}")
     return EXIT_CODES[result.verdict.status]
+
+
+def _timeline_of(bundle: str) -> str:
+    """The bundle's timeline.html, drawn now if the bundle predates timelines."""
+    from .timeline import PAGE, write_timeline
+
+    path = os.path.join(bundle, PAGE)
+    return path if os.path.isfile(path) else write_timeline(bundle)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,9 @@ class Decision:
     errno: str | None = None
     note: str = ""
     delay: float = 0.0  # seconds the answer was held back (campaign window widening)
+    hit_time: float = 0.0  # time.monotonic() when the store reached the point
+    time: float = 0.0  # time.monotonic() when the answer was decided (sent ``delay`` later)
+    pid: int = 0  # the store process that reached the point (a cmd: store is not the actor)
 
     def label(self) -> str:
         """``actor@point:action`` (plus ``+Nms`` when the answer was delayed)."""
@@ -125,7 +128,8 @@ class Controller:
             answer = (CONTINUE, None) if self._closed else self.policy(hit)
             if answer is not None:
                 delay = float(answer[2]) if len(answer) > 2 and answer[2] else 0.0
-                self.schedule.append(Decision(hit.id, hit.actor, hit.point, answer[0], answer[1], delay=delay))
+                self.schedule.append(Decision(hit.id, hit.actor, hit.point, answer[0], answer[1], delay=delay,
+                                              hit_time=hit.time, time=time.monotonic(), pid=hit.pid))
             else:
                 gate, slot = threading.Event(), []
                 self._held[hit.id] = (hit, gate, slot)
@@ -143,7 +147,8 @@ class Controller:
             entry = self._held.pop(hit.id, None)
             if entry is None:
                 return
-            self.schedule.append(Decision(hit.id, hit.actor, hit.point, action, errno, note))
+            self.schedule.append(Decision(hit.id, hit.actor, hit.point, action, errno, note, hit_time=hit.time,
+                                          time=time.monotonic(), pid=hit.pid))
         entry[2].append((action, errno))
         entry[1].set()
 

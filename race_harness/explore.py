@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from .actor import Done, Exited, Op
 from .controller import Held
 from .judge import conclude, fresh_workdir, guarded
+from .roles import Roles
 from .run import Run
 from .scenarios import seed
 from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Inconclusive, Verdict
 
 STALL = 0.3  # an actor silent this long is blocked inside the store (on a lock held by the other)
 HANG = 20.0  # both silent this long: the store hangs; release everything and note it
+UNCONTROLLED = "declared none of the pair's points"
 
 Program = Callable[[str, str], list[Op]]
 
@@ -85,28 +87,35 @@ PAIRS = {p.name: p for p in [
 ]}
 
 
-def interleave(selection: str, pair: Pair, workdir: str, choices: tuple[str, ...] = (), rng: random.Random | None = None,
+def interleave(selection: "str | Roles", pair: Pair, workdir: str, choices: tuple[str, ...] = (),
+               rng: random.Random | None = None,
                seed_value: int = 0, bundle_dir: str | None = None) -> Interleaving:
     """Run one interleaving: follow ``choices``, then the first actor (or ``rng``) at later choice points."""
-    meta = {"kind": "exhaustive", "name": pair.name, "selection": selection, "seed": seed_value,
+    roles = Roles.of(selection)
+    meta = {"kind": "exhaustive", "name": pair.name, **roles.meta(), "seed": seed_value,
             "params": {"pair": pair.name}}
     taken: list[str] = []
     steps: list[Step] = []
     diverged: list[str] = []
 
     def body() -> Verdict:
-        run = Run(selection, workdir, 0.0, seed_value)
+        run = Run(roles, workdir, 0.0, seed_value)
         try:
             run.spawn("setup", failpoints=False)
-            missing = [p for p in pair.points if p not in run.failpoints]
-            if len(missing) == len(pair.points):
-                raise Inconclusive(f"{pair.name} needs failpoints; the store declared none of {', '.join(pair.points)}")
-            rollout, path = seed(run, compressed=pair.compressed)
             names = (pair.first[0], pair.second[0])
+            rollout, path = seed(run, compressed=pair.compressed)
             queues = {pair.first[0]: pair.first[1](rollout, path), pair.second[0]: pair.second[1](rollout, path)}
             for name in names:
                 run.spawn(name, failpoint_filter=pair.points)
-                run.hold(name, *pair.points)
+            # each actor is a choice point only at the pair's points its own store declared
+            points = {name: tuple(p for p in pair.points if p in run.failpoints_of(name)) for name in names}
+            if not any(points.values()):
+                raise Inconclusive(f"{pair.name} needs failpoints; the stores declared none of "
+                                   f"{', '.join(pair.points)}")
+            for name in names:
+                run.hold(name, *points[name])
+                if not points[name]:
+                    run.notes.append(f"{name}'s store {UNCONTROLLED}: it is never a choice point")
             _drive(run, names, queues, choices, rng, taken, steps, diverged)
             verdict_meta = dict(meta, params={"pair": pair.name, "choices": list(taken)},
                                 schedule={"interleaving": [f"{s.actor}@{s.point}" for s in steps], "choices": taken})
@@ -173,7 +182,7 @@ def _wait_event(run: Run, state: dict[str, object], queues: dict[str, list[Op]],
     return True
 
 
-def explore(selection: str, name: str, root: str, limit: int = 200, seconds: float = 0.0, random_runs: int = 0,
+def explore(selection: "str | Roles", name: str, root: str, limit: int = 200, seconds: float = 0.0, random_runs: int = 0,
             seed_value: int = 0, bundle_dir: str | None = None,
             progress: Callable[[str], None] | None = None) -> tuple[Verdict, list[Interleaving]]:
     """Enumerate (or sample ``random_runs`` of) the pair's interleavings; one verdict for them all."""
@@ -206,6 +215,10 @@ def explore(selection: str, name: str, root: str, limit: int = 200, seconds: flo
     complete = not todo or bool(rng)
     notes = (f"{len(done)} interleaving(s) run, {len(failing)} violating"
              f"{'' if complete else f', {len(todo)} left unexplored (bound reached)'}",)
+    if done:
+        notes += tuple(n for n in done[0].verdict.notes if UNCONTROLLED in n)
+    if done and done[-1].verdict.status == INCONCLUSIVE:
+        notes += done[-1].verdict.notes  # why the last interleaving proved nothing
     bundle = next((i.verdict.bundle for i in done if i.verdict.bundle), "")
     stats = {"interleavings": [i.describe() for i in done], "complete": complete}
     return Verdict(f"exhaustive:{name}", status, violations, notes, root, bundle, stats), done

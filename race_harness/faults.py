@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .actor import Op
 from .controller import CONTINUE, ERROR, Hit
 from .judge import conclude, fresh_workdir, guarded
+from .roles import Roles
 from .run import Run
 from .scenarios import seed
 from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Inconclusive, Verdict
@@ -23,19 +24,21 @@ ERRNOS = ("ENOSPC", "EIO")
 
 @dataclass(frozen=True)
 class Target:
-    """The operation a sweep fails, and whether its seed rollout starts compressed."""
+    """The operation a sweep fails, whether its seed rollout starts compressed, and the role
+    (whose store) performs it."""
 
     name: str
     compressed: bool
     ops: Callable[[str, str], list[Op]]
+    role: str = "writer"
 
 
 TARGETS = {t.name: t for t in [
-    Target("compress", False, lambda r, p: [Op("compress", p, r)]),
+    Target("compress", False, lambda r, p: [Op("compress", p, r)], "compressor"),
     Target("materialize", True, lambda r, p: [Op("materialize", p, r)]),
     Target("append", True, lambda r, p: [Op("append", p, r, 2)]),
     Target("writer", False, lambda r, p: [Op("open_writer", p, r), Op("write", p, r, 2), Op("close_writer", p, r)]),
-    Target("run_worker", False, lambda r, p: [Op("run_worker")]),
+    Target("run_worker", False, lambda r, p: [Op("run_worker")], "compressor"),
 ]}
 
 
@@ -49,23 +52,26 @@ def _countdown(n: int, errno: str, hits: list[Hit]) -> Callable[[Hit], tuple[str
     return policy
 
 
-def sweep_one(selection: str, target: Target, errno: str, n: int, root: str, bundle_dir: str | None) -> tuple[Verdict, list[Hit]]:
+def sweep_one(selection: "str | Roles", target: Target, errno: str, n: int, root: str,
+              bundle_dir: str | None) -> tuple[Verdict, list[Hit]]:
     """One step of the sweep: the N-th hit fails with ``errno``."""
     name = f"countdown-{target.name}-{errno}-{n}"
     workdir = fresh_workdir(root, name)
     hits: list[Hit] = []
-    meta = {"kind": "countdown", "name": name, "selection": selection, "seed": 0,
+    roles = Roles.of(selection)
+    meta = {"kind": "countdown", "name": name, **roles.meta(), "seed": 0,
             "params": {"target": target.name, "errno": errno, "n": n}}
 
     def body() -> Verdict:
-        run = Run(selection, workdir)
+        run = Run(roles, workdir)
         try:
             run.spawn("setup", failpoints=False)
-            if not run.failpoints:
-                raise Inconclusive("a countdown sweep needs failpoints; the store declared none")
+            if not run.declared(target.role):
+                raise Inconclusive(f"a countdown sweep needs failpoints; the {target.role} store "
+                                   f"{roles.selection(target.role)} declared none")
             rollout, path = seed(run, lines=3, compressed=target.compressed)
             run.controller.policy = _countdown(n, errno, hits)
-            run.spawn("victim")
+            run.spawn("victim", role=target.role)
             for op in target.ops(rollout, path):
                 done = run.call("victim", op)
                 run.notes.append(f"{op.kind}: {done.status if done else 'no answer'} "
@@ -74,7 +80,8 @@ def sweep_one(selection: str, target: Target, errno: str, n: int, root: str, bun
                     break  # no handle: nothing to write through
             landed = hits[n - 1] if len(hits) >= n else None
             run.notes.append(f"{errno} injected at {landed.point}" if landed else "no error injected (op ran through)")
-            run.call("setup", Op("read", path, rollout))  # what a reader sees right after the failure
+            run.spawn("reader", failpoints=False)
+            run.call("reader", Op("read", path, rollout))  # what a reader sees right after the failure
             return conclude(run, meta, bundle_dir)
         finally:
             run.close()
@@ -82,7 +89,7 @@ def sweep_one(selection: str, target: Target, errno: str, n: int, root: str, bun
     return guarded(name, workdir, body), hits
 
 
-def sweep(selection: str, target_name: str, root: str, errnos: tuple[str, ...] = ERRNOS, limit: int = 80,
+def sweep(selection: "str | Roles", target_name: str, root: str, errnos: tuple[str, ...] = ERRNOS, limit: int = 80,
           bundle_dir: str | None = None, progress: Callable[[str], None] | None = None) -> Verdict:
     """Sweep N upwards for each errno until the operation runs through without an injected error."""
     target = TARGETS[target_name]

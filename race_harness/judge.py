@@ -28,14 +28,23 @@ def conclude(run: Run, meta: dict, bundle_dir: str | None, recover: bool = True)
     violations = tuple(run.findings) + tuple(check(ops, run.home, after_cleanup=recover, crashed=run.crashed))
     summary = RunSummary.of(ops)
     stats = {"operations": summary.ops, "outcomes": summary.outcomes,
-             "decisions": [d.label() for d in run.controller.schedule]}
-    verdict = Verdict(meta["name"], VIOLATION if violations else PASSED, violations, tuple(run.notes), run.workdir,
-                      stats=stats)
+             "decisions": [d.label() for d in run.controller.schedule],
+             "roles": run.roles.as_dict(), "stores": run.stores(),
+             "actors": {name: handle.role for name, handle in run.actors.items()}}
+    roles = () if run.roles.uniform else (f"roles: {run.roles.describe()}",)
+    verdict = Verdict(meta["name"], VIOLATION if violations else PASSED, violations, roles + tuple(run.notes),
+                      run.workdir, stats=stats)
     if violations and bundle_dir:
-        schedule = {"decisions": run.controller.schedule_rows(), "notes": run.notes, **meta.get("schedule", {})}
-        meta = dict(meta, status=verdict.status, classes=list(verdict.classes), capabilities=list(run.capabilities),
-                    failpoints=list(run.failpoints), store=run.store_info.store if run.store_info else "")
-        folder = bundle.write_bundle(bundle_dir, run.workdir, meta, schedule, verdict.describe())
+        schedule = {"decisions": run.controller.schedule_rows(), "notes": run.notes, "kills": run.kills,
+                    **meta.get("schedule", {})}
+        writer = run.hellos.get("writer")
+        actors = {name: {"role": handle.role, "pid": handle.ready.pid if handle.ready else 0,
+                         "store": handle.ready.store if handle.ready else ""}
+                  for name, handle in run.actors.items()}
+        meta = dict(meta, status=verdict.status, classes=list(verdict.classes), stores=run.stores(),
+                    actors=actors, capabilities=list(writer.capabilities) if writer else [],
+                    failpoints=list(writer.failpoints) if writer else [], store=writer.store if writer else "")
+        folder = bundle.write_bundle(bundle_dir, run.workdir, meta, schedule, verdict.describe(), verdict.as_dict())
         verdict = Verdict(verdict.name, verdict.status, verdict.violations, verdict.notes, run.workdir, folder, stats)
     return verdict
 

@@ -1,6 +1,6 @@
 """Replay a repro bundle: impose its schedule again and say whether the violation came back.
 
-Contract: :func:`replay` re-runs what the bundle's meta describes (same store selection, seed,
+Contract: :func:`replay` re-runs what the bundle's meta describes (same store selection per role, seed,
 parameters, and for explorations the same choice list), then reports ``reproduced`` when every
 violation class of the bundle shows up again, and ``diverged`` with the first decision that differs
 when the failpoint decisions of the new run are not those recorded.
@@ -16,6 +16,7 @@ from .campaign import CampaignConfig, run_campaign
 from .explore import PAIRS, interleave
 from .faults import TARGETS, sweep_one
 from .judge import fresh_workdir
+from .roles import Roles
 from .scenarios import run_scenario
 from .verdict import Verdict
 
@@ -40,7 +41,7 @@ def replay(folder: str, root: str | None = None, bundle_dir: str | None = None) 
     """Run the bundle in ``folder`` again."""
     meta, schedule = load_meta(folder)
     root = root or tempfile.mkdtemp(prefix="race-replay-")
-    kind, params, selection, seed = meta["kind"], meta["params"], meta["selection"], meta["seed"]
+    kind, params, selection, seed = meta["kind"], meta["params"], Roles.from_meta(meta), meta["seed"]
     if kind == "scenario":
         verdict = run_scenario(selection, meta["name"], root, seed, bundle_dir)
     elif kind == "exhaustive":
@@ -50,8 +51,8 @@ def replay(folder: str, root: str | None = None, bundle_dir: str | None = None) 
     elif kind == "countdown":
         verdict, _ = sweep_one(selection, TARGETS[params["target"]], params["errno"], params["n"], root, bundle_dir)
     elif kind == "campaign":
-        # bundles older than window widening had no delays: replay them without
-        config = CampaignConfig(**{"max_delay_ms": 0.0, **params, "line_sizes": tuple(params["line_sizes"])})
+        # bundles older than window widening had no delays, older than agers no ager: replay them without
+        config = CampaignConfig(**{"max_delay_ms": 0.0, "agers": 0, **params, "line_sizes": tuple(params["line_sizes"])})
         verdict = run_campaign(selection, config, root, bundle_dir, imposed=schedule.get("decisions"))
     else:
         raise ValueError(f"{folder}: unknown bundle kind {kind!r}")

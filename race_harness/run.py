@@ -1,8 +1,9 @@
 """One run: a work folder, a shared home, a failpoint controller and the actor processes.
 
-Contract: :class:`Run` starts actors (each with its own store instance and failpoint socket),
-sends them operations, waits for their results or their held failpoints on one event bus, kills
-them on demand, and at the end hands the merged history to the checker.  Every harness decision
+Contract: :class:`Run` starts actors (each with its own instance of its role's store, see
+:mod:`race_harness.roles`, and its own failpoint socket), sends them operations, waits for their
+results or their held failpoints on one event bus, kills them on demand, and at the end hands the
+merged history to the checker.  Every harness decision
 that is not a failpoint answer (a kill, a clock change, a stall release) goes into :attr:`notes`.
 """
 
@@ -27,10 +28,13 @@ from .actor import ActorSpec, Broken, Done, Exited, Op, Ready, Stop, actor_main
 from .controller import CONTINUE, CRASH, Controller, Held, Hit
 from .checker import Violation
 from .history import Operation, load_events, operations
+from .roles import HARNESS, Roles, role_of_actor
 
 _CTX = multiprocess.get_context("fork")
 READY_TIMEOUT = 30.0
 SIX_HOURS_AND_MORE = 7 * 3600.0
+#: How far an ``age`` operation back-dates a plain rollout: past any cold age, a fixed week included.
+IDLE_WEEK_AND_MORE = 8 * 24 * 3600.0
 
 
 class ActorFailed(RuntimeError):
@@ -42,6 +46,7 @@ class ActorHandle:
     name: str
     process: Any
     conn: Any
+    role: str = ""
     ready: Ready | None = None
     exited: bool = False
 
@@ -49,8 +54,8 @@ class ActorHandle:
 class Run:
     """The processes, home and records of one scenario, campaign or exploration step."""
 
-    def __init__(self, selection: str, workdir: str, cold_after: float = 0.0, seed: int = 0) -> None:
-        self.selection = selection
+    def __init__(self, selection: "str | Roles", workdir: str, cold_after: float = 0.0, seed: int = 0) -> None:
+        self.roles = Roles.of(selection)
         self.workdir = workdir
         self.home = os.path.join(workdir, "home")
         os.makedirs(os.path.join(self.home, "sessions"), exist_ok=True)
@@ -63,36 +68,40 @@ class Run:
         self.controller = Controller(self.socket_dir, self.bus)
         self.actors: dict[str, ActorHandle] = {}
         self.notes: list[str] = []
+        self.kills: list[dict] = []  # each SIGKILL with its time, for the bundle's timeline
         self.findings: list[Violation] = []  # scenario-specific violations seen while running
         self.crashed = False
         self._pending: list[object] = []
         self._holds: set[tuple[str, str]] = set()
         self._crashes: set[tuple[str, str]] = set()
         self.controller.policy = self._hold_policy
-        self.store_info: Ready | None = None
+        self.hellos: dict[str, Ready] = {}  # role -> the first hello a store of that role said
 
     # -- actors --------------------------------------------------------------------------------
     def spawn(self, name: str, failpoints: bool = True, program: Any = None, cold_after: float | None = None,
-              failpoint_filter: tuple[str, ...] = ()) -> ActorHandle:
-        """Start actor ``name`` (unique within the run) and wait until its store said hello."""
+              failpoint_filter: tuple[str, ...] = (), role: str | None = None) -> ActorHandle:
+        """Start actor ``name`` (unique within the run) as ``role`` (default: from its name) and wait
+        until its store said hello."""
         if name in self.actors:
             raise ValueError(f"actor {name!r} already exists in this run; names key the history files")
-        socket_path = self.controller.socket_for(name) if failpoints else None
-        spec = ActorSpec(name, self.selection, self.home, self.cold_after if cold_after is None else cold_after,
+        role = role or role_of_actor(name)
+        selection = self.roles.selection(role)
+        socket_path = self.controller.socket_for(name) if failpoints and role != HARNESS else None
+        spec = ActorSpec(name, selection, self.home, self.cold_after if cold_after is None else cold_after,
                          self.workdir, socket_path, failpoint_filter, program)
         parent, child = _CTX.Pipe()
         process = _CTX.Process(target=actor_main, args=(spec, child), daemon=True, name=f"race-{name}")
         process.start()
         child.close()  # so the parent sees EOF the moment the child dies
-        handle = ActorHandle(name, process, parent)
+        handle = ActorHandle(name, process, parent, role)
         self.actors[name] = handle
         threading.Thread(target=self._pump, args=(handle,), daemon=True).start()
         message = self.wait(lambda m: isinstance(m, (Ready, Broken, Exited)) and m.actor == name, READY_TIMEOUT)
         if not isinstance(message, Ready):
-            raise ActorFailed(f"actor {name} could not start its store: "
+            raise ActorFailed(f"actor {name} could not start its {role} store {selection}: "
                               f"{getattr(message, 'error', 'it exited or did not answer')}")
         handle.ready = message
-        self.store_info = self.store_info or message
+        self.hellos.setdefault(role, message)
         return handle
 
     def _pump(self, handle: ActorHandle) -> None:
@@ -104,13 +113,28 @@ class Run:
                 return
             self.bus.put(message)
 
-    @property
-    def failpoints(self) -> tuple[str, ...]:
-        return self.store_info.failpoints if self.store_info else ()
+    def declared(self, role: str) -> tuple[str, ...]:
+        """The failpoints the ``role`` store declared (a hello-only probe actor asks when no actor of
+        that store ran yet)."""
+        selection = self.roles.selection(role)
+        same = [ready for other, ready in self.hellos.items() if self.roles.selection(other) == selection]
+        if not same:
+            name = f"probe-{role}"
+            self.spawn(name, failpoints=False, role=role)
+            self.stop(name)
+            same = [self.hellos[role]]
+        return same[0].failpoints
 
-    @property
-    def capabilities(self) -> tuple[str, ...]:
-        return self.store_info.capabilities if self.store_info else ()
+    def failpoints_of(self, name: str) -> tuple[str, ...]:
+        """The failpoints actor ``name``'s store declared."""
+        ready = self.actors[name].ready
+        return ready.failpoints if ready else ()
+
+    def stores(self) -> dict[str, dict]:
+        """What each role's store said about itself (for verdicts and bundles)."""
+        return {role: {"selection": ready.selection, "store": ready.store, "capabilities": list(ready.capabilities),
+                       "failpoints": list(ready.failpoints), "coordination": list(ready.coordination)}
+                for role, ready in sorted(self.hellos.items()) if role != HARNESS}
 
     # -- messages ------------------------------------------------------------------------------
     def wait(self, match: Any, timeout: float) -> object | None:
@@ -206,6 +230,13 @@ class Run:
         handle.exited = True
         self.crashed = True
         self.notes.append(f"killed {name} (pid {pid}): {why}")
+        self.kills.append({"actor": name, "pid": pid, "time": time.monotonic(), "why": why})
+
+    def age(self, path: str, rollout: str, seconds: float = IDLE_WEEK_AND_MORE) -> Done | None:
+        """Back-date a rollout's plain file through the ager actor (recorded in the history)."""
+        if "ager" not in self.actors:
+            self.spawn("ager")
+        return self.call("ager", Op("age", path, rollout, seconds=seconds))
 
     def age_temps(self) -> None:
         aged = disk.age_temps(self.home, SIX_HOURS_AND_MORE)

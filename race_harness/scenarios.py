@@ -3,7 +3,8 @@
 Contract: each scenario forces its interleaving through the failpoint controller (hold one actor at
 a point, let another act, release), falls back to plain timing when the store declared no
 failpoints and the scenario still means something then, and raises :class:`Inconclusive` when it
-needs a failpoint the store did not declare.  Judging (recovery run + checker) is done by the caller.
+needs a failpoint that the store of the role reaching it (see :mod:`race_harness.roles`) did not
+declare.  Judging (recovery run + checker) is done by the caller.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from . import disk
 from .actor import Done, Op
 from .checker import violation
-from .controller import Held
+from .controller import CRASH, Held
 from .judge import conclude, fresh_workdir, guarded
-from .run import Run
+from .roles import Roles, role_of_point
+from .run import IDLE_WEEK_AND_MORE, Run
 from .verdict import Inconclusive, Verdict
 
 WEEK = 7 * 24 * 3600.0
@@ -41,7 +43,8 @@ class Scenario:
 
 
 def seed(run: Run, lines: int = 2, compressed: bool = False) -> tuple[str, str]:
-    """A rollout made through the store by a setup actor (its lines are acknowledged history)."""
+    """A rollout made through the writer store by a setup actor (its lines are acknowledged history),
+    compressed by a setup actor of the compressor store when asked."""
     if "setup" not in run.actors:
         run.spawn("setup", failpoints=False)
     rollout, path = run.new_rollout()
@@ -49,8 +52,10 @@ def seed(run: Run, lines: int = 2, compressed: bool = False) -> tuple[str, str]:
     if not isinstance(done, Done) or done.status != "ok":
         raise Inconclusive(f"the store could not create a seed rollout: {getattr(done, 'error', 'no answer')}")
     if compressed:
-        disk.backdate(run.home, path, 2 * WEEK)  # cold under any threshold a scenario uses
-        done = run.call("setup", Op("compress", path, rollout))
+        run.age(path, rollout, 2 * WEEK)  # cold under any threshold a scenario uses
+        if "setup-compressor" not in run.actors:
+            run.spawn("setup-compressor", failpoints=False, role="compressor")
+        done = run.call("setup-compressor", Op("compress", path, rollout))
         if not isinstance(done, Done) or done.value != "compressed":
             raise Inconclusive(f"the store did not compress the seed rollout: {getattr(done, 'value', None)} "
                                f"{getattr(done, 'error', '')}")
@@ -62,19 +67,26 @@ def window(run: Run, held: str, op: Op, point: str, others: list[tuple[str, Op]]
 
     Without that failpoint the others start right after ``op`` and race it on timing alone.
     """
-    if point not in run.failpoints:
-        run.notes.append(f"{point} not declared: {held} raced the others on timing")
+    if point not in run.failpoints_of(held):
+        run.notes.append(f"{point} not declared by {held}'s store: {held} raced the others on timing")
         run.start(held, op)
         for actor, other in others:
             run.call(actor, other)
         return run.finish(held)
     run.hold(held, point)
+    since = len(run.controller.schedule)
     run.start(held, op)
     first = run.held_or_done(held)
     if isinstance(first, Held):
         run.notes.append(f"{held} held at {point} while {', '.join(a + ' ' + o.kind for a, o in others)} ran")
     else:
-        run.notes.append(f"{held} finished {op.kind} without reaching {point}: "
+        reached = [d.point for d in run.controller.schedule[since:] if d.actor == held]
+        if not reached:
+            # It declares the point yet reported no failpoint at all: nothing was scheduled, so
+            # nothing is proved (a muted failpoint channel, SPEC.md 5.4), never a pass.
+            raise Inconclusive(f"{held}'s store declares {point} but reported no failpoint during {op.kind} "
+                               "(see the failpoint catalogue, SPEC.md 5.4): the scheduled window never opened")
+        run.notes.append(f"{held} ended {op.kind} before {point} (last point reached: {reached[-1]}): "
                          f"{getattr(first, 'value', None) or getattr(first, 'error', '')}")
     for actor, other in others:
         run.call(actor, other)
@@ -83,6 +95,13 @@ def window(run: Run, held: str, op: Op, point: str, others: list[tuple[str, Op]]
         run.controller.release(first.hit, note="window closed")
         return run.finish(held)
     return first if isinstance(first, Done) else None
+
+
+def idle(run: Run, path: str, rollout: str) -> None:
+    """The rollout sat idle past any cold age (a fixed week included) before the compressor looks:
+    without it a store that ignores the configured cold age (codex) would find it not cold and the
+    window would never open."""
+    run.age(path, rollout, IDLE_WEEK_AND_MORE)
 
 
 def _spawn(run: Run, *names: str) -> None:
@@ -94,6 +113,7 @@ def _spawn(run: Run, *names: str) -> None:
 def r1(run: Run) -> None:
     rollout, path = seed(run)
     _spawn(run, "compressor", "writer")
+    idle(run, path, rollout)
     window(run, "compressor", Op("compress", path, rollout), "compress.after_encode",
            [("writer", Op("append", path, rollout, 2))])
     run.call("writer", Op("append", path, rollout, 1))
@@ -104,6 +124,7 @@ def r2(run: Run) -> None:
     _spawn(run, "writer", "compressor")
     run.call("writer", Op("open_writer", path, rollout))
     run.call("writer", Op("write", path, rollout))
+    idle(run, path, rollout)
     window(run, "compressor", Op("compress", path, rollout), "compress.before_unlink",
            [("writer", Op("write", path, rollout, 2))])
     run.call("writer", Op("write", path, rollout))
@@ -118,6 +139,7 @@ def r3_torn_tail(run: Run) -> None:
     try:
         os.write(fd, b'{"timestamp":"2025-01-03T12:00:00.000Z","type":"event_msg","payload":{"type":"half')
         run.notes.append("harness wrote half a line (no newline) to the plain file, then asked for compress")
+        idle(run, path, rollout)
         run.call("compressor", Op("compress", path, rollout))
         os.write(fd, b'-written"}}\n')
     finally:
@@ -136,6 +158,7 @@ def r3_big_lines(run: Run) -> None:
 def r4(run: Run) -> None:
     rollout, path = seed(run)
     _spawn(run, "compressor", "writer")
+    idle(run, path, rollout)
     window(run, "compressor", Op("compress", path, rollout), "compress.after_unlink",
            [("writer", Op("append", path, rollout, 2))])
 
@@ -169,6 +192,7 @@ def r6_writers(run: Run) -> None:
 def r7(run: Run) -> None:
     rollout, path = seed(run)
     _spawn(run, "compressor-a", "compressor-b", "writer")
+    idle(run, path, rollout)
     window(run, "compressor-a", Op("compress", path, rollout), "compress.after_encode",
            [("compressor-b", Op("compress", path, rollout)), ("writer", Op("open_writer", path, rollout)),
             ("writer", Op("write", path, rollout))])
@@ -235,8 +259,10 @@ def r10(run: Run) -> None:
 def r11(run: Run) -> None:
     rollout, path = seed(run, lines=3)
     _spawn(run, "compressor", "writer", "reader")
-    declared = [p for p in COMPRESS_POINTS + MATERIALIZE_POINTS if p in run.failpoints]
-    if not declared:
+    idle(run, path, rollout)
+    points = {actor: [p for p in COMPRESS_POINTS + MATERIALIZE_POINTS if p in run.failpoints_of(actor)]
+              for actor in ("compressor", "writer")}
+    if not any(points.values()):
         run.notes.append("no transition failpoints declared: reads raced compress on timing")
         run.start("compressor", Op("compress", path, rollout))
         for _ in range(5):
@@ -244,7 +270,7 @@ def r11(run: Run) -> None:
         run.finish("compressor")
         return
     for actor, op in (("compressor", Op("compress", path, rollout)), ("writer", Op("append", path, rollout))):
-        run.hold(actor, *declared)
+        run.hold(actor, *points[actor])
         run.start(actor, op)
         while True:
             message = run.held_or_done(actor)
@@ -260,8 +286,7 @@ def r12(run: Run) -> None:
     _spawn(run, "writer", "compressor")
     run.call("writer", Op("open_writer", path, rollout))
     run.call("writer", Op("write", path, rollout))
-    disk.backdate(run.home, path, WEEK + 24 * 3600)
-    run.notes.append("clock: the idle writer's plain file was back-dated 8 days")
+    idle(run, path, rollout)
     run.call("compressor", Op("run_worker"))
     run.call("writer", Op("write", path, rollout, 2))
     run.call("writer", Op("close_writer", path, rollout))
@@ -272,15 +297,16 @@ def crash(point: str) -> Callable[[Run], None]:
 
     def body(run: Run) -> None:
         rollout, path = seed(run, lines=3, compressed=point.startswith("materialize"))
-        _spawn(run, "victim")
+        run.spawn("victim", role=role_of_point(point))
         run.crash_at("victim", point)
         op = Op("compress", path, rollout) if point.startswith("compress") else Op("append", path, rollout)
         run.start("victim", op)
         outcome = run.finish("victim", timeout=30)
-        if outcome is None:
-            run.notes.append(f"victim was SIGKILLed at {point}")
-        else:
-            run.notes.append(f"victim finished without reaching {point}: {outcome.value or outcome.error}")
+        if not any(d.actor == "victim" and d.point == point and d.action == CRASH for d in run.controller.schedule):
+            raise Inconclusive(f"the victim's store declares failpoint {point} but never reported it during {op.kind}, "
+                               f"so the scheduled crash did not happen (SPEC.md 5.4): "
+                               f"{getattr(outcome, 'value', None) or getattr(outcome, 'error', '')}")
+        run.notes.append(f"victim's store was SIGKILLed at {point}")
         # RECOVER-005/006: before any cleanup, reads return everything and appends keep working.
         _spawn(run, "survivor")
         run.call("survivor", Op("read", path, rollout))
@@ -314,19 +340,26 @@ for _point in COMPRESS_POINTS + MATERIALIZE_POINTS:
                                             crash(_point), needs=(_point,))
 
 
-def run_scenario(selection: str, name: str, root: str, seed: int = 0, bundle_dir: str | None = None) -> Verdict:
-    """Run one named scenario in a fresh home and judge it."""
+def missing_failpoints(scenario: Scenario, declared: Callable[[str], tuple[str, ...]]) -> list[str]:
+    """``role: point`` for each failpoint ``scenario`` needs that its role's store did not declare."""
+    return [f"{role_of_point(p)} store lacks {p}" for p in scenario.needs if p not in declared(role_of_point(p))]
+
+
+def run_scenario(selection: "str | Roles", name: str, root: str, seed: int = 0,
+                 bundle_dir: str | None = None) -> Verdict:
+    """Run one named scenario in a fresh home and judge it (``selection``: one store, or one per role)."""
     scenario = SCENARIOS[name]
     workdir = fresh_workdir(root, name)
-    meta = {"kind": "scenario", "name": name, "selection": selection, "seed": seed, "params": {}}
+    roles = Roles.of(selection)
+    meta = {"kind": "scenario", "name": name, **roles.meta(), "seed": seed, "params": {}}
 
     def body() -> Verdict:
-        run = Run(selection, workdir, scenario.cold_after, seed)
+        run = Run(roles, workdir, scenario.cold_after, seed)
         try:
             run.spawn("setup", failpoints=False)
-            missing = [p for p in scenario.needs if p not in run.failpoints]
+            missing = missing_failpoints(scenario, run.declared)
             if missing:
-                raise Inconclusive(f"{name} needs failpoints the store did not declare: {', '.join(missing)}")
+                raise Inconclusive(f"{name} needs failpoints the store did not declare: {'; '.join(missing)}")
             scenario.body(run)
             return conclude(run, meta, bundle_dir)
         finally:

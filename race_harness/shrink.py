@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 
 from .bundle import rerun_command
 from .campaign import CampaignConfig, run_campaign
+from .roles import Roles
 from .verdict import Verdict
 
 MAX_RUNS = 12
@@ -36,7 +37,7 @@ class Shrunk:
     """What shrinking kept: the smallest config that still showed ``cls``, and how it got there."""
 
     cls: str
-    selection: str
+    roles: Roles
     original: CampaignConfig
     config: CampaignConfig
     runs: int  # re-runs spent
@@ -47,14 +48,13 @@ class Shrunk:
     def describe(self) -> str:
         c = self.config
         return (f"shrunk ({self.cls} kept, {self.runs} re-run(s)): writers={c.writers} compressors={c.compressors} "
-                f"readers={c.readers} listers={c.listers} archivers={c.archivers} rollouts={c.rollouts} "
+                f"readers={c.readers} listers={c.listers} archivers={c.archivers} agers={c.agers} rollouts={c.rollouts} "
                 f"ops={c.ops or 'unbounded'} seconds={c.seconds:g} line_sizes={','.join(map(str, c.line_sizes))}"
                 f"{' kills' if c.kills else ''}")
 
     def as_dict(self) -> dict:
-        meta = {"kind": "campaign", "selection": self.selection, "seed": self.config.seed,
-                "params": asdict(self.config)}
-        return {"class": self.cls, "selection": self.selection, "original": asdict(self.original),
+        meta = {"kind": "campaign", **self.roles.meta(), "seed": self.config.seed, "params": asdict(self.config)}
+        return {"class": self.cls, **self.roles.meta(), "original": asdict(self.original),
                 "config": asdict(self.config), "runs": self.runs, "steps": list(self.steps),
                 "tried": list(self.tried), "time_to_detection_s": self.time_to_detection_s,
                 "size": {"original": size(self.original), "shrunk": size(self.config)},
@@ -68,7 +68,8 @@ def target_class(classes: tuple[str, ...] | list[str]) -> str:
 
 def size(config: CampaignConfig) -> dict:
     """The dimensions shrinking reduces (ops 0 means unbounded, the largest)."""
-    return {"processes": config.writers + config.compressors + config.readers + config.listers + config.archivers,
+    return {"processes": config.writers + config.compressors + config.readers + config.listers + config.archivers
+            + config.agers,
             "ops": config.ops, "rollouts": config.rollouts, "line_bytes": max(config.line_sizes + (config.big_line,)),
             "kills": config.kills}
 
@@ -97,10 +98,11 @@ def _structural_steps(config: CampaignConfig) -> list[tuple[str, Callable[[Campa
         ("no readers", lambda c: replace(c, readers=0)),
         ("no listers", lambda c: replace(c, listers=0)),
         ("no archivers", lambda c: replace(c, archivers=0)),
+        ("no agers", lambda c: replace(c, agers=0)),
     ]
 
 
-def shrink(selection: str, config: CampaignConfig, verdict: Verdict, root: str | None = None,
+def shrink(selection: "str | Roles", config: CampaignConfig, verdict: Verdict, root: str | None = None,
            max_runs: int = MAX_RUNS, run_seconds: float | None = None,
            progress: Callable[[str], None] | None = None) -> Shrunk:
     """Reduce ``config`` (whose campaign gave ``verdict``) while its violation class stays.
@@ -109,6 +111,7 @@ def shrink(selection: str, config: CampaignConfig, verdict: Verdict, root: str |
     the original detection time plus a second, between 1.5 and 5 s, never more than the original).
     """
     cls = target_class(verdict.classes)
+    roles = Roles.of(selection)
     own_root = root is None
     root = root or tempfile.mkdtemp(prefix="race-shrink-")
     ttd = verdict.stats.get("time_to_detection_s")
@@ -126,7 +129,7 @@ def shrink(selection: str, config: CampaignConfig, verdict: Verdict, root: str |
     def attempt(label: str, candidate: CampaignConfig) -> bool:
         nonlocal runs, last_ops, last_ttd
         runs += 1
-        found = run_campaign(selection, candidate, os.path.join(root, f"shrink-{runs}"))
+        found = run_campaign(roles, candidate, os.path.join(root, f"shrink-{runs}"))
         kept = cls in found.classes
         tried.append(f"{label}: {', '.join(found.classes) or found.status}" + (" (kept)" if kept else ""))
         if progress:
@@ -167,7 +170,7 @@ def shrink(selection: str, config: CampaignConfig, verdict: Verdict, root: str |
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)
-    return Shrunk(cls, selection, config, current, runs, tuple(steps), tuple(tried), last_ttd)
+    return Shrunk(cls, roles, config, current, runs, tuple(steps), tuple(tried), last_ttd)
 
 
 def attach(verdict: Verdict, shrunk: Shrunk) -> Verdict:
@@ -179,9 +182,10 @@ def attach(verdict: Verdict, shrunk: Shrunk) -> Verdict:
 
 
 _REGRESSION = '''"""Regression test written by `race --save-regression`: a shrunk random campaign that found
-{cls} against {selection}.
+{cls} against {described}.
 
-Store: the environment variable RACE_STORE, default {selection!r} (the store that failed).
+Store: the environment variable RACE_STORE (one store in every role), default the stores that
+failed: {described}.
 Expectation:
   * against the store that failed, the violation class {cls} must be PRESENT: the harness still
     catches this bug (a race is found by chance: up to {attempts} campaigns, seeds {seed}..{last}, are tried);
@@ -206,16 +210,18 @@ except ImportError:  # the harness runs from its source tree; it need not be ins
     sys.path.insert(0, {source!r})
 
 from race_harness.campaign import CampaignConfig, run_campaign
+from race_harness.roles import Roles
 
-FAILED_STORE = {selection!r}
+FAILED_ROLES = {roles!r}
 CLASS = {cls!r}
 ATTEMPTS = {attempts}
 CONFIG = {config}
 
 
 def test_shrunk_campaign_{slug}(tmp_path):
-    store = os.environ.get("RACE_STORE") or FAILED_STORE
-    expect = os.environ.get("RACE_EXPECT") or ("present" if store == FAILED_STORE else "absent")
+    failed = Roles(**FAILED_ROLES)
+    store = Roles.of(os.environ["RACE_STORE"]) if os.environ.get("RACE_STORE") else failed
+    expect = os.environ.get("RACE_EXPECT") or ("present" if store == failed else "absent")
     assert expect in ("present", "absent"), f"RACE_EXPECT must be present or absent, not {{expect!r}}"
     found = []
     for attempt in range(ATTEMPTS):
@@ -228,18 +234,20 @@ def test_shrunk_campaign_{slug}(tmp_path):
         if expect == "absent":
             assert CLASS not in verdict.classes, verdict.describe()
     if expect == "present":
-        pytest.fail(f"{{CLASS}} not found against {{store}} in {{ATTEMPTS}} campaign(s): {{found}}")
+        pytest.fail(f"{{CLASS}} not found against {{store.describe()}} in {{ATTEMPTS}} campaign(s): {{found}}")
 '''
 
 
-def write_regression(path: str, selection: str, config: CampaignConfig, cls: str, attempts: int = 3,
+def write_regression(path: str, selection: "str | Roles", config: CampaignConfig, cls: str, attempts: int = 3,
                      original: CampaignConfig | None = None, steps: tuple[str, ...] = ()) -> str:
     """Write the pytest file (see its docstring for which store and which expectation); return path."""
     slug = "".join(ch if ch.isalnum() else "_" for ch in cls) or "violation"
+    roles = Roles.of(selection)
     params = asdict(config)
     params["line_sizes"] = list(params["line_sizes"])
     text = _REGRESSION.format(
-        cls=cls, selection=selection, attempts=attempts, seed=config.seed, last=config.seed + attempts - 1,
+        cls=cls, roles=roles.as_dict(), described=roles.describe(), attempts=attempts, seed=config.seed,
+        last=config.seed + attempts - 1,
         name=os.path.basename(path), original=json.dumps(asdict(original or config), sort_keys=True),
         steps=", ".join(steps) or "(none)", source=_SOURCE_ROOT, config=_literal(params), slug=slug)
     folder = os.path.dirname(os.path.abspath(path))

@@ -7,6 +7,7 @@ protocol level); exit codes 0, 1 and 3 respectively (2 is a usage error, decided
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from .checker import Violation
@@ -43,12 +44,13 @@ class Verdict:
         lines += ["  " + v.describe().replace("\n", "\n  ") for v in self.violations]
         if self.bundle:
             lines.append(f"  repro bundle: {self.bundle}")
+            lines.append(f"  timeline:     {os.path.join(self.bundle, 'timeline.html')}")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "status": self.status, "classes": list(self.classes),
                 "violations": [{"class": v.cls, "requirement": v.requirement, "rollout": v.rollout,
-                                "witness": v.witness, "operations": list(v.operations)} for v in self.violations],
+                                "witness": v.witness, "operations": list(v.operations), "refs": list(v.refs)} for v in self.violations],
                 "notes": list(self.notes), "bundle": self.bundle, "stats": self.stats}
 
 

@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from race_harness.scenarios import run_scenario
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -29,3 +33,19 @@ def test_a_store_that_never_reports_its_failpoints_gets_no_pass_and_no_fail(tmp_
     assert not wrong, wrong
     details = [t["detail"] for t in tests]
     assert all("failpoint" in d for d in details), [d for d in details if "failpoint" not in d][:3]
+
+
+@pytest.mark.parametrize("scenario", ["crash-compress.after_publish", "crash-materialize.before_unlink",
+                                      "r2-writer-vs-unlink", "r4-append-after-unlink"])
+def test_race_scenarios_on_a_muted_store_are_inconclusive(tmp_path, scenario):
+    verdict = run_scenario("mutant:program-mutes-failpoints", scenario, str(tmp_path))
+    assert verdict.status == "inconclusive", verdict.describe()
+    assert "failpoint" in " ".join(verdict.notes), verdict.notes
+
+
+def test_a_crash_through_the_protocol_is_reported_as_the_crash_it_was(tmp_path):
+    """Served over stdio, the store dies at the point while the actor lives on: the note says so."""
+    served = f"cmd:{sys.executable} -m conformance.serve_cli --store reference"
+    verdict = run_scenario(served, "crash-compress.after_publish", str(tmp_path))
+    assert verdict.status == "passed", verdict.describe()
+    assert any("SIGKILLed at compress.after_publish" in note for note in verdict.notes), verdict.notes

@@ -38,8 +38,8 @@ def test_failing_run_writes_a_self_contained_bundle(tmp_path):
                            bundle_dir=str(tmp_path / "bundles"))
     folder = verdict.bundle
     assert folder and os.path.isdir(folder)
-    for name in ("meta.json", "schedule.json", "history.jsonl", "verdict.txt", "snapshot-before.json",
-                 "snapshot-after.json", "stderr"):
+    for name in ("meta.json", "schedule.json", "history.jsonl", "verdict.txt", "verdict.json", "timeline.html",
+                 "snapshot-before.json", "snapshot-after.json", "stderr"):
         assert os.path.exists(os.path.join(folder, name)), name
     meta = json.load(open(os.path.join(folder, "meta.json")))
     assert meta["selection"] == UNLOCKED and meta["seed"] == 7 and "--scenario r2-writer-vs-unlink" in meta["command"]

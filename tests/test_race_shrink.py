@@ -97,5 +97,5 @@ def test_cli_no_shrink_with_save_regression(tmp_path, capsys):
     report = json.loads((tmp_path / "r.json").read_text())["verdicts"][0]
     assert "shrunk" not in report["stats"] and report["stats"]["time_to_detection_s"] >= 0
     text = target.read_text()
-    assert "FAILED_STORE = 'mutant:upstream-stat-recheck'" in text and "'writers': 1" in text
+    assert "'compressor': 'mutant:upstream-stat-recheck'" in text and "'writers': 1" in text
     compile(text, str(target), "exec")

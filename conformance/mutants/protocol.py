@@ -81,7 +81,7 @@ class UpstreamStatRecheck(ReferenceStore):
         location = self._locate(path)
         fd = _open_unlocked(location, self.coord)
         handle = f"w{next(self._handles)}"
-        self._writers[handle] = (fd, location)
+        self._writers[handle] = (fd, location, Held())  # upstream's writer holds no lock of any scheme
         return handle
 
 
