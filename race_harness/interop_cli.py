@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     cmd.add_argument("--store", action="append", default=[], metavar="SELECTION",
                      help="one more selection (repeatable; for selections containing commas, e.g. cmd:)")
     cmd.add_argument("--seconds", type=float, default=5.0, help="random campaign per pair, in seconds (0: none)")
-    cmd.add_argument("--seed", type=int, default=0)
+    cmd.add_argument("--seed", type=int, default=0, help="seed of every random choice (same seed, same schedule)")
     cmd.add_argument("--scenario", action="append", metavar="NAME",
                      help=f"scenarios per pair (repeatable; default {', '.join(INTEROP_SCENARIOS)})")
     cmd.add_argument("--no-scenarios", action="store_true", help="only the random campaign")
