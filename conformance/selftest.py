@@ -71,12 +71,19 @@ class _Timing:
         self.path = path
         self.start = time.monotonic()
         self.first: dict[str, dict] = {}
+        self.session = None
+
+    def pytest_sessionstart(self, session):
+        self.session = session
 
     def pytest_runtest_logreport(self, report):
         if not report.failed and "inconclusive" not in dict(report.user_properties):
             return
         ids = requirement_ids(report)
         inconclusive = "inconclusive" in dict(report.user_properties)
+        if inconclusive and self.session is not None and self.session.config.getoption("maxfail") == 1:
+            # -x stops at the first failure; an inconclusive test (JUnit-skipped) is just as final here
+            self.session.shouldstop = f"inconclusive: {report.nodeid}"
         for rid in ids:
             self.first.setdefault(rid, {
                 "seconds": round(time.monotonic() - self.start, 3),

@@ -12,6 +12,8 @@ import logging
 import os
 import sys
 
+from conformance.exit_codes import INCONCLUSIVE
+from conformance.protocol_client import Inconclusive
 from conformance.protocol_server import serve
 from conformance.selection import FORMS, SelectionError, open_store
 
@@ -41,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
     with protocol_out:
-        serve(store, sys.stdin.buffer, protocol_out)
+        try:
+            serve(store, sys.stdin.buffer, protocol_out)
+        except Inconclusive as exc:
+            print(f"serve: the served store broke at protocol level: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return INCONCLUSIVE
     return 0
 
 
