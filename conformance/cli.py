@@ -11,6 +11,7 @@ from race_harness import cli as race_cli
 from race_harness import interop_cli
 
 from . import check_cli, diff_cli, selftest, serve_cli, suite_cli, views_cli
+from .codex import cli as codex_cli
 from .cli_contract import apply_contract, run_with_contract
 
 
@@ -26,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _areas():
-    return [check_cli, reference_cli, suite_cli, serve_cli, race_cli, interop_cli, selftest, diff_cli, views_cli]
+    return [check_cli, reference_cli, suite_cli, serve_cli, race_cli, interop_cli, selftest, diff_cli, views_cli,
+            codex_cli]
 
 
 def main(argv: list[str] | None = None) -> int:

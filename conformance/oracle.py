@@ -328,10 +328,23 @@ def _sha256_file(path: Path | str) -> str:
 #: with writers (SPEC.md 5.6), so "nothing changed" does not look at them.
 COORDINATION_STATE = ("thread-writer-locks",)
 
+# What codex keeps in its home outside the rollout folders (databases, its skills, ids, lock files):
+# its own state, never rollout data, so no verdict depends on it.  Nothing else is ignored.
+_CODEX_STATE = re.compile(
+    r"[^/]+\.sqlite(?:-wal|-shm)?|installation_id|\.sandbox_migration"
+    r"|(?:skills|shell_snapshots|thread-writer-locks|\.tmp/\.staging)/.+|\.tmp/[^/]+\.lock"
+)
+
+
+def is_codex_state(rel: str) -> bool:
+    """True for a file codex keeps outside ``sessions/`` and ``archived_sessions/`` (relative POSIX path)."""
+    return _CODEX_STATE.fullmatch(rel) is not None
+
 
 def snapshot(home: Path | str) -> dict[str, FileState]:
     """Every non-directory entry under ``home`` (relative POSIX path -> FileState) except the
-    coordination state of COORDINATION_STATE; symlinks not followed."""
+    coordination state of COORDINATION_STATE and codex's own state (:func:`is_codex_state`);
+    symlinks not followed."""
     home = Path(home)
     out = {}
     for folder, dirs, names in os.walk(home):
@@ -340,7 +353,9 @@ def snapshot(home: Path | str) -> dict[str, FileState]:
         # os.walk lists a symlink to a folder under dirs; record it as an entry, never descend.
         for name in sorted(names + [d for d in dirs if os.path.islink(os.path.join(folder, d))]):
             full = Path(folder, name)
-            out[full.relative_to(home).as_posix()] = file_state(full)
+            rel = full.relative_to(home).as_posix()
+            if not is_codex_state(rel):
+                out[rel] = file_state(full)
     return dict(sorted(out.items()))
 
 

@@ -19,6 +19,7 @@ from .protocol_client import Inconclusive
 from .report import RequirementSummary
 from .report_json import build_report, now
 from .selection import SelectionError, describe, open_store
+from .store_api import UndeclaredCapabilityError
 
 DEFAULT_COLD_AFTER = 7 * 24 * 3600
 PROFILES = ("reader", "writer", "compressor", "lifecycle", "full")
@@ -146,7 +147,11 @@ def pytest_runtest_makereport(item, call):
     if isinstance(blamed, str) and report.failed:
         # The test knows which of its requirements the failing step checks: file it there only.
         report.user_properties.append(("blame", blamed))
-    if call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
+    if report.when == "call" and call.excinfo is not None and call.excinfo.errisinstance(UndeclaredCapabilityError):
+        # The test needs an op of a capability the store did not declare: not verified, not failed.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1], f"Skipped: {call.excinfo.value}")
+    elif call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
         # A store that could not be asked is not a pass and not a spec failure: JUnit shows it as
         # skipped with the reason, plus an "inconclusive" property; the suite's exit code is 3.
         reason = str(call.excinfo.value)

@@ -21,6 +21,7 @@ from referencing import Registry, Resource
 
 from conformance.store_api import (
     CAPABILITIES,
+    NARROW_CAPABILITIES,
     CleanupReport,
     Hello,
     ReadResult,
@@ -55,6 +56,13 @@ OPS: dict[str, str | None] = {
     "delete": "lifecycle",
     "shutdown": None,
 }
+
+
+def allowed(op: str, capabilities) -> bool:
+    """True when a store declaring ``capabilities`` may be asked ``op`` (its profile or a narrower one)."""
+    needed = OPS[op]
+    return needed is None or needed in capabilities or any(
+        op in NARROW_CAPABILITIES[name] for name in capabilities if name in NARROW_CAPABILITIES)
 
 
 class ProtocolError(ValueError):

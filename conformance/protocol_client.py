@@ -22,12 +22,21 @@ from conformance.protocol import (
     OPS,
     PROTOCOL_VERSION,
     ProtocolError,
+    allowed,
     decode_result,
     validate_request,
     validate_response,
 )
-from conformance.store_api import CleanupReport, Hello, ReadResult, RolloutEntry, SearchHit, WorkerReport
-from reference.errors import StoreError, UnsupportedError, error_for_kind
+from conformance.store_api import (
+    CleanupReport,
+    Hello,
+    ReadResult,
+    RolloutEntry,
+    SearchHit,
+    UndeclaredCapabilityError,
+    WorkerReport,
+)
+from reference.errors import StoreError, error_for_kind
 
 _STDERR_TAIL_BYTES = 4000
 _SHUTDOWN_GRACE_SECONDS = 2.0
@@ -150,8 +159,9 @@ class CommandStore:
 
     def _exchange(self, op: str, **fields: Any) -> Any:
         capability = OPS[op]
-        if capability is not None and capability not in self._hello.capabilities:
-            raise UnsupportedError(f"{self._hello.name} did not declare the {capability!r} capability needed by {op}")
+        if capability is not None and not allowed(op, self._hello.capabilities):
+            raise UndeclaredCapabilityError(
+                f"{self._hello.name} did not declare the {capability!r} capability needed by {op}", capability)
         with self._lock:
             if self._broken is not None:
                 raise Inconclusive(f"session already ended: {self._broken.reason}",
@@ -183,7 +193,7 @@ class CommandStore:
         error = response["error"]
         if op == "hello":
             self._fail(f"refused the handshake: {error['kind']}: {error['message']}")
-        if error["kind"] == "unsupported" and OPS[op] in self._hello.capabilities:
+        if error["kind"] == "unsupported" and OPS[op] is not None and allowed(op, self._hello.capabilities):
             self._fail(f"declared the {OPS[op]!r} capability in hello but answered {op} with unsupported")
         raise error_for_kind(error["kind"], error["message"], error["path"])
 

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 from conformance.protocol import (
     OPS,
     ProtocolError,
+    allowed,
     encode_result,
     failure,
     request_arguments,
@@ -70,7 +71,7 @@ class _Session:
     def _call(self, op: str, request_id: int, request: dict) -> dict:
         try:
             needed = OPS[op]
-            if needed is not None and needed not in self.capabilities():
+            if not allowed(op, self.capabilities()):
                 return failure(request_id, "unsupported", f"this store did not declare the {needed!r} capability")
             response = success(request_id, encode_result(op, self._invoke(op, request)))
             validate_response(op, response)
@@ -78,6 +79,11 @@ class _Session:
         except StoreError as exc:
             kind = exc.kind if exc.kind in ERROR_KINDS else "internal"
             return failure(request_id, kind, exc.message, None if exc.path is None else str(exc.path))
+        except Inconclusive as exc:
+            # The store cannot be asked any more (its own program hung or died): end the session so
+            # the client reports it inconclusive with this reason, never an error verdict.
+            log.error("the store became unusable during %s: %s", op, exc)
+            raise
         except ProtocolError as exc:
             log.error("store result for %s does not fit the protocol: %s", op, exc)
             return failure(request_id, "internal", f"the store returned a result the protocol cannot carry: {exc}")

@@ -1,7 +1,7 @@
 """The one store-selection syntax used by the CLI, the pytest plugin and the race harness.
 
 Contract: :func:`open_store` turns ``reference`` (or ``reference:<scheme>``), ``py:package.module:factory``,
-``cmd:<command line>`` or ``mutant:<name>`` into an object satisfying
+``cmd:<command line>``, ``mutant:<name>``, ``codex`` or ``codex:/path/to/codex`` into an object satisfying
 :class:`conformance.store_api.Store`, or raises :class:`SelectionError` saying which forms exist.
 """
 
@@ -23,7 +23,9 @@ FORMS = (
     "reference:inode-flock or reference:codex-thread-locks (the reference following that scheme alone), "
     "py:package.module:factory (factory() returns a Store, in process), "
     "cmd:<command line> (a program speaking the stdio protocol of PROTOCOL.md), "
-    "mutant:<name> (a deliberately broken reference from conformance.mutants.MUTANTS)"
+    "mutant:<name> (a deliberately broken reference from conformance.mutants.MUTANTS), "
+    "codex (the real Codex CLI: the pinned install of `rollout-conformance codex install`, else codex on PATH), "
+    "codex:/path/to/codex (that codex binary)"
 )
 
 
@@ -37,10 +39,10 @@ def _bad(selection: str, why: str) -> SelectionError:
 
 def _parse(selection: str) -> tuple[str, str]:
     """(form, argument) of a syntactically valid selection."""
-    if selection == "reference":
-        return "reference", ""
+    if selection in ("reference", "codex"):
+        return selection, ""
     form, colon, argument = selection.partition(":")
-    if not colon or form not in ("reference", "py", "cmd", "mutant"):
+    if not colon or form not in ("reference", "py", "cmd", "mutant", "codex"):
         raise _bad(selection, "unknown form")
     if form == "reference" and argument not in REFERENCE_SCHEMES:
         raise _bad(selection, f"the reference follows {' or '.join(REFERENCE_SCHEMES)}, not {argument!r}")
@@ -62,6 +64,8 @@ def describe(selection: str) -> str:
         return f"the store returned by {argument.replace(':', '.')}() (in process)"
     if form == "cmd":
         return f"the program `{argument}` over the stdio protocol"
+    if form == "codex":
+        return f"the Codex CLI {argument or '(pinned install, else PATH)'} driven through codex app-server"
     return f"the reference mutant {argument!r} (in process)"
 
 
@@ -78,6 +82,10 @@ def open_store(selection: str) -> Store:
         from conformance.protocol_client import CommandStore
 
         return CommandStore(argument)
+    elif form == "codex":
+        from conformance.codex.store import CodexStore
+
+        store = CodexStore(argument or None)
     else:
         store = _mutant_factory(selection, argument)()
     if not isinstance(store, Store):

@@ -14,6 +14,7 @@ import sys
 
 from conformance.exit_codes import INCONCLUSIVE
 from conformance.protocol_client import Inconclusive
+from conformance.protocol import encode_result
 from conformance.protocol_server import serve
 from conformance.selection import FORMS, SelectionError, open_store
 
@@ -28,7 +29,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, metavar="S", help=f"the store to serve; one of: {FORMS}")
+    parser.add_argument("--declare", metavar="CAPS",
+                        help="declare only these capabilities (comma-separated, e.g. reader,writer) of what the "
+                             "store offers: a narrower profile of a full store, as a third party would declare it")
     parser.set_defaults(func=run)
+
+
+class _Narrowed:
+    """The store, with a handshake that declares only some of its capabilities (the server then
+    refuses the other operations with ``unsupported``, ERR-009)."""
+
+    def __init__(self, store, declared: tuple[str, ...]) -> None:
+        self._store = store
+        self._declared = declared
+
+    def hello(self):
+        from dataclasses import replace
+
+        hello = self._store.hello()
+        offered = set(encode_result("hello", hello)["capabilities"])
+        keep = tuple(c for c in self._declared if c in offered)
+        return replace(hello, capabilities=keep, failpoints=hello.failpoints if "failpoints" in keep else ())
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     except SelectionError as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
+    if args.declare:
+        store = _Narrowed(store, tuple(c.strip() for c in args.declare.split(",") if c.strip()))
     with protocol_out:
         try:
             serve(store, sys.stdin.buffer, protocol_out)

@@ -16,8 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from reference.errors import UnsupportedError
+
 #: Capability profiles a store may declare in its handshake.  ``full`` means all of them.
 CAPABILITIES = ("reader", "writer", "compressor", "lifecycle", "failpoints")
+
+#: Narrower capabilities, for a store that cannot honour a whole profile byte for byte: each unlocks
+#: only the ops listed and no SPEC.md requirement is judged through it (the race harness uses it).
+#: ``session-writer``: the line given to ``write`` becomes the text of a user message the store
+#: records in lines of its own (e.g. codex's ``event_msg``/``user_message`` line), not those bytes.
+NARROW_CAPABILITIES = {"session-writer": ("open_writer", "write", "close_writer")}
 
 #: Coordination schemes a store may declare it follows (SPEC.md section 5): every writer lock of each
 #: declared scheme is held by its writers, every one is probed by its compressor.  None declared:
@@ -36,6 +44,14 @@ OUTCOMES = (
     "skipped_fork_base",
     "failed",
 )
+
+
+class UndeclaredCapabilityError(UnsupportedError):
+    """An op was asked of a store that did not declare its capability (the suite skips such a test)."""
+
+    def __init__(self, message: str, capability: str | None) -> None:
+        super().__init__(message)
+        self.capability = capability
 
 
 @dataclass(frozen=True)

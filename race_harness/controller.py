@@ -120,6 +120,7 @@ class Controller:
         except (OSError, ValueError):
             pass  # the store died (possibly on our own "crash" answer) or closed its channel
         finally:
+            reader.close()  # the file object holds the socket open too
             conn.close()
 
     def _decide(self, hit: Hit) -> tuple[str, str | None]:

@@ -163,7 +163,9 @@ def make_header(rollout_id: str, rid: str) -> str:
         {
             "timestamp": "2025-01-03T12:00:00.000Z",
             "type": "session_meta",
-            "payload": {"id": rollout_id, "cwd": "/race", "originator": "race_harness", "cli_version": "0",
+            # codex skips (and refuses to read) a rollout whose session_meta has no timestamp
+            "payload": {"id": rollout_id, "timestamp": "2025-01-03T12:00:00.000Z", "cwd": "/race",
+                        "originator": "race_harness", "cli_version": "0",
                         "source": "cli", "model_provider": "none", "rid": rid},
         },
         separators=(",", ":"),
@@ -185,10 +187,32 @@ def rids_in(content: bytes) -> list[str]:
         except ValueError:
             found.append(GARBLED)
             continue
-        payload = data.get("payload") if isinstance(data, dict) else None
-        rid = payload.get("rid") if isinstance(payload, dict) else None
+        rid = _rid_of(data)
         found.append(rid if isinstance(rid, str) else FOREIGN)
     return found
+
+
+def _rid_of(line) -> object:
+    """The rid a line carries: in its payload, or in the line a session writer recorded as a user message.
+
+    A ``session-writer`` store (PROTOCOL.md) such as codex records the whole line given to ``write``
+    as the ``message`` of its own ``event_msg``/``user_message`` line; that line carries the rid.
+    Its other lines (codex also copies the text into a ``response_item`` message) are foreign.
+    """
+    payload = line.get("payload") if isinstance(line, dict) else None
+    if not isinstance(payload, dict):
+        return None
+    if "rid" in payload:
+        return payload["rid"]
+    message = payload.get("message")
+    if line.get("type") != "event_msg" or payload.get("type") != "user_message" or not isinstance(message, str):
+        return None
+    try:
+        recorded = json.loads(message)
+    except ValueError:
+        return None
+    inner = recorded.get("payload") if isinstance(recorded, dict) else None
+    return inner.get("rid") if isinstance(inner, dict) else None
 
 
 @dataclass(frozen=True)

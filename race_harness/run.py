@@ -284,6 +284,13 @@ class Run:
         for name, handle in self.actors.items():
             if handle.process.is_alive():
                 self.kill(name, "run closed")
+        for handle in self.actors.values():
+            # A harness that runs many scenarios in one process (the tests, interop, selftest)
+            # must not keep two descriptors per finished actor: the pipe and the process sentinel.
+            handle.conn.close()
+            handle.process.join(10)
+            if not handle.process.is_alive():
+                handle.process.close()
         self.controller.close()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
 

@@ -183,3 +183,25 @@ class CleanupByAge(ReferenceStore):
 )
 class TwoWorkers(ReferenceStore):
     compressor_class = _ExistenceRunLock
+
+
+class _UnlocksAfterRecheck(Compressor):
+    """Takes its claim, re-checks under it, then lets it go before publishing (one step early)."""
+
+    def claim(self, location, fd):
+        self._claim = super().claim(location, fd)
+        return self._claim
+
+    def unchanged(self, fd, location, st) -> bool:
+        same = super().unchanged(fd, location, st)
+        self._claim.release()  # the bug: the lock protected the re-check, not the publish and unlink
+        return same
+
+
+@MUTANTS.store(
+    "unlocks-after-recheck", ("COORD-006", "CTL-003"),
+    "a compressor that holds its exclusive lock for the re-check only and releases it before publishing: "
+    "a writer that locks and opens the file in between writes into the inode the compressor then unlinks",
+)
+class UnlocksAfterRecheck(ReferenceStore):
+    compressor_class = _UnlocksAfterRecheck

@@ -7,7 +7,6 @@ Store interface.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -169,7 +168,6 @@ def test_incomplete_tail_is_never_compressed(store, home, tail):
     before = _snap(home)
     assert store.compress(r.rel) == "skipped_incomplete_tail"
     assert _snap(home) == before
-    store.configure(str(home), 0)
     report = store.run_worker()
     assert report.outcomes.get(r.rel) == "skipped_incomplete_tail"
     assert _snap(home) == before
@@ -251,7 +249,6 @@ def test_existing_zst_is_left_alone(store, home):
     oracle.write_plain(home, bad.zst, bytes(raw), 0o600, time.time_ns() - 8 * kit.DAY_NS)
     arch = kit.make_rollout(home, old=True, compressed=True, archived=True, minute=3)
     before = _snap(home)
-    store.configure(str(home), 0)
     for path in (good.rel, good.zst, bad.rel, arch.zst):
         assert store.compress(path) == "skipped_already_compressed", path
     report = store.run_worker()
@@ -320,7 +317,6 @@ def test_symlinks_are_never_compressed(store, home, case):
     home_before, outside_before = _snap(home), _snap(outside)
     links = [rel for rel, st in home_before.items() if st.kind == "other"]
     assert links, f"fixture {case} has no symlink"
-    store.configure(str(home), 0)
     report = store.run_worker()
     assert report.ran
     store.cleanup()

@@ -195,7 +195,6 @@ def test_idle_writer_makes_compression_skip_busy(store_selection, store, home):
 def test_test_process_shared_lock_makes_compression_skip_busy(store, home):
     """A test process's LOCK_SH on the plain file: compress and run_worker give skipped_busy."""
     r = kit.make_rollout(home, old=True)
-    store.configure(str(home), 0)
     before = oracle.file_state(home / r.rel)
     with kit.holding_lock(home / r.rel):
         assert store.compress(r.rel) == "skipped_busy"

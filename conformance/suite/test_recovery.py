@@ -138,7 +138,9 @@ def test_locked_pair_is_left_for_later(store, home, locked):
 
 
 @pytest.mark.req("RECOVER-007", "RECOVER-002")
-@pytest.mark.parametrize("op", ["cleanup", "run_worker", "materialize", "archive", "delete", "append", "read"])
+@pytest.mark.parametrize("op", [pytest.param(op, marks=[pytest.mark.needs(need)] if need else [], id=op) for op, need in (
+    ("cleanup", None), ("run_worker", None), ("materialize", "writer"), ("archive", "lifecycle"),
+    ("delete", "lifecycle"), ("append", "writer"), ("read", "reader"))])
 def test_stale_zst_never_comes_back(store, home, op):
     """After appends to the plain file of a crashed-after-publish pair, no operation lets the stale
     .zst content be what read returns."""

@@ -102,8 +102,7 @@ def test_writer_takes_its_thread_lock_only_under_the_coordination_lock(store, ho
 def test_thread_lock_held_like_codex_makes_compression_skip_busy(store, home):
     """A cold rollout whose thread lock the test holds (as a live codex session does): compress and
     run_worker report skipped_busy and change nothing; released, it is compressed."""
-    r = kit.make_rollout(home, old=True)
-    store.configure(str(home), 0)
+    r = kit.make_rollout(home, old=True)  # 8 days old: cold under the default 7-day threshold
     before = _data_snapshot(home)
     with kit.holding_thread_lock(home, r.id):
         assert store.compress(r.rel) == "skipped_busy"
