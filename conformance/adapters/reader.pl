@@ -79,6 +79,8 @@ sub locate {
     my ($top) = split m{/}, $rel_folder;
     fail('invalid_name', 'rollouts live under sessions/ or archived_sessions/ of the home', $path)
         unless defined $top && ($top eq 'sessions' || $top eq 'archived_sessions');
+    fail('invalid_name', 'archived_sessions/ is flat: no rollout lives in its subfolders', $path)
+        if $top eq 'archived_sessions' && $rel_folder ne 'archived_sessions';    # NAME-004
     (my $logical = $file) =~ s/\.zst\z//;
     return ("$real/$logical", "$rel_folder/$logical", $top eq 'archived_sessions');
 }
@@ -95,6 +97,7 @@ sub slurp {
         fail('io_error', "cannot open: $!", $rel);
     }
     binmode $fh;
+    return undef if -d $fh;    # a folder named like a rollout is not one (NAME-005): not found
     my $data = '';
     if (!$compressed) {
         while (sysread($fh, my $chunk, 1 << 20)) { $data .= $chunk }
@@ -110,7 +113,23 @@ sub slurp {
     close $out;
     fail('io_error', 'zstd is not installed (install the zstd package)', $rel) if $? >> 8 == 127;
     fail('corrupt', 'the .zst does not decode (zstd exit status ' . ($? >> 8) . ')', $rel) if $?;
+    fail('corrupt', 'the .zst holds no data frame (only skippable frames)', $rel) unless has_data_frame($path);
     return $data;
+}
+
+# Whether a .zst holds a zstd data frame, walking past skippable frames (READ-013).
+sub has_data_frame {
+    my ($path) = @_;
+    sysopen(my $fh, $path, O_RDONLY | O_NOFOLLOW) or return 1;    # gone since: the decode spoke already
+    binmode $fh;
+    my $offset = 0;
+    while (sysseek($fh, $offset, 0) && sysread($fh, my $header, 8) >= 4) {
+        my $magic = unpack('V', $header);
+        return 1 if $magic == 0xFD2FB528;
+        return 1 if ($magic & 0xFFFFFFF0) != 0x184D2A50 || length($header) < 8;    # zstd judged the rest
+        $offset += 8 + unpack('V', substr($header, 4, 4));
+    }
+    return 0;
 }
 
 # (content, representation, absolute physical path): plain wins, .zst is the fallback, retried.
@@ -156,7 +175,8 @@ sub scan {
     my $area = "$home/" . ($archived ? 'archived_sessions' : 'sessions');
     return () unless -d $area && !-l $area;
     # GNU find reports nanosecond mtimes and never follows symlinks; NUL-separated for odd names.
-    open(my $find, '-|', 'find', $area, '-type', 'f', '-printf', '%T@ %p\0')
+    # archived_sessions/ is flat: files in its subfolders are not rollouts (NAME-004)
+    open(my $find, '-|', 'find', $area, ($archived ? ('-maxdepth', '1') : ()), '-type', 'f', '-printf', '%T@ %p\0')
         or fail('io_error', "cannot run find: $!", undef);
     my (%files, @entries);
     { local $/ = "\0"; while (my $record = <$find>) { chomp $record; my ($t, $p) = split / /, $record, 2; $files{$p} = $t } }
