@@ -60,6 +60,17 @@ class Materializer:
     """
 
     # -- the steps ---------------------------------------------------------------------------
+    def create_temp(self, location: Location, mode: int) -> tuple[int, str]:
+        return create_locked_temp(location.plain, "materialize", mode)
+
+    def drop_temp_name(self, temp_path: str) -> None:
+        """Once linked, the temp's own name goes; the plain file keeps the inode."""
+        os.unlink(temp_path)
+
+    def discard(self, temp_fd: int, temp_path: str) -> None:
+        """At the end, linked or not: the temp's name if still there, and our descriptor (its lock)."""
+        discard_temp(temp_fd, temp_path)
+
     def lock_zst(self, zst_fd: int, location: Location) -> None:
         lock_with_timeout(zst_fd, True, LOCK_TIMEOUT, location.rel)
 
@@ -108,7 +119,7 @@ class Materializer:
     def _decode_and_publish(self, location: Location, zst_fd: int) -> bool:
         zst_stat = os.fstat(zst_fd)
         mode = stat.S_IMODE(zst_stat.st_mode)
-        temp_fd, temp_path = create_locked_temp(location.plain, "materialize", mode)
+        temp_fd, temp_path = self.create_temp(location, mode)
         try:
             codec.decode_into(zst_fd, temp_fd, location.rel)
             failpoints.hit("materialize.after_decode", location.rel)
@@ -119,7 +130,7 @@ class Materializer:
                 return False
             failpoints.hit("materialize.after_link", location.rel)
             self.refresh_mtime(temp_fd, zst_stat)
-            os.unlink(temp_path)
+            self.drop_temp_name(temp_path)  # our descriptor keeps the new plain file locked (COORD-007)
             fsync_folder(location.folder)
             failpoints.hit("materialize.before_unlink", location.rel)
             os.unlink(location.zst)
@@ -131,7 +142,7 @@ class Materializer:
         finally:
             # Linked or not, the temp name goes; if linked, both representations hold the same bytes
             # and recovery reconciles them.
-            discard_temp(temp_fd, temp_path)
+            self.discard(temp_fd, temp_path)
 
 
 def open_for_append(location: Location, coord: Coordination, materializer: Materializer | None = None) -> int:

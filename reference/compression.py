@@ -67,6 +67,18 @@ class Compressor:
     def create_temp(self, location: Location, mode: int) -> tuple[int, str]:
         return create_locked_temp(location.zst, "compress", mode)
 
+    def publish(self, temp_path: str, zst: str) -> bool:
+        """Link the temp as the `.zst`; False when one exists (never replaces, COORD-006)."""
+        try:
+            os.link(temp_path, zst)
+        except FileExistsError:
+            return False
+        return True
+
+    def discard(self, temp_fd: int, temp_path: str) -> None:
+        """Drop the temp's name (after a publish the `.zst` keeps the inode) and close it."""
+        discard_temp(temp_fd, temp_path)
+
     def encode(self, fd: int, size: int, temp_fd: int) -> int:
         return codec.encode(fd, size, temp_fd)
 
@@ -160,9 +172,7 @@ class Compressor:
             if not self.unchanged(fd, location, st):
                 return CompressResult("skipped_changed")
             failpoints.hit("compress.before_publish", location.rel)
-            try:
-                os.link(temp_path, location.zst)  # never replaces an existing `.zst`
-            except FileExistsError:
+            if not self.publish(temp_path, location.zst):
                 return CompressResult("skipped_already_compressed")
             published = True
             failpoints.hit("compress.after_publish", location.rel)
@@ -177,7 +187,7 @@ class Compressor:
             if published and still_at(temp_fd, location.zst):
                 # Failed between publish and unlink: withdraw our `.zst` so plain stays the only copy.
                 os.unlink(location.zst)
-            discard_temp(temp_fd, temp_path)
+            self.discard(temp_fd, temp_path)
             if claim is not None:
                 claim.release()
 

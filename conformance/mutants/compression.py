@@ -205,3 +205,27 @@ class _UnlocksAfterRecheck(Compressor):
 )
 class UnlocksAfterRecheck(ReferenceStore):
     compressor_class = _UnlocksAfterRecheck
+
+
+class _EncodesInPlace(Compressor):
+    """Writes the `.zst` at its final name from the first byte (no temp, no link)."""
+
+    def create_temp(self, location, mode: int) -> tuple[int, str]:
+        fd = os.open(location.zst, os.O_RDWR | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, mode & 0o700)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd, location.zst
+
+    def publish(self, temp_path: str, zst: str) -> bool:
+        return True  # it is already there
+
+    def discard(self, temp_fd: int, temp_path: str) -> None:
+        os.close(temp_fd)  # the final name is the only name
+
+
+@MUTANTS.store(
+    "compresses-in-place", ("RECOVER-005",),
+    "a compressor that writes X.jsonl.zst directly instead of a temp it links into place: killed in "
+    "the middle of encoding, it leaves a torn .zst beside the plain file that no recovery can reconcile",
+)
+class CompressesInPlace(ReferenceStore):
+    compressor_class = _EncodesInPlace

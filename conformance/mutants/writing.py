@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 
 from reference import appending, lifecycle
@@ -145,3 +146,30 @@ class ResurrectsDeleted(ReferenceStore):
             if claim is not None:
                 claim.release()
             os.close(fd)
+
+
+class _DecodesInPlace(Materializer):
+    """Decodes straight into X.jsonl (no temp): the plain file is visible while half written."""
+
+    def create_temp(self, location: Location, mode: int) -> tuple[int, str]:
+        fd = os.open(location.plain, os.O_RDWR | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, mode & 0o700)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd, location.plain
+
+    def publish(self, temp_path: str, plain: str) -> bool:
+        return True  # it is already there
+
+    def drop_temp_name(self, temp_path: str) -> None:
+        pass  # the final name is the only name
+
+    def discard(self, temp_fd: int, temp_path: str) -> None:
+        os.close(temp_fd)
+
+
+@MUTANTS.store(
+    "materializes-in-place", ("RECOVER-006",),
+    "a materializer that decodes straight into X.jsonl: killed in the middle of decoding, it leaves a "
+    "half plain file that wins over the whole .zst, so reads lose the rest of the rollout",
+)
+class MaterializesInPlace(ReferenceStore):
+    materializer_class = _DecodesInPlace

@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import os
 import queue
+import signal
 import threading
 import tempfile
 import time
@@ -320,6 +321,12 @@ def failpoint_session(selection: str, home: Path, cold_after: float = 0):
         yield session
     finally:
         session.close()
+
+
+def kill_store(store) -> None:
+    """SIGKILL a store served over the protocol, with its whole process group (its own session)."""
+    os.killpg(store._process.pid, signal.SIGKILL)  # noqa: SLF001 - the only handle on the child
+    store._process.wait()  # noqa: SLF001
 
 
 def fresh_store(selection: str, home: Path, cold_after: float = 7 * 86400):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -487,11 +486,6 @@ def test_concurrent_materializations_decode_once(store_selection, home, tmp_path
     assert len(tail.splitlines()) == len(results)
 
 
-def _kill_group(store: CommandStore) -> None:
-    """SIGKILL the served store's whole process group (it runs in its own session)."""
-    os.killpg(store._process.pid, signal.SIGKILL)  # noqa: SLF001 - the only handle on the child
-
-
 @pytest.mark.req("COORD-011")
 def test_killed_writer_leaves_no_lock(store, store_selection, home):
     """A process holding a writer handle is killed with SIGKILL: no operation reports busy afterwards."""
@@ -503,8 +497,7 @@ def test_killed_writer_leaves_no_lock(store, store_selection, home):
         holder.write(handle, kit.line_text("before-the-kill"))
         store.configure(str(home), 0)
         assert store.compress(r.rel) == "skipped_busy", "a live writer did not stop compression"
-        _kill_group(holder)
-        holder._process.wait()  # noqa: SLF001
+        kit.kill_store(holder)
     finally:
         holder.close()
     assert store.compress(r.rel) == "compressed", "a dead writer's lock still blocks compression"

@@ -7,7 +7,9 @@ the oracle.
 
 from __future__ import annotations
 
+import functools
 import os
+import random
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 
 import fixtures
 from conformance import oracle
-from conformance.protocol_client import Inconclusive
+from conformance.protocol_client import CommandStore, Inconclusive
 from conformance.suite import kit
 from reference.errors import StoreError
 
@@ -246,3 +248,85 @@ def test_every_materialize_crash_point(store_selection, home, shard):
     """Every crash point of materialize: SIGKILL at each materialize.* failpoint; read keeps the full
     content, an append lands exactly once, one cleanup leaves one representation and no temp."""
     _crash_each(store_selection, home, "materialize.", shard, True, lambda s, rel: s.materialize(rel))
+
+
+# --- kills at arbitrary instants (no failpoints needed) --------------------------------------------
+
+KILL_INSTANTS = 3
+BIG_LINES = 80_000  # ~20 MB: long enough that a kill lands inside the encode or the decode
+
+
+@functools.lru_cache(maxsize=2)
+def _big_body(seed: int) -> bytes:
+    rng = random.Random(seed)
+    words = ["alpha", "beta", "gamma", "delta", "tool", "output", "diff", "patch", "model", "turn"]
+    phrases = [" ".join(rng.choice(words) for _ in range(30)) for _ in range(512)]
+    line = '{"timestamp":"2025-01-03T12:00:01.000Z","type":"event_msg","payload":{"type":"user_message","message":"%s %d"}}\n'
+    return oracle.session_meta_line("00000000-0000-4000-8000-00000000beef") + "".join(
+        line % (phrases[rng.randrange(512)], n) for n in range(BIG_LINES)).encode()
+
+
+def _big_rollout(home: Path, seed: int, compressed: bool) -> kit.Rollout:
+    return kit.make_rollout(home, old=True, compressed=compressed, data=_big_body(seed))
+
+
+def _kill_during(store_selection: str, home: Path, r: kit.Rollout, op: str, after_s: float) -> bool:
+    """Run ``op`` in a served store and SIGKILL it ``after_s`` in; True when the kill landed inside it."""
+    victim = CommandStore(kit.serve_command(store_selection))
+    try:
+        victim.configure(str(home), 0)
+        thread, box = kit.in_thread(getattr(victim, op), r.rel)
+        thread.join(after_s)
+        inside = thread.is_alive()
+        kit.kill_store(victim)
+        thread.join(30)
+        return inside
+    finally:
+        victim.close()
+
+
+def _kill_at_random_instants(store_selection: str, root: Path, seed: int, op: str) -> None:
+    rng = random.Random(seed)
+    compressed = op == "materialize"
+    timing_home = _fresh_home(root, f"{op}-timing")
+    r = _big_rollout(timing_home, seed, compressed)
+    timer = CommandStore(kit.serve_command(store_selection))  # timed the way the victims run
+    try:
+        timer.configure(str(timing_home), 0)
+        started = time.monotonic()
+        getattr(timer, op)(r.rel)
+        duration = time.monotonic() - started
+    finally:
+        timer.close()
+    instants, landed = [], 0
+    for i in range(KILL_INSTANTS):
+        home = _fresh_home(root, f"{op}-kill-{i}")
+        r = _big_rollout(home, seed, compressed)
+        # The first half: where the output is being written (encode, decode), the instants a store
+        # that writes in place cannot survive; later instants are the named crash points' business.
+        after = rng.uniform(0.02, 0.5) * duration
+        instants.append(round(after, 3))
+        landed += _kill_during(store_selection, home, r, op, after)
+        checker = kit.fresh_store(store_selection, home)
+        try:
+            _check_after_crash(checker, home, r, f"{op} killed {after:.3f} s in (seed {seed})")
+        finally:
+            checker.close()
+    if not landed:
+        raise Inconclusive(f"no kill landed inside {op} (it took {duration:.3f} s; kills at {instants} s): "
+                           "nothing was shown; rerun on a quieter machine")
+
+
+@pytest.mark.req("RECOVER-005")
+@pytest.mark.needs("writer")
+def test_compress_killed_at_random_instants_loses_nothing(store_selection, home, suite_seed):
+    """SIGKILL at seeded random instants inside compress (mid-encode, mid-verify, ...): reads see every
+    line, appends work, one cleanup leaves one representation and no temp. No failpoint needed."""
+    _kill_at_random_instants(store_selection, home.parent, suite_seed, "compress")
+
+
+@pytest.mark.req("RECOVER-006")
+@pytest.mark.needs("compressor")
+def test_materialize_killed_at_random_instants_loses_nothing(store_selection, home, suite_seed):
+    """SIGKILL at seeded random instants inside materialize (mid-decode, ...): the same recovery."""
+    _kill_at_random_instants(store_selection, home.parent, suite_seed, "materialize")
