@@ -12,6 +12,7 @@ from race_harness import interop_cli
 
 from . import check_cli, diff_cli, selftest, serve_cli, suite_cli, views_cli
 from .codex import cli as codex_cli
+from .reader_check import cli as reader_check_cli
 from .cli_contract import apply_contract, run_with_contract
 
 
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _areas():
     return [check_cli, reference_cli, suite_cli, serve_cli, race_cli, interop_cli, selftest, diff_cli, views_cli,
-            codex_cli]
+            codex_cli, reader_check_cli]
 
 
 def main(argv: list[str] | None = None) -> int:

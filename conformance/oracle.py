@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import re
 import stat
 import struct
 import time
 import uuid as uuidlib
 from dataclasses import dataclass
-from datetime import date as Date, datetime, timedelta, timezone
+from datetime import date as Date, datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -124,12 +123,21 @@ def compacted_line(summary: str, ts: str = _TS) -> bytes:
     return line("compacted", {"message": summary}, ts)
 
 
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
 def _is_object(raw: bytes) -> bool:
     # Decode strictly first: json.loads(bytes) would also accept UTF-16/32 and a BOM on any line.
     try:
-        return isinstance(json.loads(raw.decode("utf-8")), dict)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+        return isinstance(json.loads(raw.decode("utf-8"), parse_constant=_reject_constant), dict)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return False
+
+
+def _blank(raw: bytes) -> bool:
+    """Empty, or spaces, tabs and carriage returns only: counts in neither (READ-007)."""
+    return not raw.strip(b" \t\r")
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -146,8 +154,8 @@ def whole_json_lines(data: bytes) -> bool:
 def line_counts(data: bytes) -> tuple[int, int]:
     """``(items, parse_errors)`` under the reading rule: BOM skipped, empty lines ignored, torn tail an error."""
     *complete, tail = _lines(data)
-    verdicts = [_is_object(raw) for raw in complete if raw]
-    return verdicts.count(True), verdicts.count(False) + (tail != b"")  # a torn tail never counts as an item
+    verdicts = [_is_object(raw) for raw in complete if not _blank(raw)]
+    return verdicts.count(True), verdicts.count(False) + (not _blank(tail))  # a torn tail is never an item
 
 
 # --- writers ------------------------------------------------------------------------------------
@@ -393,63 +401,8 @@ def temps(home: Path | str) -> list[str]:
 # --- demo home ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DemoRollout:
-    """One rollout ``demo_home`` wrote (``logical`` is relative to the home)."""
+def demo_home(root: Path | str, count: int = 300, seed: int = 0, now_ns: int | None = None, **options):
+    """The ``demo-home`` mix of ``conformance.homegen`` (the one generator of realistic homes)."""
+    from .homegen import demo_home as generate  # homegen builds its lines with this module
 
-    logical: str
-    id: str
-    archived: bool
-    compressed: bool
-    old: bool  # mtime 8-10 days ago (cold); otherwise 0-3 days
-    mode: int
-    mtime_ns: int
-    sha256: str  # of the logical content
-
-
-@dataclass(frozen=True)
-class DemoManifest:
-    """What ``demo_home`` created: every rollout and every temp (with whether it is stale)."""
-
-    home: Path
-    rollouts: tuple[DemoRollout, ...]
-    temps: tuple[tuple[str, bool], ...]  # (relative path, stale)
-
-
-def demo_home(root: Path | str, count: int = 300, seed: int = 0, now_ns: int | None = None) -> DemoManifest:
-    """A deterministic home (same seed -> same names, bytes and modes; mtimes relative to ``now_ns``)."""
-    rng = random.Random(seed)
-    now_ns = time.time_ns() if now_ns is None else now_ns
-    base = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    rollouts, made_temps = [], []
-    for i in range(count):
-        ident = str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
-        name = rollout_name(base + timedelta(minutes=97 * i + rng.randrange(60)), ident)
-        archived, old = rng.random() < 0.2, rng.random() < 0.5
-        compressed = old and rng.random() < 0.3
-        mode = rng.choice((0o600,) * 6 + (0o400, 0o644))
-        mtime_ns = now_ns - rng.randrange(8 * _DAY_NS, 10 * _DAY_NS) if old else now_ns - rng.randrange(3 * _DAY_NS)
-        data = _demo_content(rng, ident)
-        rel = archived_path(name) if archived else active_path(name)
-        if compressed:
-            write_zst(root, rel + ".zst", data, mode, mtime_ns)
-        else:
-            write_plain(root, rel, data, mode, mtime_ns)
-        rollouts.append(DemoRollout(rel, ident, archived, compressed, old, mode, mtime_ns,
-                                    hashlib.sha256(data).hexdigest()))
-        if i % 50 == 7:  # a few temps of each upstream naming, stale and fresh
-            for n, suffix in enumerate((f".zst.compress.{4000 + i}.0.tmp", f".materialize.{4000 + i}.1.tmp", ".tmp")):
-                stale = (i // 50 + n) % 2 == 0  # every naming gets stale and fresh ones
-                t_ns = now_ns - 8 * _DAY_NS if stale else now_ns
-                write_plain(root, rel + suffix, data[: len(data) // 2], 0o600, t_ns)
-                made_temps.append((rel + suffix, stale))
-    return DemoManifest(Path(root), tuple(rollouts), tuple(made_temps))
-
-
-def _demo_content(rng: random.Random, ident: str) -> bytes:
-    lines = [session_meta_line(ident), turn_context_line()]
-    for turn in range(rng.randrange(1, 6)):
-        lines.append(user_message_line(f"turn {turn}: please fix bug #{rng.randrange(1000)}"))
-        lines.append(tool_output_line(f"call_{turn}", "ok\n" * rng.randrange(1, 400)))
-        lines.append(response_item_line(f"Done with turn {turn} ✓"))
-    return b"".join(lines)
+    return generate(root, count, seed, now_ns, **options)

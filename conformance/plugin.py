@@ -19,10 +19,9 @@ from .protocol_client import Inconclusive
 from .report import RequirementSummary
 from .report_json import build_report, now
 from .selection import SelectionError, describe, open_store
-from .store_api import UndeclaredCapabilityError
+from .store_api import PROFILES, UndeclaredCapabilityError, effective_capabilities
 
 DEFAULT_COLD_AFTER = 7 * 24 * 3600
-PROFILES = ("reader", "writer", "compressor", "lifecycle", "full")
 
 
 def pytest_addoption(parser):
@@ -42,6 +41,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "req(*ids): the SPEC.md requirement ids this test checks")
     config.addinivalue_line("markers", "needs(*capabilities): capabilities needed beyond the requirements'")
+    config.addinivalue_line("markers", "discovery: asks only list and find, so a discovery-only store runs it")
+    config.addinivalue_line("markers", "archived_sessions: needs a store whose scope includes archived_sessions/")
     selection = config.getoption("--store")
     if not selection:
         raise pytest.UsageError("the conformance suite needs --store (e.g. --store reference)")
@@ -94,6 +95,8 @@ def required_capabilities(item) -> set[str]:
             needed.add(known[rid].capability)
     for marker in item.iter_markers("needs"):
         needed.update(marker.args)
+    if item.get_closest_marker("discovery") and "reader" in needed:
+        needed = (needed - {"reader"}) | {"discovery"}  # reader requirements, checked through list/find only
     return needed
 
 
@@ -119,7 +122,7 @@ def pytest_collection_modifyitems(config, items):
         needing = config.getoption("--needing")
         if needing and needing not in required_capabilities(item):
             drop.append(item)
-        elif profile == "full" or required_capabilities(item) <= {profile}:
+        elif profile == "full" or required_capabilities(item) <= effective_capabilities({profile}):
             keep.append(item)
         else:
             drop.append(item)
@@ -130,13 +133,15 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_runtest_setup(item):
     state = item.config.stash[_STATE]
-    declared = set(state.hello().capabilities)
-    missing = sorted(required_capabilities(item) - declared)
+    hello = state.hello()
+    missing = sorted(required_capabilities(item) - effective_capabilities(hello.capabilities))
     if missing:
         pytest.skip(f"store did not declare capability {', '.join(missing)}")
     undeclared = sorted(required_schemes(item) - set(state.hello().coordination))
     if undeclared:
         pytest.skip(f"store did not declare coordination scheme {', '.join(undeclared)}")
+    if item.get_closest_marker("archived_sessions") and "archived_sessions" not in hello.scope:
+        pytest.skip(f"store declared scope {', '.join(hello.scope)}: it does not read archived_sessions/")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -222,6 +227,12 @@ def suite_seed(request) -> int:
 @pytest.fixture
 def store_selection(request) -> str:
     return request.config.stash[_STATE].selection
+
+
+@pytest.fixture
+def store_scope(request) -> tuple[str, ...]:
+    """The areas of the home the store declared it reads (``hello.scope``)."""
+    return request.config.stash[_STATE].hello().scope
 
 
 @pytest.fixture

@@ -25,9 +25,11 @@ from conformance.store_api import (
     CleanupReport,
     Hello,
     ReadResult,
+    SCOPES,
     RolloutEntry,
     SearchHit,
     WorkerReport,
+    effective_capabilities,
 )
 
 #: The protocol version this code speaks; a program answering another version is not usable.
@@ -39,8 +41,8 @@ OPS: dict[str, str | None] = {
     "configure": None,
     "read": "reader",
     "header": "reader",
-    "list": "reader",
-    "find": "reader",
+    "list": "discovery",
+    "find": "discovery",
     "search": "reader",
     "create": "writer",
     "append": "writer",
@@ -61,7 +63,7 @@ OPS: dict[str, str | None] = {
 def allowed(op: str, capabilities) -> bool:
     """True when a store declaring ``capabilities`` may be asked ``op`` (its profile or a narrower one)."""
     needed = OPS[op]
-    return needed is None or needed in capabilities or any(
+    return needed is None or needed in effective_capabilities(capabilities) or any(
         op in NARROW_CAPABILITIES[name] for name in capabilities if name in NARROW_CAPABILITIES)
 
 
@@ -176,7 +178,8 @@ def decode_result(op: str, result: dict) -> Any:
     if op == "hello":
         return Hello(**{**result, "capabilities": tuple(result["capabilities"]),
                         "failpoints": tuple(result["failpoints"]),
-                        "coordination": tuple(result.get("coordination", ()))})
+                        "coordination": tuple(result.get("coordination", ())),
+                        "scope": tuple(result.get("scope", SCOPES))})
     if op == "read":
         fields = {key: value for key, value in result.items() if key != "content_b64"}
         return ReadResult(content=base64.b64decode(result["content_b64"], validate=True), **fields)

@@ -193,8 +193,11 @@ class CommandStore:
         error = response["error"]
         if op == "hello":
             self._fail(f"refused the handshake: {error['kind']}: {error['message']}")
-        if error["kind"] == "unsupported" and OPS[op] is not None and allowed(op, self._hello.capabilities):
-            self._fail(f"declared the {OPS[op]!r} capability in hello but answered {op} with unsupported")
+        needed = OPS[op]
+        if error["kind"] == "unsupported" and needed is not None and allowed(op, self._hello.capabilities):
+            # a store that declared reader was asked list or find, which reader includes
+            claimed = "reader" if needed == "discovery" and needed not in self._hello.capabilities else needed
+            self._fail(f"declared the {claimed!r} capability in hello but answered {op} with unsupported")
         raise error_for_kind(error["kind"], error["message"], error["path"])
 
     def _send(self, data: bytes, op: str, deadline: float) -> None:

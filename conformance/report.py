@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 
@@ -22,6 +23,7 @@ class TestOutcome:
     outcome: str  # one of _SEVERITY
     detail: str  # what happened in words: the failure's message, the skip or inconclusive reason
     location: str = ""  # file:line relative to the project where it happened ("" when unknown)
+    cause: str = ""  # failed or inconclusive: the exception and message, ids, paths and numbers normalized
 
 
 def requirement_ids(report) -> list[str]:
@@ -44,6 +46,26 @@ def _failure(report) -> tuple[str, str]:
     return (lines[-1] if lines else ""), ""
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_PATH = re.compile(r"[\w./-]*rollout-[\w.-]*?(\.jsonl(\.zst)?)(?=[^\w.]|$)")
+
+
+def root_cause(message: str, nodeid: str = "") -> str:
+    """One failure's cause with what varies from test to test blanked out, so one bug groups as one.
+
+    An exception the store raised is its cause (type and message); a failed assertion is caused by
+    the input the test was given, when it names one (``test_x[multi_frame_zst]``): every check of one
+    corpus case that a store gets wrong is one finding.  Rollout paths keep only their representation
+    (``<rollout.jsonl.zst>``), so tests that fail because a ``.zst`` is not read group together.
+    """
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    case = nodeid.rpartition("[")[2].rstrip("]") if nodeid.endswith("]") else ""
+    if first.startswith(("assert ", "AssertionError")) and case and not case.isdigit():
+        return f"checks of input {case} fail"
+    first = _UUID.sub("<id>", _PATH.sub(lambda m: f"<rollout{m.group(1)}>", first))
+    return re.sub(r"\b\d+\b", "N", first)[:200]
+
+
 def _outcome_of(report) -> TestOutcome | None:
     props = dict(report.user_properties)
     detail = location = ""
@@ -63,7 +85,8 @@ def _outcome_of(report) -> TestOutcome | None:
         outcome = "passed"
     else:
         return None  # a passing setup or teardown says nothing on its own
-    return TestOutcome(report.nodeid, outcome, detail[:1000], location)
+    cause = root_cause(detail, report.nodeid) if outcome in ("failed", "inconclusive") else ""
+    return TestOutcome(report.nodeid, outcome, detail[:1000], location, cause)
 
 
 class RequirementSummary:
@@ -113,9 +136,30 @@ class RequirementSummary:
             if o.outcome in ("failed", "inconclusive")
         }
 
+    def root_causes(self) -> list[dict]:
+        """Failed and inconclusive tests grouped by cause, most tests first: one bug, one entry."""
+        groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for nodeid, o in self.by_test.items():
+            if o.outcome in ("failed", "inconclusive"):
+                groups[(o.outcome, o.cause)].append(nodeid)
+        ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+        return [{"outcome": outcome, "cause": cause, "tests": len(nodeids),
+                 "requirements": sorted({rid for n in nodeids for rid in self.ids_of[n]}), "example": nodeids[0]}
+                for (outcome, cause), nodeids in ranked]
+
+    def cause_lines(self) -> list[str]:
+        causes = self.root_causes()
+        if not causes:
+            return []
+        lines = ["", f"==== {len(causes)} root cause(s) of {sum(c['tests'] for c in causes)} failing tests ===="]
+        for n, c in enumerate(causes, 1):
+            lines.append(f"{n}. {c['outcome']}: {c['cause'] or '(no message)'}")
+            lines.append(f"   {c['tests']} tests under {', '.join(c['requirements'])}; e.g. {c['example']}")
+        return lines
+
     def table_lines(self, selection: str) -> list[str]:
         grouped = self.by_requirement()
-        lines = ["", f"==== requirement summary for {selection} ===="]
+        lines = self.cause_lines() + ["", f"==== requirement summary for {selection} ===="]
         counts: dict[str, int] = defaultdict(int)
         for rid, requirement in self.known.items():
             outcomes = grouped.get(rid, [])
@@ -151,5 +195,6 @@ class RequirementSummary:
             "store": selection,
             "status": self.overall(),
             "totals": {"requirements": dict(sorted(by_requirement.items())), "tests": dict(sorted(by_test.items()))},
+            "root_causes": self.root_causes(),
             "requirements": requirements,
         }

@@ -19,7 +19,20 @@ from typing import Protocol, runtime_checkable
 from reference.errors import UnsupportedError
 
 #: Capability profiles a store may declare in its handshake.  ``full`` means all of them.
-CAPABILITIES = ("reader", "writer", "compressor", "lifecycle", "failpoints")
+#: ``discovery`` is the part of ``reader`` a tool that only enumerates sessions offers: list and find.
+CAPABILITIES = ("reader", "discovery", "writer", "compressor", "lifecycle", "failpoints")
+
+#: What ``suite --profile`` accepts: one capability's tests (with what it includes), or all of them.
+PROFILES = ("discovery", "reader", "writer", "compressor", "lifecycle", "full")
+
+#: Areas of a home a store may declare it reads (``hello.scope``); a tool that ignores the archive
+#: declares ``("sessions",)`` and archive-only tests skip for it with that reason.
+SCOPES = ("sessions", "archived_sessions")
+
+
+def effective_capabilities(declared) -> frozenset[str]:
+    """The declared capabilities plus what they include (``reader`` includes ``discovery``)."""
+    return frozenset(declared) | ({"discovery"} if "reader" in declared else set())
 
 #: Narrower capabilities, for a store that cannot honour a whole profile byte for byte: each unlocks
 #: only the ops listed and no SPEC.md requirement is judged through it (the race harness uses it).
@@ -64,6 +77,7 @@ class Hello:
     capabilities: tuple[str, ...]
     failpoints: tuple[str, ...] = ()
     coordination: tuple[str, ...] = ()  # schemes of COORDINATION_SCHEMES the store follows
+    scope: tuple[str, ...] = SCOPES  # the areas of the home it reads
 
 
 @dataclass(frozen=True)

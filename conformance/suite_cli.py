@@ -10,6 +10,7 @@ from importlib.resources import files
 import pytest
 
 from .exit_codes import FAILED, INCONCLUSIVE, INTERRUPTED, PASSED, USAGE
+from .store_api import PROFILES
 
 #: pytest's own exit codes, mapped to the table of conformance.exit_codes.
 _FROM_PYTEST = {
@@ -94,8 +95,7 @@ def register(subparsers) -> None:
                     "property named inconclusive; each test carries one property named requirement per SPEC.md id.",
     )
     p.add_argument("--store", required=True, help="reference | reference:<scheme> | py:mod:factory | cmd:<command> | mutant:<name>")
-    p.add_argument("--profile", choices=("reader", "writer", "compressor", "lifecycle", "full"), default="full",
-                   help="run only the tests of this capability")
+    p.add_argument("--profile", choices=PROFILES, default="full", help="run only the tests of this capability")
     p.add_argument("--ledger", help="TOML file of expected failures")
     p.add_argument("--update-ledger", action="store_true", help="rewrite the ledger from this run")
     p.add_argument("--seed", type=int, default=None,

@@ -153,18 +153,23 @@ def _cmd_cleanup(args):
 
 
 def _cmd_demo_home(args):
-    from conformance.oracle import demo_home
+    from conformance.homegen import demo_home
 
     if os.path.isdir(args.dir) and os.listdir(args.dir) and not args.force:
         print(f"demo-home: {args.dir} is not empty (a real ~/.codex?); name an empty or new folder, "
               "or pass --force to add demo rollouts to it", file=sys.stderr)
         return USAGE
 
-    manifest = demo_home(args.dir, count=args.count, seed=args.seed)
+    fraction = 0.0 if args.nothing_compressed else 0.3
+    manifest = demo_home(args.dir, count=args.count, seed=args.seed, compressed_fraction=fraction)
+    if args.manifest:
+        manifest.write(args.manifest)
     cold = sum(1 for r in manifest.rollouts if r.old and not r.compressed)
     print(
         f"demo home at {manifest.home}: {len(manifest.rollouts)} rollouts "
-        f"({cold} cold and plain), {len(manifest.temps)} temps"
+        f"({cold} cold and plain, {sum(r.compressed for r in manifest.rollouts)} compressed, "
+        f"{sum(r.archived for r in manifest.rollouts)} archived), {len(manifest.temps)} temps, "
+        f"{sum(r.tokens['total_tokens'] for r in manifest.rollouts)} tokens in all"
     )
     return 0
 
@@ -184,6 +189,10 @@ def _register(subparsers) -> list[str]:
     p.add_argument("--count", type=int, default=300, help="how many rollouts to write")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (same seed, same home)")
     p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    p.add_argument("--nothing-compressed", action="store_true",
+                   help="write every rollout plain (default: 30%% of the cold ones are already .zst)")
+    p.add_argument("--manifest", metavar="FILE",
+                   help="write the ground truth (ids, markers, token counts, timestamps) here, outside the home")
     p.set_defaults(func=_cmd_demo_home, validate=lambda args: "" if args.count >= 1 else
                    f"--count {args.count}: a demo home needs at least one rollout")
 

@@ -73,6 +73,9 @@ def lines_of(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
         yield b"".join(pieces), False
 
 
+BLANK = b" \t\r"  # the bytes a blank line may hold (READ-007)
+
+
 def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON (RFC 8259)")
 
@@ -109,8 +112,8 @@ def count_lines(chunks: Iterator[bytes], sink: list[bytes] | None = None) -> Lin
             yield chunk
 
     for number, (line, complete) in enumerate(lines_of(tee())):
-        if not line.strip():
-            continue
+        if not line.strip(BLANK):
+            continue  # blank: counts in neither (READ-007); \x0b, \x0c and the like are not blank
         if complete and parse_line(line, number == 0) is not None:
             items += 1
         else:

@@ -27,7 +27,7 @@ from .home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
 from .naming import is_uuid
 
 PROTOCOL_VERSION = 1
-CAPABILITIES = ("reader", "writer", "compressor", "lifecycle", "failpoints")
+CAPABILITIES = ("reader", "discovery", "writer", "compressor", "lifecycle", "failpoints")
 
 
 def package_version() -> str:

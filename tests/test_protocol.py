@@ -178,7 +178,8 @@ def test_server_maps_every_failure_to_a_kind() -> None:
         {"id": 10, "op": "list", "archived": False},
     ])
     assert answers[0]["result"] == {"protocol": 1, "name": "canned", "version": "0",
-                                    "capabilities": ["reader"], "failpoints": [], "coordination": []}
+                                    "capabilities": ["reader"], "failpoints": [], "coordination": [],
+                                    "scope": ["sessions", "archived_sessions"]}
     kinds = [(a["id"], a["error"]["kind"]) for a in answers[1:] if not a["ok"]]
     assert kinds == [(None, "bad_request"), (2, "bad_request"), (3, "bad_request"), (4, "not_found"),
                      (6, "internal"), (7, "unsupported"), (8, "internal")]

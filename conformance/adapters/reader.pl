@@ -79,8 +79,8 @@ sub locate {
     my ($top) = split m{/}, $rel_folder;
     fail('invalid_name', 'rollouts live under sessions/ or archived_sessions/ of the home', $path)
         unless defined $top && ($top eq 'sessions' || $top eq 'archived_sessions');
-    fail('invalid_name', 'archived_sessions/ is flat: no rollout lives in its subfolders', $path)
-        if $top eq 'archived_sessions' && $rel_folder ne 'archived_sessions';    # NAME-004
+    fail('invalid_name', 'archived rollouts live directly in archived_sessions/, not in a subfolder', $path)
+        if $top eq 'archived_sessions' && $rel_folder ne 'archived_sessions';
     (my $logical = $file) =~ s/\.zst\z//;
     return ("$real/$logical", "$rel_folder/$logical", $top eq 'archived_sessions');
 }
@@ -96,9 +96,10 @@ sub slurp {
         fail('outside_home', 'refusing to follow a symlink', $rel) if $! == ELOOP;
         fail('io_error', "cannot open: $!", $rel);
     }
+    return undef unless -f $fh;    # a folder named like a rollout is not one (NAME-005)
     binmode $fh;
-    return undef if -d $fh;    # a folder named like a rollout is not one (NAME-005): not found
     my $data = '';
+    fail('corrupt', 'the .zst holds no zstd data frame (SPEC 4.4)', $rel) if $compressed && !has_data_frame($fh);
     if (!$compressed) {
         while (sysread($fh, my $chunk, 1 << 20)) { $data .= $chunk }
         return $data;
@@ -113,23 +114,26 @@ sub slurp {
     close $out;
     fail('io_error', 'zstd is not installed (install the zstd package)', $rel) if $? >> 8 == 127;
     fail('corrupt', 'the .zst does not decode (zstd exit status ' . ($? >> 8) . ')', $rel) if $?;
-    fail('corrupt', 'the .zst holds no data frame (only skippable frames)', $rel) unless has_data_frame($path);
     return $data;
 }
 
-# Whether a .zst holds a zstd data frame, walking past skippable frames (READ-013).
+# True when the frames of an open .zst include a data frame (skippable frames alone, or nothing, are
+# not a compressed rollout); leaves the handle at the start.
 sub has_data_frame {
-    my ($path) = @_;
-    sysopen(my $fh, $path, O_RDONLY | O_NOFOLLOW) or return 1;    # gone since: the decode spoke already
-    binmode $fh;
+    my ($fh) = @_;
     my $offset = 0;
-    while (sysseek($fh, $offset, 0) && sysread($fh, my $header, 8) >= 4) {
-        my $magic = unpack('V', $header);
-        return 1 if $magic == 0xFD2FB528;
-        return 1 if ($magic & 0xFFFFFFF0) != 0x184D2A50 || length($header) < 8;    # zstd judged the rest
-        $offset += 8 + unpack('V', substr($header, 4, 4));
+    my $found = 0;
+    while (sysseek($fh, $offset, 0) && sysread($fh, my $head, 8) >= 4) {
+        my $magic = unpack('V', substr($head, 0, 4));
+        if (($magic & 0xFFFFFFF0) == 0x184D2A50 && length $head == 8) {
+            $offset += 8 + unpack('V', substr($head, 4, 4));
+            next;
+        }
+        $found = 1;    # a data frame (or junk, which zstd itself will call corrupt)
+        last;
     }
-    return 0;
+    sysseek($fh, 0, 0);
+    return $found;
 }
 
 # (content, representation, absolute physical path): plain wins, .zst is the fallback, retried.
@@ -175,14 +179,14 @@ sub scan {
     my $area = "$home/" . ($archived ? 'archived_sessions' : 'sessions');
     return () unless -d $area && !-l $area;
     # GNU find reports nanosecond mtimes and never follows symlinks; NUL-separated for odd names.
-    # archived_sessions/ is flat: files in its subfolders are not rollouts (NAME-004)
+    # archived_sessions/ is flat: its subfolders hold no rollouts (NAME-004).
     open(my $find, '-|', 'find', $area, ($archived ? ('-maxdepth', '1') : ()), '-type', 'f', '-printf', '%T@ %p\0')
         or fail('io_error', "cannot run find: $!", undef);
     my (%files, @entries);
     { local $/ = "\0"; while (my $record = <$find>) { chomp $record; my ($t, $p) = split / /, $record, 2; $files{$p} = $t } }
     close $find;
     # find exits non-zero when it could not read a folder: never a partial listing (ERR-012)
-    fail('io_error', "could not read every folder under $area (find exit status " . ($? >> 8) . ')', $area) if $?;
+    fail('io_error', "could not read every folder under $area (find exit status " . ($? >> 8) . ')', undef) if $?;
     for my $physical (sort keys %files) {
         my ($folder, $file) = $physical =~ m{\A(.*)/([^/]*)\z};
         my ($timestamp, $id) = parse_name($file) or next;

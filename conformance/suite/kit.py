@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import oracle
+from conformance import homegen, oracle
 from conformance.protocol_client import Inconclusive
 from conformance.selection import open_store, serve_command
 from race_harness.controller import Controller, Held, Hit
@@ -70,6 +70,11 @@ def make_rollout(
     else:
         oracle.write_plain(home, rel, data, mode, mtime_ns)
     return Rollout(rel, ident, data)
+
+
+def realistic_home(home: Path, count: int = 40) -> homegen.HomeManifest:
+    """Weeks of realistic sessions, active and archived, half the cold ones compressed (``homegen``)."""
+    return homegen.realistic_home(home, count, seed=11, compressed_fraction=0.5, max_size=12 * 1024)
 
 
 def compress_behind_the_store(home: Path, rel: str) -> None:

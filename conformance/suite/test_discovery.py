@@ -25,16 +25,20 @@ _BASE = datetime(2025, 1, 3, 12, 0, 0, tzinfo=timezone.utc)
 ALL_CASES = [case.name for case in fixtures.cases()]
 
 
+@pytest.mark.discovery
 @pytest.mark.req("DISC-001", "DISC-002", "SEC-004")
 @pytest.mark.parametrize("case_name", ALL_CASES)
-def test_listing_matches_the_corpus(store, home, case_name):
+def test_listing_matches_the_corpus(store, home, case_name, store_scope):
     """Every corpus case: list reports exactly the expected logical rollouts (temps, hidden .zst
-    siblings and symlinks excluded) and find gives the expected physical path for each id."""
+    siblings and symlinks excluded) and find gives the expected physical path for each id,
+    in the areas of the home the store declared it reads."""
     case = fixtures.install(case_name, home)
-    listed = sorted(_paths(store.list()) + _paths(store.list(archived=True)))
-    assert listed == sorted(case.expected["listed"])
+    listed = _paths(store.list()) + (_paths(store.list(archived=True)) if "archived_sessions" in store_scope else [])
+    assert sorted(listed) == sorted(p for p in case.expected["listed"] if p.split("/", 1)[0] in store_scope)
     for ident, physical in case.expected["lookup"].items():
         entry = store.find(ident)
+        if physical is not None and physical.split("/", 1)[0] not in store_scope:
+            physical = None  # outside the declared scope: not found
         if physical is None:
             assert entry is None, f"find({ident}) reported {entry}"
         else:
@@ -43,9 +47,26 @@ def test_listing_matches_the_corpus(store, home, case_name):
             assert entry.path == oracle.logical_of(physical)
 
 
+@pytest.mark.discovery
+@pytest.mark.req("DISC-001", "DISC-003", "DISC-005")
+def test_realistic_home_lists_and_finds_every_session(store, home, store_scope):
+    """Weeks of sessions, half the cold ones compressed: one entry per session in its area, each found by id."""
+    manifest = kit.realistic_home(home)
+    expected = {r.logical: r for r in manifest.rollouts if r.logical.split("/", 1)[0] in store_scope}
+    entries = store.list() + (store.list(archived=True) if "archived_sessions" in store_scope else [])
+    assert sorted(e.path for e in entries) == sorted(expected)
+    for entry in entries:
+        truth = expected[entry.path]
+        assert (entry.id, entry.archived, entry.representation) == (truth.id, truth.archived,
+                                                                   "zst" if truth.compressed else "plain")
+    for truth in expected.values():
+        assert store.find(truth.id).path == truth.logical
+
+
 # --- DISC-001 -----------------------------------------------------------------------------------
 
 
+@pytest.mark.discovery
 @pytest.mark.req("DISC-001")
 @pytest.mark.parametrize("case_name", ["both_equal", "both_diverged", "both_stale_zst"])
 def test_zst_hidden_when_plain_sibling_exists(store, home, case_name):
@@ -59,6 +80,8 @@ def test_zst_hidden_when_plain_sibling_exists(store, home, case_name):
     assert entry.mtime_ns == os.stat(home / rel).st_mtime_ns
 
 
+@pytest.mark.discovery
+@pytest.mark.archived_sessions
 @pytest.mark.req("DISC-001")
 def test_hidden_sibling_in_archive(store, home):
     """The same rule in archived_sessions/."""
@@ -112,6 +135,8 @@ def test_temps_and_unparsable_names_are_never_reported(store, home):
 # --- DISC-003 -----------------------------------------------------------------------------------
 
 
+@pytest.mark.discovery
+@pytest.mark.archived_sessions
 @pytest.mark.req("DISC-003")
 def test_entry_fields_and_area_split(store, home):
     """Each entry's fields, and list(archived) reports exactly one area."""
@@ -141,6 +166,7 @@ def test_entry_fields_and_area_split(store, home):
         assert e.path.startswith("archived_sessions/") and e.archived
 
 
+@pytest.mark.archived_sessions
 @pytest.mark.req("DISC-003", "DISC-006")
 def test_search_splits_areas(store, home):
     """search(archived=False) sees only sessions/, search(archived=True) only archived_sessions/."""
@@ -154,6 +180,7 @@ def test_search_splits_areas(store, home):
     assert _hits(store.search("needle-archived-9", archived=True)) == [(archived.rel, 3)]
 
 
+@pytest.mark.discovery
 @pytest.mark.req("DISC-003", "DISC-005")
 def test_uppercase_uuid_in_file_name(store, home):
     """The id is the UUID from the file name; it is found by either case."""
@@ -169,6 +196,7 @@ def test_uppercase_uuid_in_file_name(store, home):
 # --- DISC-004 -----------------------------------------------------------------------------------
 
 
+@pytest.mark.discovery
 @pytest.mark.req("DISC-004")
 def test_list_sorted_newest_first_then_path(store, home):
     """Newest first by the selected representation's mtime_ns; equal mtimes by logical path."""
@@ -183,6 +211,7 @@ def test_list_sorted_newest_first_then_path(store, home):
     assert got == want
 
 
+@pytest.mark.discovery
 @pytest.mark.req("DISC-004")
 def test_sort_uses_selected_representation_mtime(store, home):
     """A hidden .zst's mtime does not count: the plain file's mtime orders the entry."""
@@ -197,6 +226,7 @@ def test_sort_uses_selected_representation_mtime(store, home):
 # --- DISC-005 -----------------------------------------------------------------------------------
 
 
+@pytest.mark.discovery
 @pytest.mark.req("DISC-005")
 def test_find_compressed_returns_zst(store, home):
     """Upstream case 23: lookup by uuid finds a compressed rollout; physical_path is the .zst."""
@@ -212,18 +242,22 @@ def test_find_compressed_returns_zst(store, home):
 @pytest.mark.parametrize("query", ["not-a-uuid", "", "../../etc/passwd", "a/b", "..",
                                    "f385a069fe7d52a7b90ca664ebae96f6", "{f385a069-fe7d-52a7-b90c-a664ebae96f6}",
                                    "f385a069-fe7d-52a7-b90c-a664ebae96f6x", "f385a069-fe7d-52a7-b90c"])
+@pytest.mark.discovery
 def test_find_non_uuid_returns_none(store, home, query):
     """Upstream case 23: a non-uuid returns nothing (None, not an error), even a near-miss of a real id."""
     fixtures.install("compressed_rollout", home)
     assert store.find(query) is None
 
 
+@pytest.mark.discovery
 @pytest.mark.req("DISC-005")
 def test_find_unknown_uuid_returns_none(store, home):
     kit.make_rollout(home)
     assert store.find(str(uuidlib.uuid4())) is None
 
 
+@pytest.mark.discovery
+@pytest.mark.archived_sessions
 @pytest.mark.req("DISC-005")
 def test_find_prefers_sessions_over_archive(store, home):
     """The same id in both areas: find returns the active one; archived ids are found too."""

@@ -8,7 +8,7 @@ from conformance.protocol import OPS
 
 
 def hook(op, request, count):
-    if OPS.get(op) in (None, "reader"):
+    if OPS.get(op) in (None, "reader", "discovery"):
         return None
     return json.dumps({"id": request.get("id"), "ok": False, "error": {
         "kind": "unsupported", "message": f"{op} is not implemented", "path": None}}).encode()
