@@ -229,7 +229,7 @@ my %handlers = (
         my ($items, $errors, $number) = (0, 0, 0);
         for my $line (lines_of($data)) {
             my $first = $number++ == 0;
-            next unless $line->[0] =~ /[^ \t\n\r\f\x0B]/;
+            next unless $line->[0] =~ /[^ \t\r]/;    # blank: spaces, tabs and CR only (READ-007)
             if ($line->[1] && parse_line($line->[0], $first)) { $items++ } else { $errors++ }
         }
         return { content_b64 => encode_base64($data, ''), items => $items, parse_errors => $errors,
