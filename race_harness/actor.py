@@ -187,6 +187,8 @@ class Executor:
                     "conflicts": list(report.conflicts)}
         if kind == "list":
             return {"count": len(store.list(op.archived))}
+        if kind == "search":  # the record ids of one rollout: every line a writer wrote carries its id
+            return {"hits": len(store.search(op.rollout))}
         if kind == "find":
             entry = store.find(op.rollout)
             return entry.physical_path if entry else None
