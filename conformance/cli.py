@@ -13,6 +13,7 @@ from race_harness import interop_cli
 from . import check_cli, diff_cli, selftest, serve_cli, suite_cli, views_cli
 from .codex import cli as codex_cli
 from .reader_check import cli as reader_check_cli
+from .cli_contract import apply_contract, run_with_contract
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _areas():
         module.register(subparsers)
-    return parser
+    return apply_contract(parser, subparsers)
 
 
 def _areas():
@@ -32,8 +33,7 @@ def _areas():
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return reference_cli.run_command(args.func, args)
+    return run_with_contract(build_parser(), argv, lambda args: args.func(args))
 
 
 if __name__ == "__main__":

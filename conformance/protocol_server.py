@@ -87,6 +87,8 @@ class _Session:
         except ProtocolError as exc:
             log.error("store result for %s does not fit the protocol: %s", op, exc)
             return failure(request_id, "internal", f"the store returned a result the protocol cannot carry: {exc}")
+        except Inconclusive:
+            raise  # the served store is itself a program that broke: this program breaks too, never "internal"
         except Exception as exc:  # a bug in the store: report it, keep serving
             log.exception("store raised during %s", op)
             return failure(request_id, "internal", f"{type(exc).__name__}: {exc}")

@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .home import Home, Location
 from .naming import SUFFIX, ZST_SUFFIX, is_temp, logical_name, parse_name
-from .errors import InvalidNameError
+from .errors import InvalidNameError, IoError, StoreError, from_os_error
+
+# None: what cannot be read raises (the store API, ERR-012); a list: it is noted there and the
+# operation carries on (the reference CLI, which prints each one and exits 5).
+_unreadable: ContextVar[list[str] | None] = ContextVar("unreadable", default=None)
+
+
+@contextmanager
+def collecting_unreadable() -> Iterator[list[str]]:
+    """Inside, unreadable folders, files and corrupt `.zst` are listed in the yielded list, not raised."""
+    found: list[str] = []
+    token = _unreadable.set(found)
+    try:
+        yield found
+    finally:
+        _unreadable.reset(token)
+
+
+def unreadable(error: StoreError, fatal: bool = True) -> None:
+    """Report what could not be read: note it when collecting, else raise ``error`` if ``fatal``."""
+    found = _unreadable.get()
+    if found is not None:
+        found.append(f"[{error.kind}] {error}")
+    elif fatal:
+        raise error
 
 
 @dataclass(frozen=True)
@@ -22,10 +49,19 @@ class Found:
     mtime_ns: int
 
 
-def _walk(top: str, flat: bool = False) -> Iterator[tuple[str, list[str]]]:
-    """Folders and their files; ``flat``: ``top`` alone (archived_sessions/ has no subfolders, NAME-004)."""
+def _folder_error(exc: OSError) -> None:
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return  # an area that does not exist lists empty; a folder removed mid-walk is gone
+    reason = f"{errno.errorcode.get(exc.errno or 0, 'E?')}: {exc.strerror or exc}"
+    # the error concerns no rollout, so its path is null (ERR-011); the message names the folder
+    unreadable(IoError(f"{reason}: cannot list folder {exc.filename}", path=None))
+
+
+def walk(top: str, flat: bool = False) -> Iterator[tuple[str, list[str]]]:
+    """(folder, file names) under ``top``; ``flat``: ``top`` alone (archived_sessions/ has no
+    subfolders, NAME-004). A folder that cannot be listed is never silently skipped (ERR-012)."""
     # followlinks=False: a symlinked folder inside sessions/ could lead anywhere (SEC).
-    for folder, dirs, files in os.walk(top, followlinks=False):
+    for folder, dirs, files in os.walk(top, followlinks=False, onerror=_folder_error):
         yield folder, files
         if flat:
             dirs.clear()
@@ -35,7 +71,7 @@ def scan(home: Home, archived: bool | None = None) -> Iterator[Found]:
     """Every logical rollout under the active and/or archived area, in no particular order."""
     areas = [False, True] if archived is None else [archived]
     for in_archive in areas:
-        for folder, files in _walk(home.area(in_archive), flat=in_archive):
+        for folder, files in walk(home.area(in_archive), flat=in_archive):
             names = set(files)
             for file_name in files:
                 if is_temp(file_name) or not (
@@ -54,6 +90,9 @@ def scan(home: Home, archived: bool | None = None) -> Iterator[Found]:
                     st = os.stat(physical, follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # vanished mid-transition; its other representation is seen instead
+                except OSError as exc:
+                    unreadable(from_os_error(exc, home.rel(os.path.join(folder, logical_name(file_name)))))
+                    continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
                 plain = os.path.join(folder, logical_name(file_name))
@@ -78,7 +117,7 @@ def find_by_id(home: Home, rollout_id: str) -> Found | None:
 def scan_pairs(home: Home) -> Iterator[Location]:
     """Rollouts that currently have both a plain and a `.zst` representation."""
     for in_archive in (False, True):
-        for folder, files in _walk(home.area(in_archive), flat=in_archive):
+        for folder, files in walk(home.area(in_archive), flat=in_archive):
             names = set(files)
             for file_name in files:
                 if not file_name.endswith(SUFFIX) or file_name + ZST_SUFFIX not in names:

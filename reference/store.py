@@ -21,7 +21,7 @@ from . import appending, failpoints, lifecycle, reading, worker
 from .appending import Materializer
 from .compression import Compressor
 from .coordination import SCHEME_CLASSES, CodexThreadLocks, Coordination, InodeFlock, Scheme
-from .discovery import Found, find_by_id, list_rollouts
+from .discovery import Found, find_by_id, list_rollouts, unreadable
 from .errors import BadRequestError, NotFoundError, StoreError, from_os_error
 from .home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
 from .naming import is_uuid
@@ -174,15 +174,18 @@ class ReferenceStore(metaclass=_TypedErrors):
                 opened = reading.open_selected(found.location)
             except NotFoundError:
                 continue  # deleted since the listing
+            except StoreError as exc:
+                unreadable(exc)  # ERR-012: a rollout not searched is never a silent "no hit"
+                continue
             try:
                 lines = reading.lines_of(reading.byte_chunks(opened))
-                for number, (line, _complete) in enumerate(lines, start=1):
-                    if needle in line:
-                        hits.append(SearchHit(found.location.rel, number))
-            except StoreError:
-                continue  # a corrupt rollout is not a search result; read reports it
+                found_here = [number for number, (line, _complete) in enumerate(lines, start=1) if needle in line]
+            except StoreError as exc:
+                unreadable(exc)
+                continue
             finally:
                 os.close(opened.fd)
+            hits.extend(SearchHit(found.location.rel, number) for number in found_here)
         return hits
 
     # -- writer --------------------------------------------------------------------------
