@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 from . import interrupts
-from .exit_codes import INTERRUPTED, TABLE, USAGE, usage_error
+from .exit_codes import INTERRUPTED, TABLE, usage_error
 
 #: Attributes that name a file a command will write: checked to be writable before the run.
 OUTPUT_ATTRIBUTES = ("report", "junitxml", "save_regression", "html", "markdown", "json")

@@ -86,7 +86,7 @@ def test_search_names_a_corrupt_zst_instead_of_skipping_it(tmp_path):
     zst.write_bytes(b"\x28\xb5\x2f\xfd garbage")
     done = cli("search", "--home", str(home), "e")
     assert done.returncode == exit_codes.UNREADABLE, done.stderr
-    assert f"warning: could not read [corrupt]" in done.stderr and str(zst) in done.stderr
+    assert "warning: could not read [corrupt]" in done.stderr and str(zst) in done.stderr
     assert done.stdout.strip(), "the readable rollouts' hits are still printed"
 
 
