@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from .cli_contract import apply_contract, run_with_contract
+
 #: The module that registers each subcommand.  Only the module of the command being run is
 #: imported, so a hot command (``serve``, ``read``, ``compress``, ...) never pays for pytest,
 #: hypothesis, jsonschema or the race harness; ``tests/test_cli_imports.py`` fails when a
@@ -38,16 +40,14 @@ def build_parser(modules: list[str] | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in dict.fromkeys(modules or COMMANDS.values()):
         importlib.import_module(name).register(subparsers)
-    return parser
+    return apply_contract(parser, subparsers)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command_module = COMMANDS.get(argv[0]) if argv else None
-    args = build_parser([command_module] if command_module else None).parse_args(argv)
-    from reference.cli import run_command
-
-    return run_command(args.func, args)
+    return run_with_contract(build_parser([command_module] if command_module else None), argv,
+                             lambda args: args.func(args))
 
 
 if __name__ == "__main__":

@@ -123,12 +123,21 @@ def compacted_line(summary: str, ts: str = _TS) -> bytes:
     return line("compacted", {"message": summary}, ts)
 
 
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
 def _is_object(raw: bytes) -> bool:
     # Decode strictly first: json.loads(bytes) would also accept UTF-16/32 and a BOM on any line.
     try:
-        return isinstance(json.loads(raw.decode("utf-8")), dict)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+        return isinstance(json.loads(raw.decode("utf-8"), parse_constant=_reject_constant), dict)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return False
+
+
+def _blank(raw: bytes) -> bool:
+    """Empty, or spaces, tabs and carriage returns only: counts in neither (READ-007)."""
+    return not raw.strip(b" \t\r")
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -145,8 +154,8 @@ def whole_json_lines(data: bytes) -> bool:
 def line_counts(data: bytes) -> tuple[int, int]:
     """``(items, parse_errors)`` under the reading rule: BOM skipped, empty lines ignored, torn tail an error."""
     *complete, tail = _lines(data)
-    verdicts = [_is_object(raw) for raw in complete if raw]
-    return verdicts.count(True), verdicts.count(False) + (tail != b"")  # a torn tail never counts as an item
+    verdicts = [_is_object(raw) for raw in complete if not _blank(raw)]
+    return verdicts.count(True), verdicts.count(False) + (not _blank(tail))  # a torn tail is never an item
 
 
 # --- writers ------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from .ledger import Ledger, LedgerError
 from .protocol import STRICT_ENV
 from .protocol_client import Inconclusive
 from .report import RequirementSummary
+from .report_json import build_report, now
 from .selection import SelectionError, describe, open_store
 from .store_api import PROFILES, UndeclaredCapabilityError, effective_capabilities
 
@@ -74,7 +74,7 @@ class _State:
         self.ledger = ledger
         self.summary = RequirementSummary(requirements.load())
         self._hello = None
-        self.started = _now()
+        self.started = now()
 
     def hello(self):
         """The store's handshake, asked once per process; Inconclusive propagates to the test."""
@@ -91,20 +91,6 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _handshake(state: _State) -> dict:
-    """The store's hello for the report (who was tested), or why it could not be had."""
-    try:
-        hello = state.hello()
-    except Exception as exc:  # noqa: BLE001 - a store that cannot say hello still gets its report
-        return {"error": f"{type(exc).__name__}: {exc}"}
-    return {"name": hello.name, "version": hello.version, "protocol": hello.protocol,
-            "capabilities": list(hello.capabilities), "coordination": list(hello.coordination)}
 
 
 def required_capabilities(item) -> set[str]:
@@ -137,7 +123,8 @@ def pytest_collection_modifyitems(config, items):
         unknown = [rid for rid in ids if rid not in known]
         if unknown:
             raise pytest.UsageError(f"{item.nodeid} names unknown requirement ids {unknown}; see SPEC.md")
-        item.user_properties.append(("requirements", ids))
+        # one plain-string property per id: JUnit XML shows each as <property name="requirement" value="ID"/>
+        item.user_properties.extend(("requirement", rid) for rid in ids)
         needing = config.getoption("--needing")
         if needing and needing not in required_capabilities(item):
             drop.append(item)
@@ -176,9 +163,15 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1], f"Skipped: {call.excinfo.value}")
     elif call.excinfo is not None and call.excinfo.errisinstance(Inconclusive):
-        # A store that could not be asked is not a pass and not a spec failure: say which.
-        report.user_properties.append(("inconclusive", str(call.excinfo.value)))
-        report.longrepr = f"INCONCLUSIVE: {call.excinfo.value}"
+        # A store that could not be asked is not a pass and not a spec failure: JUnit shows it as
+        # skipped with the reason, plus an "inconclusive" property; the suite's exit code is 3.
+        reason = str(call.excinfo.value)
+        report.user_properties.append(("inconclusive", reason))
+        item.user_properties.append(("inconclusive", reason))  # JUnit XML takes the item's properties
+        path, line, _ = item.location
+        report.outcome = "skipped"
+        report.longrepr = (path, (line or 0) + 1, f"INCONCLUSIVE: {reason}")
+        return report
     if state.ledger is not None:
         _apply_ledger(state.ledger, item, report)
     return report
@@ -199,6 +192,15 @@ def _apply_ledger(ledger: Ledger, item, report) -> None:
         report.longrepr = f"{item.nodeid} is listed in the ledger but was skipped; a ledger must not hide tests"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """An inconclusive test is never a pass: plain ``pytest`` exits 1 (``suite`` maps it to 3)."""
+    if hasattr(session.config, "workerinput") or _STATE not in session.config.stash:
+        return
+    if exitstatus == pytest.ExitCode.OK and session.config.stash[_STATE].summary.overall() == "inconclusive":
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = config.stash[_STATE]
     if hasattr(config, "workerinput"):
@@ -208,11 +210,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line(f"seed {config.getoption('--seed')} (the same store and --seed give the same verdicts)")
     path = config.getoption("--conformance-report")
     if path:
-        report = {"kind": "suite", **state.summary.as_json(state.selection), "profile": config.getoption("--profile"),
-                  "seed": config.getoption("--seed"), "started": state.started, "finished": _now(),
-                  "handshake": _handshake(state)}
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        report = build_report(state.summary.as_json(state.selection), state.hello, started=state.started,
+                              profile=config.getoption("--profile"), interrupted=interrupted,
+                              seed=config.getoption("--seed"))
         Path(path).write_text(json.dumps(report, indent=2) + "\n")
-        terminalreporter.write_line(f"JSON report written to {path}")
+        terminalreporter.write_line(f"JSON report written to {path}" + (" (interrupted: partial)" if interrupted else ""))
     if config.getoption("--update-ledger"):
         ledger_path = config.getoption("--ledger") or "conformance-ledger.toml"
         Ledger(state.summary.failures()).dump(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .requirements import Requirement
 
@@ -12,12 +13,37 @@ from .requirements import Requirement
 _SEVERITY = ("failed", "inconclusive", "expected_failure", "passed", "skipped")
 
 
+#: The folder holding the installed packages: report paths are relative to it.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 @dataclass(frozen=True)
 class TestOutcome:
     nodeid: str
     outcome: str  # one of _SEVERITY
-    detail: str
+    detail: str  # what happened in words: the failure's message, the skip or inconclusive reason
+    location: str = ""  # file:line relative to the project where it happened ("" when unknown)
     cause: str = ""  # failed or inconclusive: the exception and message, ids, paths and numbers normalized
+
+
+def requirement_ids(report) -> list[str]:
+    """The SPEC.md ids a test report carries (one ``requirement`` user property per id)."""
+    return [value for name, value in report.user_properties if name == "requirement"]
+
+
+def project_relative(path: str) -> str:
+    """``path`` relative to the project when it lies inside it, else unchanged."""
+    absolute = os.path.abspath(path)
+    return os.path.relpath(absolute, PROJECT_ROOT) if absolute.startswith(PROJECT_ROOT + os.sep) else path
+
+
+def _failure(report) -> tuple[str, str]:
+    """(message, location) of a failed report: the assertion's own words, not only where it broke."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message.strip(), f"{project_relative(crash.path)}:{crash.lineno}"
+    lines = str(report.longrepr or "").strip().splitlines()
+    return (lines[-1] if lines else ""), ""
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -42,14 +68,12 @@ def root_cause(message: str, nodeid: str = "") -> str:
 
 def _outcome_of(report) -> TestOutcome | None:
     props = dict(report.user_properties)
-    detail = ""
+    detail = location = ""
     if "inconclusive" in props:
         outcome, detail = "inconclusive", props["inconclusive"]
     elif report.failed:
         outcome = "failed"
-        # the assertion's own message says what broke; the last longrepr line only says where
-        crash = getattr(report.longrepr, "reprcrash", None)
-        detail = crash.message if crash else str(report.longrepr).strip().splitlines()[-1] if report.longrepr else ""
+        detail, location = _failure(report)
     elif report.skipped and getattr(report, "wasxfail", None):
         outcome, detail = "expected_failure", report.wasxfail
     elif report.skipped:
@@ -62,7 +86,7 @@ def _outcome_of(report) -> TestOutcome | None:
     else:
         return None  # a passing setup or teardown says nothing on its own
     cause = root_cause(detail, report.nodeid) if outcome in ("failed", "inconclusive") else ""
-    return TestOutcome(report.nodeid, outcome, detail[:300], cause)
+    return TestOutcome(report.nodeid, outcome, detail[:1000], location, cause)
 
 
 class RequirementSummary:
@@ -75,7 +99,7 @@ class RequirementSummary:
 
     def add(self, report) -> None:
         props = dict(report.user_properties)
-        ids = props.get("requirements")
+        ids = requirement_ids(report)
         if not ids:
             return
         outcome = _outcome_of(report)
@@ -90,10 +114,15 @@ class RequirementSummary:
 
     def by_requirement(self) -> dict[str, list[TestOutcome]]:
         grouped: dict[str, list[TestOutcome]] = defaultdict(list)
-        for nodeid, outcome in self.by_test.items():
+        for nodeid, outcome in sorted(self.by_test.items()):  # stable order, whatever order workers finished
             for rid in self.ids_of[nodeid]:
                 grouped[rid].append(outcome)
         return grouped
+
+    def overall(self) -> str:
+        """``failed`` if any test failed, else ``inconclusive`` if any was, else ``passed``."""
+        outcomes = {o.outcome for o in self.by_test.values()}
+        return "failed" if "failed" in outcomes else "inconclusive" if "inconclusive" in outcomes else "passed"
 
     def status(self, outcomes: list[TestOutcome]) -> str:
         if not outcomes:
@@ -145,17 +174,27 @@ class RequirementSummary:
         return lines
 
     def as_json(self, selection: str) -> dict:
+        """The verdict part of the JSON report (conformance/schemas/report.schema.json)."""
         grouped = self.by_requirement()
+        requirements = {
+            rid: {
+                "level": req.level,
+                "capability": req.capability,
+                "status": self.status(grouped.get(rid, [])),
+                "tests": [asdict(o) for o in grouped.get(rid, [])],
+            }
+            for rid, req in self.known.items()
+        }
+        by_requirement: dict[str, int] = defaultdict(int)
+        for entry in requirements.values():
+            by_requirement[entry["status"]] += 1
+        by_test: dict[str, int] = defaultdict(int)
+        for outcome in self.by_test.values():
+            by_test[outcome.outcome] += 1
         return {
             "store": selection,
+            "status": self.overall(),
+            "totals": {"requirements": dict(sorted(by_requirement.items())), "tests": dict(sorted(by_test.items()))},
             "root_causes": self.root_causes(),
-            "requirements": {
-                rid: {
-                    "level": req.level,
-                    "capability": req.capability,
-                    "status": self.status(grouped.get(rid, [])),
-                    "tests": [o.__dict__ for o in grouped.get(rid, [])],
-                }
-                for rid, req in self.known.items()
-            },
+            "requirements": requirements,
         }

@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .report import requirement_ids
+
 REFERENCE = "reference"
 SUITE_TIMEOUT = 1800.0
 SCENARIO_TIMEOUT = 300.0
@@ -69,12 +71,19 @@ class _Timing:
         self.path = path
         self.start = time.monotonic()
         self.first: dict[str, dict] = {}
+        self.session = None
+
+    def pytest_sessionstart(self, session):
+        self.session = session
 
     def pytest_runtest_logreport(self, report):
-        if not report.failed:
+        if not report.failed and "inconclusive" not in dict(report.user_properties):
             return
-        ids = dict(report.user_properties).get("requirements") or []
+        ids = requirement_ids(report)
         inconclusive = "inconclusive" in dict(report.user_properties)
+        if inconclusive and self.session is not None and self.session.config.getoption("maxfail") == 1:
+            # -x stops at the first failure; an inconclusive test (JUnit-skipped) is just as final here
+            self.session.shouldstop = f"inconclusive: {report.nodeid}"
         for rid in ids:
             self.first.setdefault(rid, {
                 "seconds": round(time.monotonic() - self.start, 3),
@@ -351,7 +360,10 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
+    from conformance import interrupts
     from conformance.mutants import MUTANTS
+
+    interrupts.stop_children_at_once()  # each suite run is judged whole; a cut one is simply not judged
 
     unknown = [n for n in args.only or [] if n not in MUTANTS]
     if unknown:
@@ -395,7 +407,19 @@ def _add_selftest_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="suite runs at once (default: cores)")
     p.add_argument("--report", metavar="FILE", help="write the table as JSON here")
     p.add_argument("--keep", metavar="DIR", help="keep each run's pytest log and JSON report in DIR/last")
-    p.set_defaults(func=_cmd_selftest)
+    p.set_defaults(func=_cmd_selftest, validate=_selftest_problem)
+
+
+def _selftest_problem(args: argparse.Namespace) -> str:
+    """The usage problem of a selftest command line, found before any suite runs, or ""."""
+    from conformance.mutants import MUTANTS
+
+    if args.jobs < 1:
+        return f"--jobs {args.jobs}: at least one suite must run at a time"
+    unknown = [n for n in args.only or [] if n not in MUTANTS]
+    if unknown:
+        return f"unknown mutants {unknown}; see `rollout-conformance mutants`"
+    return ""
 
 
 def register(subparsers) -> None:

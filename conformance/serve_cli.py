@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from conformance.exit_codes import INCONCLUSIVE
+from conformance.protocol_client import Inconclusive
 from conformance.protocol import encode_result
 from conformance.protocol_server import serve
 from conformance.selection import FORMS, SelectionError, open_store
@@ -65,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
     if args.declare:
         store = _Narrowed(store, tuple(c.strip() for c in args.declare.split(",") if c.strip()))
     with protocol_out:
-        serve(store, sys.stdin.buffer, protocol_out)
+        try:
+            serve(store, sys.stdin.buffer, protocol_out)
+        except Inconclusive as exc:
+            print(f"serve: the served store broke at protocol level: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return INCONCLUSIVE
     return 0
 
 

@@ -20,8 +20,8 @@ def register(subparsers) -> None:
         description="A requirement x store matrix from the JSON files of `suite --report FILE`. Without --html or "
                     "--markdown, the Markdown goes to stdout.")
     p.add_argument("reports", nargs="+", metavar="REPORT.json")
-    p.add_argument("--html", metavar="OUT.html")
-    p.add_argument("--markdown", metavar="OUT.md")
+    p.add_argument("--html", metavar="OUT.html", help="write the page as self-contained HTML here")
+    p.add_argument("--markdown", metavar="OUT.md", help="write the table as Markdown here")
     p.add_argument("--screenshot", metavar="OUT.png",
                    help="also a PNG of the HTML page showing only requirements some store did not pass "
                         "(the page opened as OUT.html#differences; headless chromium)")

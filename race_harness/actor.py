@@ -159,6 +159,8 @@ class Executor:
         kind = op.kind
         if kind == "age":
             return self._age(op)
+        if kind == "create" and store is None:
+            return self._create_on_disk(op.path, lines)
         if kind == "create":
             return store.create(op.path, lines)
         if kind == "append":
@@ -187,6 +189,8 @@ class Executor:
                     "conflicts": list(report.conflicts)}
         if kind == "list":
             return {"count": len(store.list(op.archived))}
+        if kind == "search":  # the record ids of one rollout: every line a writer wrote carries its id
+            return {"hits": len(store.search(op.rollout))}
         if kind == "find":
             entry = store.find(op.rollout)
             return entry.physical_path if entry else None
@@ -197,6 +201,17 @@ class Executor:
         if kind == "delete":
             return store.delete(op.path)
         raise ValueError(f"unknown operation {kind!r}")
+
+    def _create_on_disk(self, path: str, lines: list[str]) -> str:
+        """The harness creates a seed rollout itself (exclusively, 0600) for a store without ``create``."""
+        full = os.path.join(self.home, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, "".join(line + "\n" for line in lines).encode())
+        finally:
+            os.close(fd)
+        return path
 
     def _age(self, op: Op) -> str:
         """Back-date the plain file (the idle-week case, R12); the outcome says what was there."""

@@ -38,6 +38,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
@@ -85,8 +86,15 @@ def _writer(rng: random.Random, rollouts: list[tuple[str, str]], config: Campaig
         return config.big_line if config.big_line and rng.random() < 0.05 else rng.choice(config.line_sizes)
 
     def next_ops() -> list[Op]:
-        rollout, path = rng.choice(rollouts)
         roll = rng.random()
+        if roll < 0.04:
+            # A new session. Writers draw its name from a small pool shared by the campaign, so two
+            # of them sometimes create the same rollout at once: exactly one may win (APPEND-006).
+            rollout = str(uuid.UUID(int=random.Random(f"{config.seed}:new:{rng.randrange(8)}").getrandbits(128),
+                                    version=4))
+            return [Op("create", f"sessions/2025/01/04/rollout-2025-01-04T09-00-00-{rollout}.jsonl", rollout,
+                       rng.randint(1, 2), size())]
+        rollout, path = rng.choice(rollouts)
         if roll < 0.45:
             return [Op("append", path, rollout, rng.randint(1, 3), size())]
         if roll < 0.85:
@@ -115,7 +123,9 @@ def _reader(rng: random.Random, rollouts: list[tuple[str, str]], config: Campaig
 def _lister(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
     def next_ops() -> list[Op]:
         rollout, _ = rng.choice(rollouts)
-        return [rng.choice([Op("list"), Op("list", archived=True), Op("find", rollout=rollout)])]
+        # search runs while compressions and materializations are under way (DISC-006 during transitions)
+        return [rng.choice([Op("list"), Op("list", archived=True), Op("find", rollout=rollout),
+                            Op("search", rollout=rollout)])]
 
     return next_ops
 
@@ -225,8 +235,7 @@ def run_campaign(selection: "str | Roles", config: CampaignConfig, root: str, bu
     def body() -> Verdict:
         run = Run(roles, workdir, 0.0, config.seed)
         try:
-            run.spawn("setup", failpoints=False)
-            rollouts = [seed(run, lines=2) for _ in range(config.rollouts)]
+            rollouts = [seed(run, lines=2) for _ in range(config.rollouts)]  # seed() starts the setup actor
             run.stop("setup")
             started, ended = _race(run, config, rollouts, show_progress, imposed)
             verdict = conclude(run, meta, bundle_dir)

@@ -1,7 +1,8 @@
 """``race`` and ``replay`` subcommands: run the harness against any store selection.
 
 Contract: :func:`register` adds both subcommands to an argparse subparsers object; each command
-returns the exit code: 0 no violation, 1 violation found, 2 usage error, 3 inconclusive.
+returns the exit code of conformance.exit_codes: 0 no violation, 1 violation found, 2 usage error,
+3 inconclusive, 4 interrupted (the verdicts finished so far are printed and reported).
 """
 
 from __future__ import annotations
@@ -10,19 +11,24 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from dataclasses import replace
+from datetime import datetime, timezone
 
+from conformance.exit_codes import INTERRUPTED, USAGE
+from conformance.workfolder import WorkFolder
+
+from .bounds import DEFAULT_CAMPAIGN_SECONDS, race_problem
 from .verdict import EXIT_CODES, Verdict, worst
 
-USAGE_ERROR = 2
+USAGE_ERROR = USAGE
+#: Version of the JSON ``race --report`` writes (conformance/schemas/race-report.schema.json).
+REPORT_FORMAT_VERSION = 1
 
 
 def register(subparsers) -> None:
     """Add ``race`` and ``replay`` to a subparsers object (conformance.cli wires this in)."""
     race = subparsers.add_parser("race", help="race processes on one home and check nothing is lost",
-                                 description="Without a mode, every named scenario runs. Exit codes: 0 no violation, "
-                                             "1 violation, 2 usage error, 3 inconclusive.")
+                                 description="Without a mode, every named scenario runs.")
     race.add_argument("--store", help="reference | py:mod:factory | cmd:<command line> | mutant:<name> "
                                       "(every role's store unless a --ROLE-store below says otherwise)")
     for role, who in (("writer", "writers, appenders, archivers, deleters and the setup that creates rollouts"),
@@ -30,7 +36,8 @@ def register(subparsers) -> None:
                       ("reader", "readers and listers")):
         race.add_argument(f"--{role}-store", metavar="SELECTION", help=f"the store of the {who} (default --store)")
     mode = race.add_mutually_exclusive_group()
-    mode.add_argument("--scenario", action="append", metavar="NAME", help="a named scenario (repeatable)")
+    mode.add_argument("--scenario", action="append", metavar="NAME",
+                      help="a named scenario, or a window id such as R2 for its scenarios (repeatable)")
     mode.add_argument("--exhaustive", metavar="PAIR", help="every interleaving of a two-actor pair")
     mode.add_argument("--random", action="store_true", help="a random campaign (roles, bounds and --kills below)")
     mode.add_argument("--countdown", metavar="TARGET", help="fail the N-th failpoint hit of an operation, N=1,2,...")
@@ -38,19 +45,21 @@ def register(subparsers) -> None:
     race.add_argument("--sample", type=int, default=0, metavar="N",
                       help="with --exhaustive: N seeded random interleavings instead of all of them")
     race.add_argument("--limit", type=int, default=200, help="at most this many interleavings (--exhaustive)")
-    race.add_argument("--seconds", type=float, default=None, help="time bound (campaign default 10)")
-    race.add_argument("--ops", type=int, default=0, help="operation bound over all actors (campaign)")
-    race.add_argument("--seed", type=int, default=0)
-    race.add_argument("--writers", type=int, default=2)
-    race.add_argument("--compressors", type=int, default=1)
-    race.add_argument("--readers", type=int, default=1)
-    race.add_argument("--listers", type=int, default=1)
-    race.add_argument("--archivers", type=int, default=0)
+    race.add_argument("--seconds", type=float, default=None,
+                      help=f"time bound: campaign length (default: {DEFAULT_CAMPAIGN_SECONDS:g}, as in check, unless "
+                           "--ops bounds it); --exhaustive: stop exploring after this long (default: no bound)")
+    race.add_argument("--ops", type=int, default=0, help="campaign: operation bound over all actors (0: none)")
+    race.add_argument("--seed", type=int, default=0, help="seed of every random choice (same seed, same schedule)")
+    race.add_argument("--writers", type=int, default=2, help="campaign: long-lived writer processes")
+    race.add_argument("--compressors", type=int, default=1, help="campaign: compressor processes")
+    race.add_argument("--readers", type=int, default=1, help="campaign: reader processes")
+    race.add_argument("--listers", type=int, default=1, help="campaign: list/search processes")
+    race.add_argument("--archivers", type=int, default=0, help="campaign: archive/unarchive/delete processes")
     race.add_argument("--agers", type=int, default=1,
                       help="campaign: harness actors back-dating random rollouts by 8 days while writers hold them "
                            "(the idle week, R12); needed by stores with a fixed cold age (codex: 7 days), harmless "
                            "to stores the campaign configures with cold age 0 (0: none)")
-    race.add_argument("--rollouts", type=int, default=4)
+    race.add_argument("--rollouts", type=int, default=4, help="campaign: rollouts the actors share")
     race.add_argument("--line-size", type=int, action="append", metavar="BYTES", help="line sizes (repeatable)")
     race.add_argument("--big-line", type=int, default=0, metavar="BYTES", help="an occasional line this big (MBs)")
     race.add_argument("--syscall-delay", metavar="SYSCALLS:USEC",
@@ -67,13 +76,15 @@ def register(subparsers) -> None:
                            "against $RACE_STORE (default the failing store) and asserts the class present for the "
                            "failing store, absent for any other (RACE_EXPECT overrides)")
     race.add_argument("--bundle-dir", default="race-bundles", help="where failing runs leave repro bundles")
-    race.add_argument("--workdir", help="keep run folders here (default: a temporary folder)")
-    race.add_argument("--report", metavar="OUT.json", help="write every verdict as JSON here")
-    race.set_defaults(func=_cmd_race)
+    race.add_argument("--workdir", help="keep run folders here (default: a temporary folder, removed after a "
+                                        "passing run, kept and named otherwise)")
+    race.add_argument("--keep", action="store_true", help="keep the temporary work folder even after a passing run")
+    race.add_argument("--report", metavar="OUT.json", help="write every verdict as JSON here (format: README)")
+    race.set_defaults(func=_cmd_race, validate=race_problem)
     rep = subparsers.add_parser("replay", help="re-impose a repro bundle's schedule and say if it reproduced")
     rep.add_argument("bundle", help="a bundle folder written by race")
-    rep.add_argument("--bundle-dir", help="where a reproduced failure leaves its new bundle")
-    rep.set_defaults(func=_cmd_replay)
+    rep.add_argument("--bundle-dir", help="where a reproduced failure leaves its new bundle (default: next to it)")
+    rep.set_defaults(func=_cmd_replay, validate=_replay_problem)
 
 
 def _usage(message: str) -> int:
@@ -82,11 +93,12 @@ def _usage(message: str) -> int:
 
 
 def _cmd_race(args: argparse.Namespace) -> int:
-    from .campaign import CampaignConfig
-    from .explore import PAIRS, explore
-    from .faults import TARGETS, sweep
+    from conformance import interrupts
+
+    from .explore import PAIRS
+    from .faults import TARGETS
     from .roles import role_of_point
-    from .scenarios import SCENARIOS, run_scenario
+    from .scenarios import SCENARIOS
 
     if args.list_scenarios:
         for scenario in SCENARIOS.values():
@@ -98,6 +110,11 @@ def _cmd_race(args: argparse.Namespace) -> int:
         for target in TARGETS:
             print(f"{target:<34} target countdown with ENOSPC and EIO (--countdown)")
         return 0
+    from conformance.cli_contract import checked
+
+    problem = checked(args)  # done already when run from the command line; not when called directly
+    if problem:
+        return _usage(problem)
     roles = _roles(args)
     if isinstance(roles, str):
         return _usage(roles)
@@ -109,31 +126,48 @@ def _cmd_race(args: argparse.Namespace) -> int:
             roles = roles.map(lambda selection: delayed_selection(selection, delay))
         except SyscallDelayError as exc:
             return _usage(str(exc))
-    unknown = [n for n in args.scenario or () if n not in SCENARIOS]
-    if unknown or (args.exhaustive and args.exhaustive not in PAIRS) or (args.countdown and args.countdown not in TARGETS):
-        return _usage(f"unknown name {(unknown or [args.exhaustive or args.countdown])[0]!r}; see --list-scenarios")
-    root = args.workdir or tempfile.mkdtemp(prefix="race-")
+    interrupts.stop_children_at_once()  # actors are killed anyway; the history on disk is what is judged
+    folder = WorkFolder.create(args.workdir, args.keep, "race-")
+    root = folder.path
     bundles = os.path.abspath(args.bundle_dir)
     say = _printer()
+    started = _now()
+    verdicts: list[Verdict] = []
+    planned = 1 if args.random or args.exhaustive or args.countdown else len(args.scenario or SCENARIOS)
+    say(f"race: {planned} run(s) against {roles.describe()}; work folder {root}")
+    try:
+        _run_mode(args, roles, root, bundles, say, verdicts)
+    except KeyboardInterrupt:
+        return _finish(verdicts, args, roles, folder, started, interrupted=planned)
+    return _finish(verdicts, args, roles, folder, started)
+
+
+
+def _run_mode(args: argparse.Namespace, roles, root: str, bundles: str, say, verdicts: list[Verdict]) -> None:
+    """Run the chosen mode, appending each verdict to ``verdicts`` as soon as it is known."""
+    from .campaign import CampaignConfig
+    from .explore import explore
+    from .faults import sweep
+    from .scenarios import SCENARIOS, run_scenario
+
     if args.random:
-        config = CampaignConfig(seconds=10.0 if args.seconds is None and not args.ops else args.seconds or 0.0,
+        seconds = args.seconds if args.seconds is not None else 0.0 if args.ops else DEFAULT_CAMPAIGN_SECONDS
+        config = CampaignConfig(seconds=seconds,
                                 ops=args.ops, seed=args.seed, writers=args.writers, compressors=args.compressors,
                                 readers=args.readers, listers=args.listers, archivers=args.archivers,
                                 agers=args.agers, rollouts=args.rollouts, line_sizes=tuple(args.line_size or (200, 2000)),
                                 big_line=args.big_line, kills=args.kills, max_delay_ms=args.max_delay_ms)
-        verdicts = [_campaign(args, roles, config, root, bundles, say)]
+        verdicts.append(_campaign(args, roles, config, root, bundles, say))
     elif args.exhaustive:
         verdict, _ = explore(roles, args.exhaustive, root, args.limit, args.seconds or 0.0, args.sample,
                              args.seed, bundles, progress=say)
-        verdicts = [verdict]
+        verdicts.append(verdict)
     elif args.countdown:
-        verdicts = [sweep(roles, args.countdown, root, bundle_dir=bundles, progress=say)]
+        verdicts.append(sweep(roles, args.countdown, root, bundle_dir=bundles, progress=say))
     else:
-        verdicts = []
         for name in args.scenario or list(SCENARIOS):
             verdicts.append(run_scenario(roles, name, root, args.seed, bundles))
             say(f"{name}: {verdicts[-1].status}")
-    return _finish(verdicts, args.report)
 
 
 def _campaign(args: argparse.Namespace, roles, config, root: str, bundles: str, say) -> Verdict:
@@ -163,6 +197,12 @@ def _campaign(args: argparse.Namespace, roles, config, root: str, bundles: str, 
     return verdict
 
 
+def _replay_problem(args: argparse.Namespace) -> str:
+    if not os.path.isfile(os.path.join(args.bundle, "meta.json")):
+        return f"{args.bundle} is not a repro bundle (no meta.json); bundles are folders under race-bundles/"
+    return ""
+
+
 def _roles(args: argparse.Namespace):
     """The Roles the arguments select, or the usage error in words."""
     from conformance.selection import SelectionError, describe
@@ -181,6 +221,10 @@ def _roles(args: argparse.Namespace):
     return Roles(**chosen)
 
 
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 def _printer():
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -188,19 +232,30 @@ def _printer():
     return say
 
 
-def _finish(verdicts: list[Verdict], report: str | None) -> int:
-    status = worst(verdicts)
+def _finish(verdicts: list[Verdict], args: argparse.Namespace, roles, folder: WorkFolder, started: str,
+            interrupted: int = 0) -> int:
+    """Print and report the verdicts; ``interrupted`` is the number of runs planned when cut short."""
+    status = "interrupted" if interrupted else worst(verdicts)
     print()
     for verdict in verdicts:
         print(verdict.describe())
         for row in _summary_rows(verdict):
             print(row)
-    print(f"\nrace: {status} ({len(verdicts)} run(s): " + ", ".join(
+    partial = f"interrupted after {len(verdicts)} of {interrupted} run(s) finished; " if interrupted else ""
+    print(f"\nrace: {status} ({partial}{len(verdicts)} run(s): " + ", ".join(
         f"{sum(v.status == s for v in verdicts)} {s}" for s in ("passed", "violation", "inconclusive")) + ")")
-    if report:
-        with open(report, "w") as handle:
-            json.dump({"status": status, "verdicts": [v.as_dict() for v in verdicts]}, handle, indent=1)
-    return EXIT_CODES[status]
+    if interrupted and verdicts and worst(verdicts) != "passed":
+        print(f"race: before the interrupt: {worst(verdicts)}")
+    if args.report:
+        with open(args.report, "w") as handle:
+            json.dump({"format": "rollout-conformance/race-report", "format_version": REPORT_FORMAT_VERSION,
+                       "store": roles.default, "roles": roles.as_dict(),
+                       "started": started, "finished": _now(), "status": status,
+                       "interrupted": bool(interrupted), "verdicts": [v.as_dict() for v in verdicts]}, handle, indent=1)
+    kept = folder.finish(status)
+    if kept:
+        print(kept)
+    return INTERRUPTED if interrupted else EXIT_CODES[status]
 
 
 def _summary_rows(verdict: Verdict) -> list[str]:
@@ -217,8 +272,6 @@ def _summary_rows(verdict: Verdict) -> list[str]:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay
 
-    if not os.path.isfile(os.path.join(args.bundle, "meta.json")):
-        return _usage(f"{args.bundle} is not a repro bundle (no meta.json)")
     result = replay(args.bundle, bundle_dir=args.bundle_dir)
     print(result.describe())
     print(f"timeline of the recorded run: {_timeline_of(args.bundle)}")
@@ -235,10 +288,12 @@ def _timeline_of(bundle: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m race_harness.cli race|replay ...`` (what bundles name as their rerun command)."""
+    from conformance.cli_contract import apply_contract, run_with_contract
+
     parser = argparse.ArgumentParser(prog="race_harness")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    register(subparsers)
+    return run_with_contract(apply_contract(parser, subparsers), argv, lambda args: args.func(args))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     cmd.add_argument("--store", action="append", default=[], metavar="SELECTION",
                      help="one more selection (repeatable; for selections containing commas, e.g. cmd:)")
     cmd.add_argument("--seconds", type=float, default=5.0, help="random campaign per pair, in seconds (0: none)")
-    cmd.add_argument("--seed", type=int, default=0)
+    cmd.add_argument("--seed", type=int, default=0, help="seed of every random choice (same seed, same schedule)")
     cmd.add_argument("--scenario", action="append", metavar="NAME",
                      help=f"scenarios per pair (repeatable; default {', '.join(INTEROP_SCENARIOS)})")
     cmd.add_argument("--no-scenarios", action="store_true", help="only the random campaign")
@@ -55,9 +55,10 @@ def split_stores(text: str) -> list[str]:
 
 
 def _cmd_interop(args: argparse.Namespace) -> int:
-    from conformance.selection import SelectionError, describe
+    from conformance.preflight import check_store
+    from conformance.selection import SelectionError
 
-    from .scenarios import SCENARIOS
+    from .bounds import resolve_scenarios
 
     stores = split_stores(args.stores or "") + list(args.store)
     if not stores:
@@ -66,12 +67,15 @@ def _cmd_interop(args: argparse.Namespace) -> int:
         return _usage(f"a store is named twice in {', '.join(stores)}")
     for selection in stores:
         try:
-            describe(selection)
+            check_store(selection)  # opens and answers its handshake, before any run
         except SelectionError as exc:
             return _usage(str(exc))
-    unknown = [n for n in args.scenario or () if n not in SCENARIOS]
-    if unknown:
-        return _usage(f"unknown scenario {unknown[0]!r}; see race --list-scenarios")
+    if args.seconds < 0:
+        return _usage(f"--seconds {args.seconds:g}: a campaign length cannot be negative")
+    if args.scenario:
+        args.scenario, problem = resolve_scenarios(args.scenario)
+        if problem:
+            return _usage(problem)
     scenarios = () if args.no_scenarios else tuple(args.scenario or INTEROP_SCENARIOS)
     if not scenarios and args.seconds <= 0:
         return _usage("nothing to run: give scenarios or --seconds > 0")

@@ -113,9 +113,8 @@ class Run:
                 return
             self.bus.put(message)
 
-    def declared(self, role: str) -> tuple[str, ...]:
-        """The failpoints the ``role`` store declared (a hello-only probe actor asks when no actor of
-        that store ran yet)."""
+    def _hello_of(self, role: str) -> Ready:
+        """The ``role`` store's hello (a hello-only probe actor asks when no actor of that store ran yet)."""
         selection = self.roles.selection(role)
         same = [ready for other, ready in self.hellos.items() if self.roles.selection(other) == selection]
         if not same:
@@ -123,7 +122,15 @@ class Run:
             self.spawn(name, failpoints=False, role=role)
             self.stop(name)
             same = [self.hellos[role]]
-        return same[0].failpoints
+        return same[0]
+
+    def declared(self, role: str) -> tuple[str, ...]:
+        """The failpoints the ``role`` store declared."""
+        return self._hello_of(role).failpoints
+
+    def capabilities(self, role: str) -> tuple[str, ...]:
+        """The capabilities the ``role`` store declared."""
+        return self._hello_of(role).capabilities
 
     def failpoints_of(self, name: str) -> tuple[str, ...]:
         """The failpoints actor ``name``'s store declared."""

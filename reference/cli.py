@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import re
 import sys
 from dataclasses import asdict
 
+from conformance.exit_codes import FAILED, INCONCLUSIVE, PASSED, UNREADABLE, USAGE
+
+from .discovery import collecting_unreadable
 from .errors import StoreError
 from .home import Home
 from .store import ReferenceStore
@@ -58,7 +62,7 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     report = worker.run(home, dry_run=args.dry_run, progress=ProgressBar())
     if not report.ran:
         print(f"not run: {report.reason}; nothing was changed", file=sys.stderr)
-        return 3
+        return INCONCLUSIVE
     counts: dict[str, int] = {}
     for result in report.results.values():
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
@@ -72,11 +76,20 @@ def _cmd_compress(args: argparse.Namespace) -> int:
         ratio = f" ({after / before:.1%})" if before else ""
         print(f"  bytes before/after          {_human_bytes(before)} -> {_human_bytes(after)}{ratio}")
         print(f"  stale temps removed         {len(report.temps_removed)}")
-        print(f"  both representations fixed  {len(report.reconciled)}")
+        fixed = [r for r in report.reconciled if r.verdict in ("equal", "stale_zst")]
+        print(f"  both representations fixed  {len(fixed)}")
     for rel, result in sorted(report.results.items()):
         if result.outcome == "failed":
             print(f"  failed: {rel}: {result.detail}")
-    return 1 if counts.get("failed") else 0
+    for left in report.reconciled:
+        if left.verdict == "conflict":
+            print(f"warning: conflict: {left.rel}: plain and .zst diverge; both kept, resolve by hand", file=sys.stderr)
+        elif left.verdict == "busy":
+            print(f"warning: busy: {left.rel}: both representations exist and a live process holds one; "
+                  "left for a later run", file=sys.stderr)
+    if counts.get("failed"):
+        return FAILED
+    return UNREADABLE if any(r.verdict == "conflict" for r in report.reconciled) else PASSED
 
 
 def _store(args: argparse.Namespace) -> ReferenceStore:
@@ -117,6 +130,12 @@ def _cmd_find(args):
 
 
 def _cmd_search(args):
+    try:
+        args.text.encode("utf-8")
+    except UnicodeEncodeError:
+        print("search: the text is not valid UTF-8 (rollouts are UTF-8 JSON, so it cannot match); "
+              "check the terminal's encoding", file=sys.stderr)
+        return USAGE
     for hit in _store(args).search(args.text, archived=args.archived):
         print(f"{hit.path}:{hit.line_number}")
     return 0
@@ -136,6 +155,11 @@ def _cmd_cleanup(args):
 def _cmd_demo_home(args):
     from conformance.homegen import demo_home
 
+    if os.path.isdir(args.dir) and os.listdir(args.dir) and not args.force:
+        print(f"demo-home: {args.dir} is not empty (a real ~/.codex?); name an empty or new folder, "
+              "or pass --force to add demo rollouts to it", file=sys.stderr)
+        return USAGE
+
     fraction = 0.0 if args.nothing_compressed else 0.3
     manifest = demo_home(args.dir, count=args.count, seed=args.seed, compressed_fraction=fraction)
     if args.manifest:
@@ -151,46 +175,77 @@ def _cmd_demo_home(args):
 
 
 def register(subparsers) -> None:
-    """Add the reference store's subcommands to the ``rollout-conformance`` parser."""
+    """Add the reference store's subcommands to the ``rollout-conformance`` parser (each run by run_command)."""
+    ours = _register(subparsers)
+    for name in ours:
+        parser = subparsers.choices[name]
+        func = parser.get_default("func")
+        parser.set_defaults(func=lambda args, func=func: run_command(func, args))
+
+
+def _register(subparsers) -> list[str]:
     p = subparsers.add_parser("demo-home", help="generate a realistic home to try the tools on")
-    p.add_argument("dir", help="folder to fill (created if missing)")
-    p.add_argument("--count", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("dir", help="folder to fill (created if missing; refused if not empty, see --force)")
+    p.add_argument("--count", type=int, default=300, help="how many rollouts to write")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (same seed, same home)")
+    p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
     p.add_argument("--nothing-compressed", action="store_true",
                    help="write every rollout plain (default: 30%% of the cold ones are already .zst)")
     p.add_argument("--manifest", metavar="FILE",
                    help="write the ground truth (ids, markers, token counts, timestamps) here, outside the home")
-    p.set_defaults(func=_cmd_demo_home)
+    p.set_defaults(func=_cmd_demo_home, validate=lambda args: "" if args.count >= 1 else
+                   f"--count {args.count}: a demo home needs at least one rollout")
 
     p = subparsers.add_parser("compress", help="one worker run of the reference store over a home")
     p.add_argument("--home", required=True, help="a home such as ~/.codex")
-    p.add_argument("--cold-after", type=parse_duration, default=7 * 86400, help="default 7d")
+    p.add_argument("--cold-after", type=parse_duration, default="7d",
+                   help="age after which a rollout is cold, e.g. 7d, 12h, 30m, 0 (everything)")
     p.add_argument("--dry-run", action="store_true", help="report what would happen, change nothing")
     p.set_defaults(func=_cmd_compress)
 
     def with_home(name, func, help_text):
         sub = subparsers.add_parser(name, help=help_text)
-        sub.add_argument("--home", required=True)
+        sub.add_argument("--home", required=True, help="the home folder (such as ~/.codex)")
         sub.set_defaults(func=func)
         return sub
 
-    with_home("read", _cmd_read, "print a rollout's logical bytes").add_argument("path")
+    with_home("read", _cmd_read, "print a rollout's logical bytes").add_argument(
+        "path", help="the rollout, logical or .zst, relative to the home")
     subparsers.choices["read"].add_argument("--json", action="store_true", help="counts and base64 content")
     sub = with_home("list", _cmd_list, "list logical rollouts, newest first")
-    sub.add_argument("--archived", action="store_true")
-    sub.add_argument("--json", action="store_true")
-    with_home("find", _cmd_find, "print the physical path of a rollout by id").add_argument("id")
+    sub.add_argument("--archived", action="store_true", help="list archived_sessions/ instead of sessions/")
+    sub.add_argument("--json", action="store_true", help="one JSON entry per line")
+    with_home("find", _cmd_find, "print the physical path of a rollout by id").add_argument("id", help="the rollout's UUID")
     sub = with_home("search", _cmd_search, "lines containing TEXT, by logical path")
-    sub.add_argument("text")
-    sub.add_argument("--archived", action="store_true")
-    with_home("materialize", _cmd_materialize, "decode a .zst back to plain").add_argument("path")
+    sub.add_argument("text", help="the text to find (UTF-8)")
+    sub.add_argument("--archived", action="store_true", help="search archived_sessions/ instead of sessions/")
+    with_home("materialize", _cmd_materialize, "decode a .zst back to plain").add_argument(
+        "path", help="the rollout, logical or .zst, relative to the home")
     with_home("cleanup", _cmd_cleanup, "reconcile duplicates and remove orphaned temps")
+    return ["demo-home", "compress", "read", "list", "find", "search", "materialize", "cleanup"]
+
+
+#: Store errors that mean the command line named something wrong (exit 2); others are exit 1.
+_USAGE_KINDS = {"invalid_home", "invalid_name", "outside_home", "bad_request"}
 
 
 def run_command(func, args) -> int:
-    """Run a subcommand, turning a StoreError into one line naming its kind (exit 2)."""
-    try:
-        return func(args)
-    except StoreError as exc:
-        print(f"error [{exc.kind}]: {exc}", file=sys.stderr)
-        return 2
+    """Run a subcommand: what it could not read is one warning line each and exit 5; a StoreError
+    is one line naming its kind (exit 2 when the command line named something wrong, else 1)."""
+    with collecting_unreadable() as problems:
+        try:
+            code = func(args)
+        except StoreError as exc:
+            print(f"error [{exc.kind}]: {exc}", file=sys.stderr)
+            return USAGE if exc.kind in _USAGE_KINDS else FAILED
+        except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            print(f"error [io_error]: {exc.strerror} ({exc.filename})", file=sys.stderr)
+            return FAILED
+    problems = list(dict.fromkeys(problems))  # a folder walked by several steps is named once
+    for problem in problems:
+        print(f"warning: could not read {problem}", file=sys.stderr)
+    if problems:
+        print(f"warning: {len(problems)} path(s) could not be read: the output above is incomplete",
+              file=sys.stderr)
+        return UNREADABLE if code == PASSED else code
+    return code

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .home import Home, Location
 from .naming import SUFFIX, ZST_SUFFIX, parse_name, rollout_id
-from .errors import InvalidNameError
+from .errors import InvalidNameError, IoError, StoreError, from_os_error
+
+# None: what cannot be read raises (the store API, ERR-012); a list: it is noted there and the
+# operation carries on (the reference CLI, which prints each one and exits 5).
+_unreadable: ContextVar[list[str] | None] = ContextVar("unreadable", default=None)
+
+
+@contextmanager
+def collecting_unreadable() -> Iterator[list[str]]:
+    """Inside, unreadable folders, files and corrupt `.zst` are listed in the yielded list, not raised."""
+    found: list[str] = []
+    token = _unreadable.set(found)
+    try:
+        yield found
+    finally:
+        _unreadable.reset(token)
+
+
+def unreadable(error: StoreError, fatal: bool = True) -> None:
+    """Report what could not be read: note it when collecting, else raise ``error`` if ``fatal``."""
+    found = _unreadable.get()
+    if found is not None:
+        found.append(f"[{error.kind}] {error}")
+    elif fatal:
+        raise error
+
 
 _ZST_NAME_SUFFIX = SUFFIX + ZST_SUFFIX
 
@@ -24,17 +52,32 @@ class Found:
     mtime_ns: int
 
 
+def _folder_error(exc: OSError) -> None:
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return  # an area that does not exist lists empty; a folder removed mid-walk is gone
+    reason = f"{errno.errorcode.get(exc.errno or 0, 'E?')}: {exc.strerror or exc}"
+    # the error concerns no rollout, so its path is null (ERR-011); the message names the folder
+    unreadable(IoError(f"{reason}: cannot list folder {exc.filename}", path=None))
+
+
+def walk(top: str, flat: bool = False) -> Iterator[tuple[str, list[str]]]:
+    """(folder, file names) under ``top``; ``flat``: ``top`` alone (archived_sessions/ has no
+    subfolders, NAME-004). A folder that cannot be listed is never silently skipped (ERR-012)."""
+    # followlinks=False: a symlinked folder inside sessions/ could lead anywhere (SEC).
+    for folder, dirs, files in os.walk(top, followlinks=False, onerror=_folder_error):
+        yield folder, files
+        if flat:
+            dirs.clear()
+
+
 def _walk(home: Home, in_archive: bool) -> Iterator[tuple[str, str, list[str]]]:
     """(folder, the folder relative to the home, file names) for every folder of one area.
 
     The archive is flat: archived_sessions/ alone, none of its subfolders (NAME-004).
     """
-    # followlinks=False: a symlinked folder inside sessions/ could lead anywhere (SEC).
-    for folder, dirs, files in os.walk(home.area(in_archive), followlinks=False):
+    for folder, files in walk(home.area(in_archive), flat=in_archive):
         # One relpath per folder, not per file: listing 100k rollouts is dominated by per-file work.
         yield folder, home.rel(folder), files
-        if in_archive:
-            dirs.clear()
 
 
 def _rollout_files(files: list[str], wanted_id: str | None = None) -> Iterator[tuple[str, bool]]:
@@ -75,6 +118,9 @@ def _seen(home: Home, archived: bool | None, wanted_id: str | None = None) -> It
                     st = os.stat(folder + os.sep + file_name, follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # vanished mid-transition; its other representation is seen instead
+                except OSError as exc:
+                    unreadable(from_os_error(exc, rel_folder + os.sep + logical))
+                    continue
                 if stat.S_ISREG(st.st_mode):
                     yield folder, rel_folder, logical, rid, in_archive, compressed, st.st_mtime_ns
 

@@ -99,6 +99,9 @@ def matching_line_numbers(chunks: Iterator[bytes], needle: bytes) -> list[int]:
     return numbers
 
 
+BLANK = b" \t\r"  # the bytes a blank line may hold (READ-007)
+
+
 def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON (RFC 8259)")
 
@@ -135,8 +138,8 @@ def count_lines(chunks: Iterator[bytes], sink: list[bytes] | None = None) -> Lin
             yield chunk
 
     for number, (line, complete) in enumerate(lines_of(tee())):
-        if not line.strip():
-            continue
+        if not line.strip(BLANK):
+            continue  # blank: counts in neither (READ-007); \x0b, \x0c and the like are not blank
         if complete and parse_line(line, number == 0) is not None:
             items += 1
         else:

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 
 from . import codec, failpoints
-from .discovery import scan_pairs
+from .discovery import scan_pairs, unreadable, walk
 from .coordination import Coordination
-from .errors import CorruptError
+from .errors import CorruptError, StoreError
 from .home import Home, Location
 from .locks import fsync_folder, lock, open_existing, still_at
 from .naming import ACTIVE_DIR, ARCHIVED_DIR, is_temp
@@ -93,7 +93,7 @@ def reconcile_all(home: Home, coord: Coordination) -> list[Reconciled]:
 
 def _temp_paths(home: Home):
     for area in (ACTIVE_DIR, ARCHIVED_DIR):
-        for folder, _dirs, files in os.walk(os.path.join(home.root, area), followlinks=False):
+        for folder, files in walk(os.path.join(home.root, area)):
             for name in files:
                 if is_temp(name):
                     yield os.path.join(folder, name)
@@ -104,7 +104,11 @@ def remove_orphaned_temps(home: Home, now_ns: int | None = None) -> list[str]:
     now_ns = time.time_ns() if now_ns is None else now_ns
     removed = []
     for path in _temp_paths(home):
-        fd = open_existing(path, os.O_RDONLY)
+        try:
+            fd = open_existing(path, os.O_RDONLY)
+        except StoreError as exc:
+            unreadable(exc)
+            continue
         if fd is None:
             continue
         try:

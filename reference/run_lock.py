@@ -56,4 +56,6 @@ def upstream_marker_is_fresh(home: Home) -> bool:
         st = os.stat(os.path.join(home.tmp_dir, UPSTREAM_MARKER))
     except FileNotFoundError:
         return False
+    except OSError as exc:
+        raise from_os_error(exc) from None  # an unreadable home is one error line, not a traceback
     return time.time() - st.st_mtime < UPSTREAM_MARKER_STALE_SECONDS

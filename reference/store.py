@@ -21,7 +21,7 @@ from . import appending, failpoints, lifecycle, reading, worker
 from .appending import Materializer
 from .compression import Compressor
 from .coordination import SCHEME_CLASSES, CodexThreadLocks, Coordination, InodeFlock, Scheme
-from .discovery import Found, find_by_id, list_rollouts, listing
+from .discovery import Found, find_by_id, list_rollouts, listing, unreadable
 from .errors import BadRequestError, NotFoundError, StoreError, from_os_error
 from .home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
 from .naming import ZST_SUFFIX, is_uuid
@@ -172,13 +172,17 @@ class ReferenceStore(metaclass=_TypedErrors):
                 opened = reading.open_selected(found.location)
             except NotFoundError:
                 continue  # deleted since the listing
+            except StoreError as exc:
+                unreadable(exc)  # ERR-012: a rollout not searched is never a silent "no hit"
+                continue
             try:
-                numbers = reading.matching_line_numbers(reading.byte_chunks(opened), needle)
-                hits.extend(SearchHit(found.location.rel, number) for number in numbers)
-            except StoreError:
-                continue  # a corrupt rollout is not a search result; read reports it
+                found_here = reading.matching_line_numbers(reading.byte_chunks(opened), needle)
+            except StoreError as exc:
+                unreadable(exc)
+                continue
             finally:
                 os.close(opened.fd)
+            hits.extend(SearchHit(found.location.rel, number) for number in found_here)
         return hits
 
     # -- writer --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from . import failpoints, reading
 from .compression import CompressResult, Compressor, is_cold
 from .coordination import Coordination
-from .discovery import Found, scan
+from .discovery import Found, scan, unreadable
 from .errors import NotFoundError, StoreError
 from .home import Home
 from .recovery import Reconciled
@@ -37,11 +37,13 @@ def fork_bases(rollouts: list[Found]) -> frozenset[str]:
     for found in rollouts:
         try:
             opened = reading.open_selected(found.location)
-        except StoreError:
+        except StoreError as exc:
+            unreadable(exc, fatal=False)  # one bad header must not stop a run (ERR-008)
             continue
         try:
             meta = reading.session_meta(reading.byte_chunks(opened), found.location.rel)
-        except StoreError:
+        except StoreError as exc:
+            unreadable(exc, fatal=False)
             continue
         finally:
             os.close(opened.fd)

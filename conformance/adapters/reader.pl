@@ -185,6 +185,8 @@ sub scan {
     my (%files, @entries);
     { local $/ = "\0"; while (my $record = <$find>) { chomp $record; my ($t, $p) = split / /, $record, 2; $files{$p} = $t } }
     close $find;
+    # find exits non-zero when it could not read a folder: never a partial listing (ERR-012)
+    fail('io_error', "could not read every folder under $area (find exit status " . ($? >> 8) . ')', undef) if $?;
     for my $physical (sort keys %files) {
         my ($folder, $file) = $physical =~ m{\A(.*)/([^/]*)\z};
         my ($timestamp, $id) = parse_name($file) or next;
@@ -227,7 +229,7 @@ my %handlers = (
         my ($items, $errors, $number) = (0, 0, 0);
         for my $line (lines_of($data)) {
             my $first = $number++ == 0;
-            next unless $line->[0] =~ /[^ \t\n\r\f\x0B]/;
+            next unless $line->[0] =~ /[^ \t\r]/;    # blank: spaces, tabs and CR only (READ-007)
             if ($line->[1] && parse_line($line->[0], $first)) { $items++ } else { $errors++ }
         }
         return { content_b64 => encode_base64($data, ''), items => $items, parse_errors => $errors,
@@ -262,7 +264,11 @@ my %handlers = (
         my @hits;
         for my $entry (scan($r->{archived})) {
             my $data = eval { (open_selected("$home/$entry->{path}", $entry->{path}))[0] };
-            next unless defined $data;    # vanished or corrupt: read reports it, search skips it
+            unless (defined $data) {    # vanished: not a hit; anything else fails the search (ERR-012)
+                my $error = $@;
+                next if ref $error eq 'HASH' && $error->{kind} eq 'not_found';
+                die $error;
+            }
             my $number = 0;
             for my $line (lines_of($data)) {
                 $number++;

@@ -191,3 +191,49 @@ class SearchPhysicalKeys(ReferenceStore):
             finally:
                 os.close(opened.fd)
         return hits
+
+
+@MUTANTS.store(
+    "splitlines-reader", ("READ-007",),
+    "a reader that decodes the rollout and splits it with str.splitlines(), which also breaks on "
+    "U+2028, U+2029 and U+0085 (legal raw inside JSON strings) and on \\x0b, \\x0c, \\x1c-\\x1e: one "
+    "line with such a character is counted as two broken ones",
+)
+class SplitlinesReader(ReferenceStore):
+    def read(self, path: str) -> ReadResult:
+        result = super().read(path)
+        items = errors = 0
+        for number, line in enumerate(result.content.decode("utf-8", "surrogateescape").splitlines()):
+            if not line.strip(" \t\r"):
+                continue
+            raw = line.encode("utf-8", "surrogateescape")
+            if reading.parse_line(raw, number == 0) is None:
+                errors += 1
+            else:
+                items += 1
+        return ReadResult(result.content, items, errors, result.representation, result.physical_path)
+
+
+@MUTANTS.store(
+    "search-skips-blank-lines", ("DISC-006",),
+    "a search that numbers only the lines it considers (non-blank ones), so every hit after an empty "
+    "or whitespace line is reported one line too early",
+)
+class SearchSkipsBlankLines(ReferenceStore):
+    def search(self, text: str, archived: bool = False) -> list[SearchHit]:
+        needle = text.encode("utf-8")
+        hits = []
+        for found in list_rollouts(self.home, archived):
+            try:
+                opened = reading.open_selected(found.location)
+            except NotFoundError:
+                continue
+            try:
+                lines = [line for line, _complete in reading.lines_of(reading.byte_chunks(opened))
+                         if line.strip(reading.BLANK)]
+                hits += [SearchHit(found.location.rel, n) for n, line in enumerate(lines, start=1) if needle in line]
+            except StoreError:
+                continue
+            finally:
+                os.close(opened.fd)
+        return hits

@@ -7,7 +7,7 @@ import os
 
 from reference import appending, lifecycle
 from reference.appending import Materializer
-from reference.errors import BusyError, from_os_error
+from reference.errors import AlreadyExistsError, BusyError, from_os_error
 from reference.home import Location
 from reference.locks import OPEN_FLAGS, fsync_folder
 from reference.store import ReferenceStore
@@ -173,3 +173,31 @@ class _DecodesInPlace(Materializer):
 )
 class MaterializesInPlace(ReferenceStore):
     materializer_class = _DecodesInPlace
+
+
+@MUTANTS.store(
+    "create-not-exclusive", ("APPEND-006",),
+    "create that opens X.jsonl with O_CREAT|O_APPEND instead of O_EXCL (refusing only an existing .zst): "
+    "two concurrent creates both succeed and the second's lines land in the first's rollout",
+)
+class CreateNotExclusive(ReferenceStore):
+    def create(self, path: str, lines: list[str]) -> str:
+        location = self._locate(path)
+        payloads = [appending.encode_line(line) for line in lines]
+        if os.path.lexists(location.zst):
+            raise AlreadyExistsError("a compressed representation already exists", path=location.rel)
+        held = self.coord.writer_locks(location)
+        try:
+            os.makedirs(location.folder, mode=0o700, exist_ok=True)
+            fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, 0o600)
+            try:
+                self.coord.guard_handle(fd, location)
+                for data in payloads:
+                    appending.write_line(fd, data, location.rel)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise from_os_error(exc, location.rel) from None
+        finally:
+            held.release()
+        return location.rel

@@ -30,7 +30,7 @@ def register(subparsers) -> None:
                    help="the tool's command line (repeatable); one naming {id} or {path} runs per rollout")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="set for every run")
     p.add_argument("--count", type=int, default=120, help="rollouts in the home (default 120)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated home (same seed, same home)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per run before it counts as hung")
     p.add_argument("--large-mb", type=float, default=8.0, help="size of the one large rollout (0: none)")
     p.add_argument("--lookups", type=int, default=2, help="rollouts looked up per case by {id} commands")

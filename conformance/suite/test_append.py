@@ -336,3 +336,30 @@ def test_create_refuses_an_existing_rollout(store, home, existing):
     assert kit.store_error(store.create, r.rel, [kit.line_text("new")]).kind == "already_exists"
     assert kit.store_error(store.create, r.zst, [kit.line_text("new")]).kind == "already_exists"
     assert oracle.snapshot(home) == before, "create changed an existing rollout or left a plain file"
+
+
+@pytest.mark.req("APPEND-006")
+@pytest.mark.needs("failpoints")
+def test_concurrent_creates_of_one_path_let_exactly_one_win(store_selection, home):
+    """A second create of the same path while the first is held before its first write: already_exists,
+    and the rollout holds exactly the winner's lines (an O_CREAT without O_EXCL would let both win)."""
+    r = kit.unwritten_rollout()
+    first = [oracle.session_meta_line(r.id).decode().rstrip("\n"), kit.line_text("first-creator")]
+    second = [oracle.session_meta_line(r.id).decode().rstrip("\n"), kit.line_text("second-creator")]
+    with kit.failpoint_session(store_selection, home) as session:
+        kit.require_failpoints(session, "append.before_write")
+        session.hold_at("append.before_write")
+        thread, box = session.start(session.store.create, r.rel, first)
+        hit = session.wait_held()
+        other = kit.fresh_store(store_selection, home)
+        try:
+            outcome = kit.store_error(other.create, r.rel, second).kind
+        except AssertionError:
+            outcome = "acknowledged"
+        finally:
+            other.close()
+            session.release(hit)
+            thread.join(30)
+        assert "error" not in box, box.get("error")
+    assert outcome == "already_exists", f"the second concurrent create was {outcome}"
+    assert oracle.logical_content(home, r.rel) == "".join(line + "\n" for line in first).encode()

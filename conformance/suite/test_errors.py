@@ -52,6 +52,9 @@ def test_every_failure_is_typed_and_the_store_keeps_serving(store, home):
         kit.error_kind(call)
         assert store.read(good.rel).content == good.data, "the store stopped serving after an error"
     assert store.find(good.id).path == good.rel
+    assert kit.error_kind(lambda: store.search(good.id)) == "corrupt"  # ERR-012: not a partial answer
+    assert store.read(good.rel).content == good.data, "the store stopped serving after a failed search"
+    os.unlink(home / (corrupt + ".zst"))
     assert [h.path for h in store.search(good.id)] == [good.rel]
 
 
@@ -144,13 +147,27 @@ def test_undecodable_zst_is_corrupt(store, home, how):
 
 @pytest.mark.req("ERR-003", "ERR-001")
 def test_corrupt_rollout_does_not_break_discovery(store, home):
-    """A corrupt .zst is still listed, search skips it without failing, and other rollouts read."""
+    """A corrupt .zst is still listed and found, and the other rollouts still read."""
     case = fixtures.install("corrupt_zst", home)
     (rel,) = case.expected["rollouts"]
     good = kit.make_rollout(home, compressed=True, minute=40)
     assert sorted(e.path for e in store.list()) == sorted([rel, good.rel])
-    assert [h.path for h in store.search(good.id)] == [good.rel]
+    assert store.find(good.id).path == good.rel
     assert store.read(good.rel).content == good.data
+
+
+@pytest.mark.req("ERR-012", "ERR-001")
+@pytest.mark.parametrize("case_name", ["corrupt_zst", "truncated_zst"])
+def test_search_never_skips_a_rollout_it_could_not_read(store, home, case_name):
+    """A search that could not read a rollout fails with corrupt naming it: "no hit" would be a lie."""
+    case = fixtures.install(case_name, home)
+    (rel,) = case.expected["rollouts"]
+    good = kit.make_rollout(home, compressed=True, minute=40)
+    error = kit.store_error(lambda: store.search(good.id))
+    assert error.kind == "corrupt", f"search failed with {error.kind}, not corrupt: {error}"
+    assert error.path and os.path.basename(error.path).startswith(os.path.basename(rel)), (
+        f"the error names {error.path!r}, not the rollout it could not read ({rel})")
+    assert [h.path for h in store.search(good.id, archived=True)] == [], "the archived area has nothing to fail on"
 
 
 # --- ERR-005 ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 
 import fixtures
 from conformance import oracle
+from conformance.protocol_client import Inconclusive
 from conformance.suite import kit
 from reference.errors import StoreError
 
@@ -201,14 +202,26 @@ def _transition_loop(selection: str, home: Path, rel: str, stop: threading.Event
         driver.close()
 
 
-def _reads_through_transitions(store, selection, home, r, duration=1.0):
+#: Transitions of each kind the reads must overlap for the test to mean something (R11).
+TRANSITIONS = 3
+#: How long the transitions may take on a slow or loaded machine before the test gives up, inconclusive.
+TRANSITIONS_BOUND_SECONDS = 120.0
+
+
+def _enough(done: list) -> bool:
+    return done.count("compress") >= TRANSITIONS and done.count("materialize") >= TRANSITIONS
+
+
+def _reads_through_transitions(store, selection, home, r):
+    """Read while a second instance compresses and materializes, until the transitions happened:
+    the test waits for the events themselves, and a machine too slow to produce them is inconclusive."""
     stop, done, errors, failures = threading.Event(), [], [], []
     reads = 0
     thread = threading.Thread(target=_transition_loop, args=(selection, home, r.rel, stop, done, errors))
     thread.start()
     try:
-        deadline = time.monotonic() + duration
-        while time.monotonic() < deadline and thread.is_alive():
+        deadline = time.monotonic() + TRANSITIONS_BOUND_SECONDS
+        while not _enough(done) and time.monotonic() < deadline and thread.is_alive():
             for path in (r.rel, r.zst):
                 try:
                     result = store.read(path)
@@ -226,11 +239,14 @@ def _reads_through_transitions(store, selection, home, r, duration=1.0):
                 failures.append(f"header failed with {exc.kind}: {exc}")
     finally:
         stop.set()
-        thread.join(10)
+        thread.join(TRANSITIONS_BOUND_SECONDS)
     assert not errors, f"the transition driver failed: {errors[0]!r}"
     assert not failures, f"{len(failures)} of {reads + len(failures)} reads failed during transitions: {failures[:5]}"
-    # The test only means something if the rollout really moved while it was read.
-    assert done.count("compress") >= 3 and done.count("materialize") >= 3, f"too few transitions: {done}"
+    if not _enough(done):
+        # The test only means something if the rollout really moved while it was read.
+        raise Inconclusive(f"only {done.count('compress')} compressions and {done.count('materialize')} "
+                           f"materializations within {TRANSITIONS_BOUND_SECONDS:g} s (need {TRANSITIONS} of "
+                           f"each): too slow to judge, not a failure")
     assert oracle.logical_content(home, r.rel) == r.data
 
 
@@ -263,13 +279,29 @@ def test_not_found_only_after_retrying(store, home):
 
 @pytest.mark.req("READ-004")
 def test_read_finds_rollout_that_appears_during_retry(store, home):
-    """A representation that appears within the retry window (a transition completing) is read."""
+    """A representation that appears within the retry window (a transition completing) is read.
+
+    The file comes back 30 ms after the read starts; on a loaded machine the timer may fire later
+    than the 100 ms the reader must keep looking, which proves nothing either way (inconclusive)."""
     r = kit.make_rollout(home)
     os.rename(home / r.rel, home / (r.rel + ".hidden"))
-    timer = threading.Timer(0.03, os.rename, (home / (r.rel + ".hidden"), home / r.rel))
+    back_at: list[float] = []
+
+    def bring_back() -> None:
+        os.rename(home / (r.rel + ".hidden"), home / r.rel)
+        back_at.append(time.monotonic())
+
+    timer = threading.Timer(0.03, bring_back)
+    started = time.monotonic()
     timer.start()
     try:
         result = store.read(r.rel)
+    except StoreError as exc:
+        timer.join()
+        if exc.kind == "not_found" and back_at[0] - started > 0.1:
+            raise Inconclusive(f"the file came back {back_at[0] - started:.3f} s after the read started, "
+                               "outside the 100 ms a reader must retry: too slow to judge") from None
+        raise
     finally:
         timer.join()
     assert result.content == r.data

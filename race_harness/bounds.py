@@ -1,0 +1,78 @@
+"""Usage checks of ``race`` done before any work: names resolved (window ids as aliases), bounds possible.
+
+Contract: :func:`race_problem` returns "" or one line saying what is wrong and the fix; it rewrites
+``args.scenario`` to the scenario names a window id (``R2``) stands for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+
+ROLE_COUNTS = ("writers", "compressors", "readers", "listers", "archivers")
+#: --seconds of a random campaign when not given: the same as ``check``'s campaign.
+DEFAULT_CAMPAIGN_SECONDS = 30.0
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name.lower(), known, n=3, cutoff=0.5)
+    prefix = [k for k in known if k.startswith(name.lower())][:3]
+    hints = list(dict.fromkeys(prefix + close))
+    return f"; did you mean {' or '.join(hints)}?" if hints else "; see --list-scenarios"
+
+
+def resolve_scenarios(names: list[str]) -> tuple[list[str], str]:
+    """Scenario names for ``names`` (a window id such as R2 selects that window's scenarios), or a problem."""
+    from .scenarios import SCENARIOS
+
+    resolved: list[str] = []
+    for name in names:
+        if name in SCENARIOS:
+            resolved.append(name)
+            continue
+        of_window = [s.name for s in SCENARIOS.values() if s.window.lower() == name.lower()]
+        if of_window:
+            resolved.extend(of_window)
+            continue
+        return [], f"unknown scenario {name!r}{_did_you_mean(name, list(SCENARIOS))}"
+    return list(dict.fromkeys(resolved)), ""
+
+
+def race_problem(args: argparse.Namespace) -> str:
+    """The first impossible option of a ``race`` command line, or ""."""
+    if args.list_scenarios:
+        args.skip_store_check = True
+        return ""
+    from .explore import PAIRS
+    from .faults import TARGETS
+
+    if args.scenario:
+        args.scenario, problem = resolve_scenarios(args.scenario)
+        if problem:
+            return problem
+    if args.exhaustive and args.exhaustive not in PAIRS:
+        return f"unknown pair {args.exhaustive!r}{_did_you_mean(args.exhaustive, list(PAIRS))}"
+    if args.countdown and args.countdown not in TARGETS:
+        return f"unknown countdown target {args.countdown!r}{_did_you_mean(args.countdown, list(TARGETS))}"
+    if args.seconds is not None and args.seconds < 0:
+        return f"--seconds {args.seconds:g}: a time bound cannot be negative"
+    for name in ("ops", "sample", "rollouts", "big_line", "shrink_runs", "limit", *ROLE_COUNTS):
+        value = getattr(args, name, None)
+        if value is not None and value < 0:
+            return f"--{name.replace('_', '-')} {value}: cannot be negative"
+    if args.max_delay_ms < 0:
+        return f"--max-delay-ms {args.max_delay_ms:g}: cannot be negative"
+    if any(size <= 0 for size in args.line_size or ()):
+        return "--line-size must be a positive number of bytes"
+    if args.random:
+        if args.seconds == 0 and not args.ops:
+            return "--seconds 0 with no --ops would never end: give --seconds > 0 or --ops N"
+        if not any(getattr(args, name) for name in ("writers", "compressors", "readers", "listers", "archivers")):
+            return "every role is at 0: nothing would run (give --writers N, --compressors N, ...)"
+        if args.rollouts < 1:
+            return "--rollouts must be at least 1"
+    if args.exhaustive and args.limit < 1:
+        return "--limit must be at least 1"
+    if not args.store and not all(getattr(args, f"{role}_store", None) for role in ("writer", "compressor", "reader")):
+        return "--store is required (reference | reference:<scheme> | py:mod:factory | cmd:<command line> | mutant:<name>)"
+    return ""
