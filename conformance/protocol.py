@@ -112,7 +112,8 @@ SCHEMA_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema
 def schemas() -> dict[str, dict]:
     """Every schema file of the protocol by name (``read.request``, ``error.response``, ``defs``)."""
     return {name.removesuffix(".json"): _schema(name.removesuffix(".json"))
-            for name in os.listdir(SCHEMA_FOLDER) if name.endswith(".json")}
+            for name in os.listdir(SCHEMA_FOLDER)
+            if name.endswith((".request.json", ".response.json")) or name == "defs.json"}  # not report.schema.json
 
 
 @cache
