@@ -52,6 +52,7 @@ def build_report(verdict: dict, hello: Callable, *, started: str, profile: str, 
         "interrupted": interrupted,
         "status": verdict["status"],
         "totals": verdict["totals"],
+        "root_causes": verdict.get("root_causes", []),
         "requirements": verdict["requirements"],
     }
 
