@@ -180,6 +180,15 @@ class CommandStore:
                                    self._broken.stderr_tail, self._broken.returncode)
             return self._round_trip(op, fields, time.monotonic() + self.timeout)
 
+    def ask_undeclared(self, op: str, **fields: Any) -> Any:
+        """Send ``op`` even though the handshake did not declare its capability: only ERR-009's test
+        does, to see what the program itself answers (it must be ``unsupported``)."""
+        with self._lock:
+            if self._broken is not None:
+                raise Inconclusive(f"session already ended: {self._broken.reason}",
+                                   self._broken.stderr_tail, self._broken.returncode)
+            return self._round_trip(op, fields, time.monotonic() + self.timeout)
+
     def _round_trip(self, op: str, fields: dict, deadline: float) -> Any:
         request = {"id": self._next_id, "op": op, **fields}
         self._next_id += 1

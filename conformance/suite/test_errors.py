@@ -300,6 +300,16 @@ def test_undeclared_capability_is_unsupported(store, home, undeclared_op):
         "unarchive": lambda: store.unarchive(archived.rel),
         "delete": lambda: store.delete(old.rel),
     }
+    if hasattr(store, "ask_undeclared"):
+        # Over the protocol the client refuses an undeclared op itself; ERR-009 is about what the
+        # program answers, so the request goes out as it is.
+        fields = {"create": {"path": new, "lines": [oracle.session_meta_line(old.id).decode().rstrip("\n")]},
+                  "append": {"path": old.rel, "lines": [kit.line_text("x")]}, "open_writer": {"path": old.rel},
+                  "write": {"handle": "w1", "line": kit.line_text("x")}, "close_writer": {"handle": "w1"},
+                  "materialize": {"path": zst.rel}, "compress": {"path": old.rel}, "run_worker": {},
+                  "cleanup": {}, "archive": {"path": old.rel}, "unarchive": {"path": archived.rel},
+                  "delete": {"path": old.rel}}[op]
+        calls[op] = lambda: store.ask_undeclared(op, **fields)
     before = oracle.snapshot(home)
     assert kit.error_kind(calls[op]) == "unsupported", f"{op} of undeclared capability {capability}"
     assert oracle.snapshot(home) == before
