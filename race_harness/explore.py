@@ -101,7 +101,7 @@ def interleave(selection: "str | Roles", pair: Pair, workdir: str, choices: tupl
     def body() -> Verdict:
         run = Run(roles, workdir, 0.0, seed_value)
         try:
-            run.spawn("setup", failpoints=False)
+            run.spawn_setup()
             names = (pair.first[0], pair.second[0])
             rollout, path = seed(run, compressed=pair.compressed)
             queues = {pair.first[0]: pair.first[1](rollout, path), pair.second[0]: pair.second[1](rollout, path)}

@@ -65,7 +65,7 @@ def sweep_one(selection: "str | Roles", target: Target, errno: str, n: int, root
     def body() -> Verdict:
         run = Run(roles, workdir)
         try:
-            run.spawn("setup", failpoints=False)
+            run.spawn_setup()
             if not run.declared(target.role):
                 raise Inconclusive(f"a countdown sweep needs failpoints; the {target.role} store "
                                    f"{roles.selection(target.role)} declared none")

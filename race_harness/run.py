@@ -132,6 +132,13 @@ class Run:
         """The capabilities the ``role`` store declared."""
         return self._hello_of(role).capabilities
 
+    def spawn_setup(self) -> None:
+        """The actor that creates seed rollouts: one of the writer store, or the harness writing them
+        to disk itself when the writer store has no ``create`` (codex starts sessions from a prompt)."""
+        if "setup" not in self.actors:
+            creates = "writer" in self.capabilities("writer")
+            self.spawn("setup", failpoints=False, role=None if creates else HARNESS)
+
     def failpoints_of(self, name: str) -> tuple[str, ...]:
         """The failpoints actor ``name``'s store declared."""
         ready = self.actors[name].ready

@@ -18,7 +18,7 @@ from .actor import Done, Op
 from .checker import violation
 from .controller import CRASH, Held
 from .judge import conclude, fresh_workdir, guarded
-from .roles import HARNESS, Roles, role_of_point
+from .roles import Roles, role_of_point
 from .run import IDLE_WEEK_AND_MORE, Run
 from .verdict import Inconclusive, Verdict
 
@@ -45,11 +45,7 @@ class Scenario:
 def seed(run: Run, lines: int = 2, compressed: bool = False) -> tuple[str, str]:
     """A rollout made through the writer store by a setup actor (its lines are acknowledged history),
     compressed by a setup actor of the compressor store when asked."""
-    if "setup" not in run.actors:
-        # A writer store without `create` (codex: its sessions start from a prompt) gets its seed
-        # rollouts from the harness itself, written to disk as a creator would.
-        creates = "writer" in run.capabilities("writer")
-        run.spawn("setup", failpoints=False, role=None if creates else HARNESS)
+    run.spawn_setup()
     rollout, path = run.new_rollout()
     done = run.call("setup", Op("create", path, rollout, lines))
     if not isinstance(done, Done) or done.status != "ok":
@@ -359,7 +355,7 @@ def run_scenario(selection: "str | Roles", name: str, root: str, seed: int = 0,
     def body() -> Verdict:
         run = Run(roles, workdir, scenario.cold_after, seed)
         try:
-            run.spawn("setup", failpoints=False)
+            run.spawn_setup()
             missing = missing_failpoints(scenario, run.declared)
             if missing:
                 raise Inconclusive(f"{name} needs failpoints the store did not declare: {'; '.join(missing)}")
