@@ -175,22 +175,8 @@ class ListsBothRepresentations(ReferenceStore):
 )
 class SearchPhysicalKeys(ReferenceStore):
     def search(self, text: str, archived: bool = False) -> list[SearchHit]:
-        needle = text.encode("utf-8")
-        hits = []
-        for found in list_rollouts(self.home, archived):
-            try:
-                opened = reading.open_selected(found.location)
-            except NotFoundError:
-                continue
-            try:
-                for number, (line, _complete) in enumerate(reading.lines_of(reading.byte_chunks(opened)), start=1):
-                    if needle in line:
-                        hits.append(SearchHit(self.home.rel(opened.path), number))
-            except StoreError:
-                continue
-            finally:
-                os.close(opened.fd)
-        return hits
+        return _search_with(self, text, archived, lambda found, opened: self.home.rel(opened.path),
+                            lambda lines: enumerate(lines, start=1))
 
 
 @MUTANTS.store(
@@ -221,19 +207,25 @@ class SplitlinesReader(ReferenceStore):
 )
 class SearchSkipsBlankLines(ReferenceStore):
     def search(self, text: str, archived: bool = False) -> list[SearchHit]:
-        needle = text.encode("utf-8")
-        hits = []
-        for found in list_rollouts(self.home, archived):
-            try:
-                opened = reading.open_selected(found.location)
-            except NotFoundError:
-                continue
-            try:
-                lines = [line for line, _complete in reading.lines_of(reading.byte_chunks(opened))
-                         if line.strip(reading.BLANK)]
-                hits += [SearchHit(found.location.rel, n) for n, line in enumerate(lines, start=1) if needle in line]
-            except StoreError:
-                continue
-            finally:
-                os.close(opened.fd)
-        return hits
+        return _search_with(self, text, archived, lambda found, opened: found.location.rel,
+                            lambda lines: enumerate((line for line in lines if line.strip(reading.BLANK)), start=1))
+
+
+def _search_with(store: ReferenceStore, text: str, archived: bool, key, numbered) -> list[SearchHit]:
+    """The reference's search loop with the two steps a search gets wrong as parameters: the path
+    that names a hit (``key``) and which lines get which numbers (``numbered``)."""
+    needle = text.encode("utf-8")
+    hits = []
+    for found in list_rollouts(store.home, archived):
+        try:
+            opened = reading.open_selected(found.location)
+        except NotFoundError:
+            continue
+        try:
+            lines = (line for line, _complete in reading.lines_of(reading.byte_chunks(opened)))
+            hits += [SearchHit(key(found, opened), n) for n, line in numbered(lines) if needle in line]
+        except StoreError:
+            continue
+        finally:
+            os.close(opened.fd)
+    return hits
