@@ -64,8 +64,17 @@ class Materializer:
         return create_locked_temp(location.plain, "materialize", mode)
 
     def drop_temp_name(self, temp_path: str) -> None:
-        """Once linked, the temp's own name goes; the plain file keeps the inode."""
-        os.unlink(temp_path)
+        """Once linked, the temp's own name goes; the plain file keeps the inode.
+
+        A name already gone is fine (MAT-001): the temp and the plain file share one inode, so a
+        back-dated plain file makes the temp look stale to a foreign sweeper (codex 0.171.0's pass
+        removes every ``*.tmp`` older than 6 h, held or not), and failing here would leave the `.zst`
+        beside a plain file that the caller was told does not exist.
+        """
+        try:
+            os.unlink(temp_path)
+        except FileNotFoundError:
+            pass
 
     def discard(self, temp_fd: int, temp_path: str) -> None:
         """At the end, linked or not: the temp's name if still there, and our descriptor (its lock)."""

@@ -107,6 +107,29 @@ def test_plain_appearing_before_link_is_not_replaced(store_selection, home):
     assert oracle.temps(home) == []
 
 
+@pytest.mark.req("MAT-001")
+@pytest.mark.needs("failpoints")
+def test_temp_swept_after_link_still_finishes(store_selection, home):
+    """A foreign sweeper removing the linked temp (seen racing codex 0.171.0's 6 h temp sweep while
+    the plain file was back-dated) must not fail the materialization nor leave the `.zst`."""
+    r = kit.make_rollout(home, compressed=True, old=True)
+    with kit.failpoint_session(store_selection, home) as session:
+        session.hold_at("materialize.after_link")
+        thread, outcome = session.start(session.store.materialize, r.rel)
+        hit = session.wait_held()
+        swept = oracle.temps(home)
+        for temp in swept:
+            os.unlink(home / temp)
+        session.release(hit)
+        thread.join(20)
+        assert not thread.is_alive(), "materialize did not return"
+    assert swept, "no temp was on disk while the materialization was held after its link"
+    assert "error" not in outcome, f"materialize failed once its temp was swept: {outcome.get('error')!r}"
+    assert outcome["value"] is True
+    _only_plain(home, r.rel)
+    assert (home / r.rel).read_bytes() == r.data
+
+
 # --- MAT-003 ------------------------------------------------------------------------------------
 
 
