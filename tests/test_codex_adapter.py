@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -187,3 +188,39 @@ def test_served_codex_writes_through_the_stdio_protocol(home):
     finally:
         store.close()
     assert [rid for rid in rids_in(oracle.logical_content(home, rel)) if rid != "?"] == ["h-0", "w-1"]
+
+
+def _codex_processes_on(home) -> list[int]:
+    """Live codex processes whose CODEX_HOME is ``home``."""
+    mark = f"CODEX_HOME={home}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                if mark in handle.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            continue  # gone, or not ours to read
+    return found
+
+
+@needs_codex
+def test_a_killed_owner_crashes_its_codex_sessions_too(home):
+    """A race kill SIGKILLs the actor: its codex must die unclean too, not see EOF and close the turn."""
+    rollout_id = "0199a213-81c0-7800-8aa1-bbab2a035a54"
+    rel = oracle.active_path(f"rollout-2025-01-03T12-00-00-{rollout_id}.jsonl")
+    oracle.write_plain(home, rel, (make_header(rollout_id, "h-0") + "\n").encode())
+    store = open_store("cmd:" + serve_command("codex"))
+    try:
+        store.configure(os.fspath(home), 0)
+        store.write(store.open_writer(rel), make_line("w-1", 100))
+        assert _codex_processes_on(home)
+        os.kill(store._process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _codex_processes_on(home) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _codex_processes_on(home), "codex outlived the process that started it"
+    finally:
+        store.close()
+    last = json.loads(oracle.logical_content(home, rel).splitlines()[-1])
+    assert last["payload"]["type"] == "user_message"  # no turn_aborted: codex never shut down cleanly

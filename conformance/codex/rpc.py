@@ -9,6 +9,7 @@ waits on this client.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -21,6 +22,18 @@ from conformance.protocol_client import Inconclusive
 
 _STDERR_TAIL_BYTES = 4000
 _METHOD_NOT_FOUND = -32601
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """In the forked child: SIGKILL when the process that started it dies.
+
+    Otherwise a SIGKILLed owner (a race actor the harness kills) leaves codex to see EOF on stdin
+    and shut down cleanly, writing its closing lines: a kill of the owner must crash codex too.
+    """
+    if _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0 or os.getppid() == 1:
+        os._exit(127)  # the owner is already gone (or prctl failed): never run unowned
 
 
 class RpcError(Exception):
@@ -47,6 +60,7 @@ class AppServer:
             self._process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
                 start_new_session=True,  # its own process group, so close() kills every child too
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             self._stderr.close()
