@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conformance import oracle
+from conformance.codex.install import missing_reason
 from conformance.selection import open_store
 from conformance.suite import kit
 from race_harness.syscall_delay import SyscallDelay, SyscallDelayError, delayed_selection
@@ -48,16 +49,6 @@ def test_race_cli_runs_a_store_under_strace(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
-def _codex_missing() -> str | None:
-    from conformance.codex.install import CodexMissing, find_binary
-
-    try:
-        find_binary()
-    except CodexMissing as exc:
-        return str(exc)
-    return None
-
-
 def _descendants(pid: int) -> list[int]:
     """Every live descendant of ``pid`` (children found through /proc/<pid>/task/*/children)."""
     found, todo = [], [pid]
@@ -87,7 +78,7 @@ def _tracer_of(pid: int) -> int:
 
 
 @needs_strace
-@pytest.mark.skipif(_codex_missing() is not None, reason=f"codex not installed: {_codex_missing()}")
+@pytest.mark.skipif(missing_reason() is not None, reason=f"codex not installed: {missing_reason()}")
 def test_delays_land_in_the_codex_app_server_the_adapter_starts(tmp_path):
     """codex has no failpoints: --syscall-delay must reach the app-server processes its adapter spawns."""
     home, log = tmp_path / "home", tmp_path / "strace.log"
