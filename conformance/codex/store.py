@@ -264,7 +264,7 @@ def _remove_codex_cooldown_marker(home: str) -> None:
     try:
         with open(marker, "rb") as handle:
             found = re.match(rb"pid=(\d+) ", handle.read(64))
-        if found and launch.started_by_an_adapter(int(found.group(1))):
+        if found and launch.started_by_an_adapter(int(found.group(1)), home):
             os.unlink(marker)
     except FileNotFoundError:
         pass
