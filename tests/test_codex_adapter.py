@@ -224,3 +224,17 @@ def test_a_killed_owner_crashes_its_codex_sessions_too(home):
         store.close()
     last = json.loads(oracle.logical_content(home, rel).splitlines()[-1])
     assert last["payload"]["type"] == "user_message"  # no turn_aborted: codex never shut down cleanly
+
+
+@needs_codex
+def test_a_session_opened_in_a_short_lived_thread_outlives_the_thread(codex, home):
+    """codex must die with the adapter's process, not with whichever thread happened to start it."""
+    rollout_id = "0199a213-81c0-7800-8aa1-bbab2a035a55"
+    rel = oracle.active_path(f"rollout-2025-01-03T12-00-00-{rollout_id}.jsonl")
+    oracle.write_plain(home, rel, (make_header(rollout_id, "h-0") + "\n").encode())
+    thread, outcome = kit.in_thread(codex.open_writer, rel)
+    thread.join(60)
+    time.sleep(0.5)  # room for a wrongly aimed death signal to land before the write
+    codex.write(outcome["value"], make_line("w-1", 100))
+    codex.close_writer(outcome["value"])
+    assert "w-1" in rids_in(oracle.logical_content(home, rel))
