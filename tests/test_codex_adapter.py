@@ -91,6 +91,21 @@ def test_compress_one_rollout_leaves_the_others_alone(codex, home):
 
 
 @needs_codex
+def test_compress_creates_the_others_lock_files_only_under_the_coordination_lock(codex, home):
+    """As codex and the reference do: else a writer could lock a lock file the adapter then unlinks."""
+    target = kit.make_rollout(home, old=True, minute=1)
+    other = kit.make_rollout(home, old=True, minute=2)
+    other_lock = home / "thread-writer-locks" / f"{other.id}.lock"
+    with kit.holding_coordination_lock(home):
+        thread, outcome = kit.in_thread(codex.compress, target.rel)
+        thread.join(1.0)  # time enough to create a lock file, were it not waiting for ours
+        assert not other_lock.exists() and thread.is_alive()
+    thread.join(60)
+    assert outcome == {"value": "compressed"}
+    assert oracle.representations(home, other.rel) == (other.rel,)
+
+
+@needs_codex
 def test_a_pass_blocked_by_the_maintenance_lock_did_not_run(codex, home):
     cold = kit.make_rollout(home, old=True)
     lock = home / ".tmp" / "rollout-maintenance.lock"
