@@ -11,11 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import (bench_discovery, bench_materialize, bench_memory, bench_peer, bench_race, bench_read, bench_startup,
-               bench_suite, bench_worker, report)
+from . import (bench_codex_race, bench_discovery, bench_materialize, bench_memory, bench_peer, bench_race, bench_read,
+               bench_startup, bench_suite, bench_worker, report)
 from .timing import FULL, QUICK, SMOKE, machine, zstd_cli
 
-GROUPS = ("worker", "small", "read", "materialize", "discovery", "memory", "race", "suite", "startup", "peer")
+GROUPS = ("worker", "small", "read", "materialize", "discovery", "memory", "race", "suite", "startup", "peer", "codex")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             res["startup"] = bench_startup.run(settings, work, log)
         if "peer" in only:
             res["peer"] = bench_peer.run(settings, work, log)
+        if "codex" in only:
+            if args.smoke:  # its campaigns take minutes: not for a smoke run
+                doc["notes"].append("codex race group (11) skipped in smoke: its campaigns take minutes.")
+            else:
+                res["codex_race"] = bench_codex_race.run(settings, work, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     doc["machine"]["loadavg_end"] = os.getloadavg()

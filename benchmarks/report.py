@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+from . import bench_codex_race
 from .data import KB, MB
 
 GROWTH_TOLERANCE = 1.25  # growth per file above linear that noise can explain
@@ -104,6 +105,8 @@ def goals(results: dict) -> list[dict]:
     suite = results.get("suite")
     if suite is not None:
         _suite_goals(suite, goal)
+    if results.get("codex_race") is not None:
+        bench_codex_race.goals(results["codex_race"], goal)
     return out
 
 
@@ -341,6 +344,7 @@ def markdown(doc: dict) -> str:
                          f"0.00 MB | {rep['worker']['growth_mb']:.1f} | {rep['reader']['growth_mb']:.1f} |")
     lines += _race_sections(res.get("race"), res.get("suite"))
     lines += _startup_and_peer_sections(res.get("startup"), res.get("peer"))
+    lines += bench_codex_race.section(res.get("codex_race"))
     lines += ["", "## Fixes", "",
               "1. Adopted: `reference/codec.py` `decoded_chunks` now walks the zstd frame and block headers and "
               "feeds a bounded number of whole blocks per `decompress` call (the bounded decoder this report used "

@@ -73,6 +73,7 @@ def race_problem(args: argparse.Namespace) -> str:
             return "--rollouts must be at least 1"
     if args.exhaustive and args.limit < 1:
         return "--limit must be at least 1"
-    if not args.store and not all(getattr(args, f"{role}_store", None) for role in ("writer", "compressor", "reader")):
-        return "--store is required (reference | reference:<scheme> | py:mod:factory | cmd:<command line> | mutant:<name>)"
+    if not args.store and not all(getattr(args, f"{role}_store", None) for role in ("writer", "compressor")):
+        return ("--store is required unless --writer-store and --compressor-store are both given "
+                "(reference | reference:<scheme> | py:mod:factory | cmd:<command line> | mutant:<name>)")
     return ""

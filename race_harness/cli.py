@@ -34,7 +34,9 @@ def register(subparsers) -> None:
     for role, who in (("writer", "writers, appenders, archivers, deleters and the setup that creates rollouts"),
                       ("compressor", "compressors, cleaners and the recovery run"),
                       ("reader", "readers and listers")):
-        race.add_argument(f"--{role}-store", metavar="SELECTION", help=f"the store of the {who} (default --store)")
+        default_else = ", else the writer store" if role == "reader" else ""
+        race.add_argument(f"--{role}-store", metavar="SELECTION",
+                          help=f"the store of the {who} (default --store{default_else})")
     mode = race.add_mutually_exclusive_group()
     mode.add_argument("--scenario", action="append", metavar="NAME",
                       help="a named scenario, or a window id such as R2 for its scenarios (repeatable)")
@@ -210,8 +212,11 @@ def _roles(args: argparse.Namespace):
     from .roles import STORE_ROLES, Roles
 
     chosen = {role: getattr(args, f"{role}_store") or args.store for role in STORE_ROLES}
+    # without --store, the writers' store reads back what they wrote (the issue's `--writer-store X
+    # --compressor-store Y` pairing)
+    chosen["reader"] = chosen["reader"] or chosen["writer"]
     if not all(chosen.values()):
-        return ("--store is required unless --writer-store, --compressor-store and --reader-store are all given "
+        return ("--store is required unless --writer-store and --compressor-store are both given "
                 "(reference | py:mod:factory | cmd:<command line> | mutant:<name>)")
     for selection in set(chosen.values()):
         try:

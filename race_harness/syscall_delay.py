@@ -7,6 +7,7 @@ delay at ``unlink`` holds the compressor between its last re-check and the unlin
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -35,13 +36,18 @@ class SyscallDelay:
         return cls(tuple(match.group(1).split(",")), int(match.group(2)))
 
 
-def delayed_selection(selection: str, delay: SyscallDelay) -> str:
-    """A ``cmd:`` selection running ``selection`` under strace with ``delay`` injected."""
+def delayed_selection(selection: str, delay: SyscallDelay, trace_log: str = os.devnull) -> str:
+    """A ``cmd:`` selection running ``selection`` under strace with ``delay`` injected.
+
+    strace follows every child (``-f``), so the processes a store starts itself (codex's
+    app-servers) are delayed too; ``trace_log`` receives one line per delayed syscall, each
+    prefixed with the pid that made it and marked ``(DELAYED)``, to show where the delays landed.
+    """
     strace = shutil.which("strace")
     if strace is None:
         raise SyscallDelayError("strace is not installed (apt-get install strace); run without --syscall-delay")
     names = ",".join(delay.syscalls)
     return (
-        f"cmd:{shlex.quote(strace)} -f -qq --seccomp-bpf -o /dev/null -e trace={names} "
+        f"cmd:{shlex.quote(strace)} -f -qq --seccomp-bpf -o {shlex.quote(trace_log)} -e trace={names} "
         f"-e inject={names}:delay_enter={delay.microseconds} {serve_command(selection)}"
     )

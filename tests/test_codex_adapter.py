@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -87,6 +88,21 @@ def test_compress_one_rollout_leaves_the_others_alone(codex, home):
     assert oracle.representations(home, target.rel) == (target.zst,)
     assert oracle.representations(home, other.rel) == (other.rel,)
     assert not any(name.endswith(".lock") and other.id in name for name in os.listdir(home / "thread-writer-locks"))
+
+
+@needs_codex
+def test_compress_creates_the_others_lock_files_only_under_the_coordination_lock(codex, home):
+    """As codex and the reference do: else a writer could lock a lock file the adapter then unlinks."""
+    target = kit.make_rollout(home, old=True, minute=1)
+    other = kit.make_rollout(home, old=True, minute=2)
+    other_lock = home / "thread-writer-locks" / f"{other.id}.lock"
+    with kit.holding_coordination_lock(home):
+        thread, outcome = kit.in_thread(codex.compress, target.rel)
+        thread.join(1.0)  # time enough to create a lock file, were it not waiting for ours
+        assert not other_lock.exists() and thread.is_alive()
+    thread.join(60)
+    assert outcome == {"value": "compressed"}
+    assert oracle.representations(home, other.rel) == (other.rel,)
 
 
 @needs_codex
@@ -187,3 +203,53 @@ def test_served_codex_writes_through_the_stdio_protocol(home):
     finally:
         store.close()
     assert [rid for rid in rids_in(oracle.logical_content(home, rel)) if rid != "?"] == ["h-0", "w-1"]
+
+
+def _codex_processes_on(home) -> list[int]:
+    """Live codex processes whose CODEX_HOME is ``home``."""
+    mark = f"CODEX_HOME={home}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                if mark in handle.read().split(b"\0"):
+                    found.append(int(pid))
+        except OSError:
+            continue  # gone, or not ours to read
+    return found
+
+
+@needs_codex
+def test_a_killed_owner_crashes_its_codex_sessions_too(home):
+    """A race kill SIGKILLs the actor: its codex must die unclean too, not see EOF and close the turn."""
+    rollout_id = "0199a213-81c0-7800-8aa1-bbab2a035a54"
+    rel = oracle.active_path(f"rollout-2025-01-03T12-00-00-{rollout_id}.jsonl")
+    oracle.write_plain(home, rel, (make_header(rollout_id, "h-0") + "\n").encode())
+    store = open_store("cmd:" + serve_command("codex"))
+    try:
+        store.configure(os.fspath(home), 0)
+        store.write(store.open_writer(rel), make_line("w-1", 100))
+        assert _codex_processes_on(home)
+        os.kill(store._process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _codex_processes_on(home) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _codex_processes_on(home), "codex outlived the process that started it"
+    finally:
+        store.close()
+    last = json.loads(oracle.logical_content(home, rel).splitlines()[-1])
+    assert last["payload"]["type"] == "user_message"  # no turn_aborted: codex never shut down cleanly
+
+
+@needs_codex
+def test_a_session_opened_in_a_short_lived_thread_outlives_the_thread(codex, home):
+    """codex must die with the adapter's process, not with whichever thread happened to start it."""
+    rollout_id = "0199a213-81c0-7800-8aa1-bbab2a035a55"
+    rel = oracle.active_path(f"rollout-2025-01-03T12-00-00-{rollout_id}.jsonl")
+    oracle.write_plain(home, rel, (make_header(rollout_id, "h-0") + "\n").encode())
+    thread, outcome = kit.in_thread(codex.open_writer, rel)
+    thread.join(60)
+    time.sleep(0.5)  # room for a wrongly aimed death signal to land before the write
+    codex.write(outcome["value"], make_line("w-1", 100))
+    codex.close_writer(outcome["value"])
+    assert "w-1" in rids_in(oracle.logical_content(home, rel))

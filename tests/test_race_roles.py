@@ -109,6 +109,10 @@ def test_cli_roles_exit_codes_and_missing_failpoints_by_role(tmp_path, capsys):
     assert _race("race", "--store", "reference", "--compressor-store", QUIET, "--scenario", "r5-materialize-mtime",
                  "--workdir", str(tmp_path / "d")) == 0
     assert _race("race", "--writer-store", "reference", "--scenario", "r1-write-between-stats") == 2
+    # without --store, the writers' store reads: `--writer-store X --compressor-store Y` is a whole pairing
+    assert _race("race", "--writer-store", FLOCK_ONLY, "--compressor-store", THREAD_LOCKS_ONLY, "--scenario",
+                 "r1-write-between-stats", "--workdir", str(tmp_path / "e")) == 0
+    assert f"writer={FLOCK_ONLY}, compressor={THREAD_LOCKS_ONLY}, reader={FLOCK_ONLY}" in capsys.readouterr().out
 
 
 def test_campaign_with_fixed_cold_age_needs_the_ager(tmp_path):

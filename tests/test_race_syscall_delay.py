@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 import pytest
 
 from conformance import oracle
+from conformance.codex.install import missing_reason
 from conformance.selection import open_store
 from conformance.suite import kit
 from race_harness.syscall_delay import SyscallDelay, SyscallDelayError, delayed_selection
@@ -45,3 +47,55 @@ def test_race_cli_runs_a_store_under_strace(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (children found through /proc/<pid>/task/*/children)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in os.listdir(f"/proc/{parent}/task"):
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as handle:
+                    kids = [int(k) for k in handle.read().split()]
+            except OSError:
+                continue  # the task ended meanwhile
+            found += kids
+            todo += kids
+    return found
+
+
+def _program(pid: int) -> str | None:
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return None  # ended meanwhile (a short-lived helper)
+
+
+def _tracer_of(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        return int(next(line for line in handle if line.startswith("TracerPid:")).split()[1])
+
+
+@needs_strace
+@pytest.mark.skipif(missing_reason() is not None, reason=f"codex not installed: {missing_reason()}")
+def test_delays_land_in_the_codex_app_server_the_adapter_starts(tmp_path):
+    """codex has no failpoints: --syscall-delay must reach the app-server processes its adapter spawns."""
+    home, log = tmp_path / "home", tmp_path / "strace.log"
+    (home / "sessions").mkdir(parents=True)
+    rollout = kit.make_rollout(home, old=True)
+    store = open_store(delayed_selection("codex", SyscallDelay(("unlink", "unlinkat"), 1000), str(log)))
+    try:
+        store.configure(str(home), 7 * 86_400)
+        assert store.run_worker().outcomes == {rollout.rel: "compressed"}
+        strace_pid = store._process.pid
+        codex_pids = [pid for pid in _descendants(strace_pid) if _program(pid) == "codex"]
+        assert codex_pids, "the adapter's codex app-server is not a descendant of the strace'd store program"
+        assert {_tracer_of(pid) for pid in codex_pids} == {strace_pid}
+    finally:
+        store.close()
+    delayed = [line for line in log.read_text().splitlines() if "(DELAYED)" in line]
+    # codex's unlink of the plain rollout after publishing the .zst was delayed (strace names the
+    # thread, not the process; only codex unlinks a rollout here: the adapter never does)
+    assert any(f'unlink("{home / rollout.rel}")' in line for line in delayed), delayed
+    assert oracle.logical_content(home, rollout.rel) == rollout.data

@@ -55,6 +55,15 @@ def find_binary() -> str:
     raise CodexMissing(f"no codex binary: none installed in {install_folder()} and none on PATH; {INSTALL_HINT}")
 
 
+def missing_reason() -> str | None:
+    """Why no codex can be found (for a skip), or None when :func:`find_binary` finds one."""
+    try:
+        find_binary()
+    except CodexMissing as exc:
+        return str(exc)
+    return None
+
+
 def binary_version(binary: str) -> str:
     """What ``codex --version`` prints (e.g. ``codex-cli 0.171.0``); CodexMissing if it cannot run."""
     try:

@@ -8,7 +8,9 @@ on the command line (``-c``), so the adapter writes no ``config.toml`` into the 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 
 from .rpc import AppServer
 
@@ -48,9 +50,16 @@ def environment(home: str, scratch_home: str) -> dict[str, str]:
     }
 
 
-def started_by_an_adapter(pid: int) -> bool:
-    """True when ``pid`` is a codex this adapter started (here, or alive in another process)."""
-    if pid in _started_here:
+def _registry(home: str) -> str:
+    """Where adapters on ``home`` note the pids of the codex they start (outside the home under test)."""
+    key = hashlib.sha256(os.path.realpath(home).encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), "rollout-conformance-codex-pids", key)
+
+
+def started_by_an_adapter(pid: int, home: str) -> bool:
+    """True when ``pid`` is a codex an adapter started on ``home``: here, alive elsewhere, or noted
+    in the home's registry by an adapter process since killed (a race actor's crashed pass)."""
+    if pid in _started_here or os.path.exists(os.path.join(_registry(home), str(pid))):
         return True
     try:
         with open(f"/proc/{pid}/environ", "rb") as handle:
@@ -62,6 +71,9 @@ def started_by_an_adapter(pid: int) -> bool:
 def start(binary: str, home: str, scratch_home: str, timeout: float) -> AppServer:
     server = AppServer(argv(binary), environment(home, scratch_home), timeout)
     _started_here.add(server.pid)
+    os.makedirs(_registry(home), exist_ok=True)
+    with open(os.path.join(_registry(home), str(server.pid)), "w"):
+        pass  # an empty note: its name is the pid
     try:
         server.request("initialize", {"clientInfo": {"name": "rollout-conformance", "version": "1"},
                                       "capabilities": {"experimentalApi": True}})

@@ -80,8 +80,13 @@ def totals(log: str) -> tuple[int, int, int, int] | None:
 
 def writer_lock_held(home: str, rollout_id: str) -> bool:
     """True when a live process holds ``thread-writer-locks/<id>.lock`` (codex's writer protection)."""
+    return lock_file_held(os.path.join(home, "thread-writer-locks", f"{rollout_id}.lock"))
+
+
+def lock_file_held(path: str) -> bool:
+    """True when a live process holds a ``flock`` on ``path`` (absent: nobody does)."""
     try:
-        fd = os.open(os.path.join(home, "thread-writer-locks", f"{rollout_id}.lock"), os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:

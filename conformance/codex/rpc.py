@@ -9,6 +9,8 @@ waits on this client.
 
 from __future__ import annotations
 
+import concurrent.futures
+import ctypes
 import json
 import os
 import signal
@@ -21,6 +23,20 @@ from conformance.protocol_client import Inconclusive
 
 _STDERR_TAIL_BYTES = 4000
 _METHOD_NOT_FOUND = -32601
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_LIBC = ctypes.CDLL(None, use_errno=True)
+#: One thread that lives as long as the process and forks every codex (see AppServer.__init__).
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-spawner")
+
+
+def _die_with_parent() -> None:
+    """In the forked child: SIGKILL when the process that started it dies (its spawner thread lives as long).
+
+    Otherwise a SIGKILLed owner (a race actor the harness kills) leaves codex to see EOF on stdin
+    and shut down cleanly, writing its closing lines: a kill of the owner must crash codex too.
+    """
+    if _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0 or os.getppid() == 1:
+        os._exit(127)  # the owner is already gone (or prctl failed): never run unowned
 
 
 class RpcError(Exception):
@@ -44,10 +60,13 @@ class AppServer:
         self._closed_reason: str | None = None
         self._write_lock = threading.Lock()
         try:
-            self._process = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-                start_new_session=True,  # its own process group, so close() kills every child too
-            )
+            # forked from the spawner thread: PR_SET_PDEATHSIG fires when the *thread* that forked
+            # exits, and a caller's short-lived thread (the suite's kit.in_thread) must not kill codex
+            self._process = _SPAWNER.submit(
+                subprocess.Popen, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                env=env, start_new_session=True,  # its own process group, so close() kills every child too
+                preexec_fn=_die_with_parent,
+            ).result()
         except OSError as exc:
             self._stderr.close()
             raise Inconclusive(f"cannot start codex {argv[0]!r} ({exc}); run `rollout-conformance codex install`") from exc

@@ -20,7 +20,8 @@ import time
 from conformance import oracle
 from conformance.protocol_client import Inconclusive
 from conformance.store_api import CleanupReport, Hello, UndeclaredCapabilityError, WorkerReport
-from reference.errors import InvalidHomeError, InvalidNameError, NotFoundError, OutsideHomeError
+from reference.errors import BusyError, InvalidHomeError, InvalidNameError, NotFoundError, OutsideHomeError
+from reference.thread_locks import CoordinationLock, thread_lock_path
 
 from . import launch, passes
 from .install import CodexMissing, binary_version, find_binary
@@ -183,7 +184,7 @@ class CodexStore:
     def _pass(self, masked) -> WorkerReport:
         server = self._require_server()
         _remove_codex_cooldown_marker(self._home)
-        with _held_writer_locks(self._home, masked):
+        with _held_writer_locks(self._home, masked, self.timeout):
             before, started = passes.scan(self._home), time.time_ns()
             offset = len(server.stderr_text())
             server.request("rollout/compress", None, timeout=self.timeout)
@@ -264,40 +265,58 @@ def _remove_codex_cooldown_marker(home: str) -> None:
     try:
         with open(marker, "rb") as handle:
             found = re.match(rb"pid=(\d+) ", handle.read(64))
-        if found and launch.started_by_an_adapter(int(found.group(1))):
+        if found and launch.started_by_an_adapter(int(found.group(1)), home):
             os.unlink(marker)
     except FileNotFoundError:
         pass
 
 
 class _held_writer_locks:
-    """Hold codex's writer lock of every id in ``ids`` (a codex pass then skips them as busy)."""
+    """Hold codex's writer lock of every id in ``ids`` (a codex pass then skips them as busy).
 
-    def __init__(self, home: str, ids) -> None:
-        self._folder = os.path.join(home, "thread-writer-locks")
+    Lock files are created and removed only under ``.coordination.lock``, as codex and the reference
+    do: otherwise a writer could open a lock file here, see it unlinked before its ``flock``, and then
+    hold a lock on a name no compressor probes again.  The coordination lock is released in between,
+    since the pass itself takes it.
+    """
+
+    def __init__(self, home: str, ids, timeout: float) -> None:
+        self._home = home
         self._ids = sorted(ids)
+        self._timeout = timeout
         self._held: list[tuple[int, str, bool]] = []
 
     def __enter__(self):
-        if self._ids:
-            os.makedirs(self._folder, exist_ok=True)
-        for rollout_id in self._ids:
-            path = os.path.join(self._folder, f"{rollout_id}.lock")
-            created = not os.path.exists(path)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pass  # a live writer already holds it: busy for codex either way
-            self._held.append((fd, path, created))
+        if not self._ids:
+            return self
+        with self._coordination():
+            for rollout_id in self._ids:
+                path = thread_lock_path(self._home, rollout_id)
+                created = not os.path.exists(path)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pass  # a live writer already holds it: busy for codex either way
+                self._held.append((fd, path, created))
         return self
 
     def __exit__(self, *exc_info) -> None:
-        for fd, path, created in self._held:
-            if created:
-                try:
-                    os.unlink(path)  # while still locked, so no one else can take a half-removed file
-                except FileNotFoundError:
-                    pass
-            os.close(fd)
+        if not self._held:
+            return
+        with self._coordination():
+            for fd, path, created in self._held:
+                if created:
+                    try:
+                        os.unlink(path)  # while still locked, so no one else can take a half-removed file
+                    except FileNotFoundError:
+                        pass
+                os.close(fd)
         self._held.clear()
+
+    def _coordination(self) -> CoordinationLock:
+        try:
+            return CoordinationLock(self._home).acquire(self._timeout)
+        except BusyError as exc:
+            raise Inconclusive(f"codex's .coordination.lock stayed held for {self._timeout:g} s, so the adapter "
+                               "could not hold the other rollouts' writer locks around the pass") from exc
