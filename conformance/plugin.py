@@ -20,9 +20,14 @@ from .protocol_client import Inconclusive
 from .report import RequirementSummary
 from .report_json import build_report, now
 from .selection import SelectionError, describe, open_store
+from .server_pool import ServerPool
 from .store_api import PROFILES, UndeclaredCapabilityError, effective_capabilities
 
 DEFAULT_COLD_AFTER = 7 * 24 * 3600
+
+#: The ``cmd:`` programs of this process (an xdist worker) that declared ``reopen``, kept between tests:
+#: each test's store still starts a session as fresh as a new program's (PROTOCOL.md, "Reusing a program").
+_SERVERS = ServerPool()
 
 
 def pytest_addoption(parser):
@@ -79,7 +84,7 @@ class _State:
     def hello(self):
         """The store's handshake, asked once per process; Inconclusive propagates to the test."""
         if self._hello is None:
-            store = open_store(self.selection)
+            store = open_store(self.selection, pool=_SERVERS)
             try:
                 self._hello = store.hello()
             finally:
@@ -253,7 +258,7 @@ def home(tmp_path) -> Path:
 @pytest.fixture
 def store(store_selection, home):
     """A store bound to ``home`` with the default 7-day cold threshold; closed after the test."""
-    instance = open_store(store_selection)
+    instance = open_store(store_selection, pool=_SERVERS)
     try:
         instance.configure(os.fspath(home), DEFAULT_COLD_AFTER)
         yield instance

@@ -69,8 +69,11 @@ def describe(selection: str) -> str:
     return f"the reference mutant {argument!r} (in process)"
 
 
-def open_store(selection: str) -> Store:
-    """A fresh store for ``selection``; the caller configures it and must close it."""
+def open_store(selection: str, pool=None) -> Store:
+    """A fresh store for ``selection``; the caller configures it and must close it.
+
+    ``pool`` (a :class:`conformance.server_pool.ServerPool`) lets a ``cmd:`` program that declared
+    ``reopen`` serve the next store opened with the same pool instead of starting a new process."""
     form, argument = _parse(selection)
     if form == "reference":
         from reference.store import ReferenceStore
@@ -81,7 +84,7 @@ def open_store(selection: str) -> Store:
     elif form == "cmd":
         from conformance.protocol_client import CommandStore
 
-        return CommandStore(argument)
+        return CommandStore(argument, pool=pool)
     elif form == "codex":
         from conformance.codex.store import CodexStore
 
