@@ -19,14 +19,15 @@ from .protocol import STRICT_ENV
 from .protocol_client import Inconclusive
 from .report import RequirementSummary
 from .report_json import build_report, now
-from .selection import SelectionError, describe, open_store
+from .selection import SelectionError, describe, open_store, reuse_programs
 from .server_pool import ServerPool
 from .store_api import PROFILES, UndeclaredCapabilityError, effective_capabilities
 
 DEFAULT_COLD_AFTER = 7 * 24 * 3600
 
 #: The ``cmd:`` programs of this process (an xdist worker) that declared ``reopen``, kept between tests:
-#: each test's store still starts a session as fresh as a new program's (PROTOCOL.md, "Reusing a program").
+#: each store of the selection under test still starts a session as fresh as a new program's
+#: (PROTOCOL.md, "Reusing a program").
 _SERVERS = ServerPool()
 
 
@@ -67,6 +68,7 @@ def pytest_configure(config):
             ledger = Ledger.load(config.getoption("--ledger"))
         except LedgerError as exc:
             raise pytest.UsageError(str(exc)) from None
+    reuse_programs(selection, _SERVERS)
     state = _State(selection, ledger)
     config.stash[_STATE] = state
     # Registered as a plugin so its logreport hook sees every report (on the xdist controller too).
@@ -84,7 +86,7 @@ class _State:
     def hello(self):
         """The store's handshake, asked once per process; Inconclusive propagates to the test."""
         if self._hello is None:
-            store = open_store(self.selection, pool=_SERVERS)
+            store = open_store(self.selection)
             try:
                 self._hello = store.hello()
             finally:
@@ -258,7 +260,7 @@ def home(tmp_path) -> Path:
 @pytest.fixture
 def store(store_selection, home):
     """A store bound to ``home`` with the default 7-day cold threshold; closed after the test."""
-    instance = open_store(store_selection, pool=_SERVERS)
+    instance = open_store(store_selection)
     try:
         instance.configure(os.fspath(home), DEFAULT_COLD_AFTER)
         yield instance

@@ -87,39 +87,44 @@ class ServerProcess:
 
 
 class ServerPool:
-    """At most ``per_key`` idle programs per spawn key, for one process's successive sessions."""
+    """At most ``per_key`` idle programs per spawn key and ``limit`` in all (the least recently used
+    go first), for one process's successive sessions."""
 
-    def __init__(self, per_key: int = 1) -> None:
+    def __init__(self, per_key: int = 2, limit: int = 4) -> None:
         self.per_key = per_key
-        self._idle: dict[SpawnKey, list[ServerProcess]] = {}
+        self.limit = limit
+        self._idle: list[ServerProcess] = []  # least recently put first
         self._lock = threading.Lock()
         atexit.register(self.clear)
 
     def take(self, key: SpawnKey) -> ServerProcess | None:
         """An idle program started exactly like ``key`` would be, or None (start a fresh one)."""
         with self._lock:
-            waiting = self._idle.get(key, [])
-            while waiting:
-                program = waiting.pop()
+            for index in range(len(self._idle) - 1, -1, -1):
+                if self._idle[index].key != key:
+                    continue
+                program = self._idle.pop(index)
                 if program.idle():
                     return program
                 program.discard()
         return None
 
     def put(self, program: ServerProcess) -> None:
-        """Keep a program that confirmed ``reopen``; beyond ``per_key`` the oldest one is ended."""
+        """Keep a program that confirmed ``reopen``; beyond the limits the least recently used are ended."""
         with self._lock:
-            waiting = self._idle.setdefault(program.key, [])
-            waiting.append(program)
-            while len(waiting) > self.per_key:
-                waiting.pop(0).discard()
+            self._idle.append(program)
+            same = [waiting for waiting in self._idle if waiting.key == program.key]
+            for extra in same[: max(0, len(same) - self.per_key)]:
+                self._idle.remove(extra)
+                extra.discard()
+            while len(self._idle) > self.limit:
+                self._idle.pop(0).discard()
 
     def clear(self) -> None:
         """End every idle program (their sessions are over: nothing of a test is lost)."""
         with self._lock:
-            for waiting in self._idle.values():
-                for program in waiting:
-                    program.discard()
+            for program in self._idle:
+                program.discard()
             self._idle.clear()
 
 
