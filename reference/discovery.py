@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
+from operator import itemgetter
 
 from .home import Home, Location
 from .naming import SUFFIX, ZST_SUFFIX, parse_name, rollout_id
@@ -165,7 +166,10 @@ def listing(home: Home, archived: bool | None = False) -> list[tuple[str, str, b
     """``(logical path, id, archived, compressed, mtime_ns)`` in :func:`list_rollouts` order, without objects."""
     rows = [(rel_folder + os.sep + logical, rid, in_archive, compressed, mtime_ns)
             for _folder, rel_folder, logical, rid, in_archive, compressed, mtime_ns in _seen(home, archived)]
-    rows.sort(key=lambda row: (-row[4], row[0]))
+    # Two stable passes with C keys (path, then newest first) order like the key (-mtime_ns, path) at
+    # less than half its cost: no tuple and no Python call per row.
+    rows.sort(key=itemgetter(0))
+    rows.sort(key=itemgetter(4), reverse=True)
     return rows
 
 
