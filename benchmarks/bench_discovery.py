@@ -67,15 +67,23 @@ def _ops(home: Path, manifest: dict, have_zstd: bool) -> dict:
     }
 
 
+def _repeats(settings: Settings, n: int) -> int:
+    """Timings of each op per pair: many on small homes (cheap, noisy), 3 from 100,000 rollouts, where one
+    op takes seconds and the machine's drift, not the timer, is the noise."""
+    return 3 if n >= 100_000 else max(3, 2 * settings.repeats - 1)
+
+
 def run(settings: Settings, work: Path, log) -> dict:
     have_zstd = zstd_cli() is not None
     sizes = list(settings.discovery_homes)
     results: dict = {"homes": {}, "skipped": []}
     build_rate = ops_s = None
     for n in sizes + list(settings.optional_discovery):
+        repeats = _repeats(settings, n)
         if n not in sizes:
             prev = max(results["homes"]) if results["homes"] else None
-            projected = (n * build_rate + ops_s * n / prev) if prev else float("inf")  # build + timed ops
+            # build + timed ops, each op's time growing with the home and with the number of repeats
+            projected = (n * build_rate + ops_s * n / prev * repeats / _repeats(settings, prev)) if prev else float("inf")
             if projected > settings.discovery_budget_s:
                 results["skipped"].append(f"{n} rollouts: projected {projected:.0f} s > budget "
                                           f"{settings.discovery_budget_s:.0f} s")
@@ -84,12 +92,13 @@ def run(settings: Settings, work: Path, log) -> dict:
         home = work / f"disc-{n}"
         start = time.perf_counter()
         manifest = data.small_home(home, n, seed=3, compressed_fraction=0.5, needle=NEEDLE, tiny=True)
-        build_rate = (time.perf_counter() - start) / n
+        build_s = time.perf_counter() - start
+        build_rate = build_s / n
+        results.setdefault("build_s", {})[n] = build_s
         ops_start = time.perf_counter()
         per_op = {}
         for op, (subject, anchor) in _ops(home, manifest, have_zstd).items():
             subject()  # warm the dentry cache for both
-            repeats = max(3, 2 * settings.repeats - 1)  # cheap, and noisier than the rest
             pair = side_by_side(subject, anchor, repeats)
             floor = side_by_side(subject, lambda: walk_floor(home), repeats)
             per_op[op] = {"subject_s": pair.subject_s, "anchor_s": pair.anchor_s, "ratio": pair.speed_ratio,
@@ -97,8 +106,8 @@ def run(settings: Settings, work: Path, log) -> dict:
                           "timing": pair.as_json(), "timing_floor": floor.as_json()}
         results["homes"][n] = per_op
         ops_s = time.perf_counter() - ops_start
-        log(f"discovery {n}: " + ", ".join(f"{op} {v['subject_s']*1e3:.0f} ms ({v['ratio']:.2f}x)"
-                                           for op, v in per_op.items()))
+        timings = ", ".join(f"{op} {v['subject_s']*1e3:.0f} ms ({v['ratio']:.2f}x)" for op, v in per_op.items())
+        log(f"discovery {n} (home built in {build_s:.1f} s, ops timed in {ops_s:.1f} s): {timings}")
         shutil.rmtree(home, ignore_errors=True)
     measured = sorted(results["homes"])
     growth = {}

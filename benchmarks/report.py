@@ -253,10 +253,18 @@ def _suite_goals(suite: dict, goal) -> None:
              _status(ratio, SUITE_CMD_RATIO, higher_is_better=False) if ratio
              else "not measured (no in-process run to compare with)",
              f"({cmd['summary']}, exit {cmd['returncode']}); load {cmd['loadavg_before']:.1f} before, "
-             f"{cmd['loadavg_after']:.1f} after")
+             f"{cmd['loadavg_after']:.1f} after" + _cpu_note(ref, cmd))
     else:
         why = skipped or suite.get("cmd_skipped", "")
         goal("suite-cmd", cmd_goal, SUITE_CMD_RATIO, None, None, f"not measured ({why})", f"skipped: {why}")
+
+
+def _cpu_note(ref: dict | None, cmd: dict) -> str:
+    """The two runs' CPU time (the suite's whole process tree), which machine load does not inflate."""
+    if not ref or "cpu_s" not in ref or "cpu_s" not in cmd:
+        return ""
+    return (f"; CPU time of the whole run (suite, workers, served programs): {cmd['cpu_s']:.1f} s vs "
+            f"{ref['cpu_s']:.1f} s in process ({cmd['cpu_s'] / ref['cpu_s']:.2f}x)")
 
 
 def markdown(doc: dict) -> str:

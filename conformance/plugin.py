@@ -19,10 +19,16 @@ from .protocol import STRICT_ENV
 from .protocol_client import Inconclusive
 from .report import RequirementSummary
 from .report_json import build_report, now
-from .selection import SelectionError, describe, open_store
+from .selection import SelectionError, describe, open_store, reuse_programs
+from .server_pool import ServerPool
 from .store_api import PROFILES, UndeclaredCapabilityError, effective_capabilities
 
 DEFAULT_COLD_AFTER = 7 * 24 * 3600
+
+#: The ``cmd:`` programs of this process (an xdist worker) that declared ``reopen``, kept between tests:
+#: each store of the selection under test still starts a session as fresh as a new program's
+#: (PROTOCOL.md, "Reusing a program").
+_SERVERS = ServerPool()
 
 
 def pytest_addoption(parser):
@@ -62,6 +68,7 @@ def pytest_configure(config):
             ledger = Ledger.load(config.getoption("--ledger"))
         except LedgerError as exc:
             raise pytest.UsageError(str(exc)) from None
+    reuse_programs(selection, _SERVERS)
     state = _State(selection, ledger)
     config.stash[_STATE] = state
     # Registered as a plugin so its logreport hook sees every report (on the xdist controller too).

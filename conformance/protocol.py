@@ -34,6 +34,10 @@ from conformance.store_api import (
 #: The protocol version this code speaks; a program answering another version is not usable.
 PROTOCOL_VERSION = 1
 
+#: The optional capability (and op) of a program that can end a session and start the next one in the
+#: same process: PROTOCOL.md, "Reusing a program".  Not a store capability: the client strips it.
+REOPEN = "reopen"
+
 #: Every op, with the capability a program must declare to be asked it (None: always available).
 OPS: dict[str, str | None] = {
     "hello": None,
@@ -56,6 +60,7 @@ OPS: dict[str, str | None] = {
     "unarchive": "lifecycle",
     "delete": "lifecycle",
     "shutdown": None,
+    REOPEN: REOPEN,
 }
 
 

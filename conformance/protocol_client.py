@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import select
-import shlex
 import signal
 import subprocess
-import tempfile
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from conformance.protocol import (
     OPS,
     PROTOCOL_VERSION,
+    REOPEN,
     ProtocolError,
     SchemaSampling,
     allowed,
@@ -39,6 +38,7 @@ from conformance.store_api import (
     UndeclaredCapabilityError,
     WorkerReport,
 )
+from conformance.server_pool import ServerPool, ServerProcess, argv_of, spawn_key
 from reference.errors import StoreError, error_for_kind
 
 _STDERR_TAIL_BYTES = 4000
@@ -64,35 +64,52 @@ class CommandStore:
     """Runs ``command_line`` (shlex-split, own process group) and talks to it over stdin/stdout.
 
     ``strict`` (default: ``ROLLOUT_PROTOCOL_STRICT``) checks every message against its schema;
-    otherwise :class:`conformance.protocol.SchemaSampling` picks them.
+    otherwise :class:`conformance.protocol.SchemaSampling` picks them.  With a ``pool``, a program that
+    declared ``reopen`` is reopened at :meth:`close` and kept there, and the next session of the same
+    spawn starts on it (falling back to a fresh program whenever the reused one does not answer
+    ``hello`` exactly as it did when fresh).
     """
 
-    def __init__(self, command_line: str, timeout: float = 30.0, strict: bool | None = None) -> None:
-        argv = shlex.split(command_line)
-        if not argv:
-            raise ValueError("empty command line: write cmd:<program> [arguments...]")
+    def __init__(self, command_line: str, timeout: float = 30.0, strict: bool | None = None,
+                 pool: ServerPool | None = None) -> None:
+        argv = argv_of(command_line)
         self.command_line = command_line
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._next_id = 1
-        self._buffer = bytearray()
-        self._broken: Inconclusive | None = None
-        self._sampling = SchemaSampling(strict_from_environment() if strict is None else strict)
-        self._stderr = tempfile.TemporaryFile(prefix="rollout-conformance-stderr-")
+        self._strict = strict
+        self._pool = pool
+        key = spawn_key(command_line)
+        reused = pool.take(key) if pool is not None else None
+        if reused is not None and self._handshake(reused):
+            return
         try:
-            self._process = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                start_new_session=True,
-            )
+            program = ServerProcess(argv, key)
         except OSError as exc:
-            self._stderr.close()
             raise Inconclusive(f"cannot start {argv[0]!r} ({exc}); check the cmd: command line") from exc
-        os.set_blocking(self._process.stdin.fileno(), False)
-        # poll, not select: a long-lived process (an xdist worker) may hold descriptors past FD_SETSIZE
-        self._readable, self._writable = select.poll(), select.poll()
-        self._readable.register(self._process.stdout.fileno(), select.POLLIN)
-        self._writable.register(self._process.stdin.fileno(), select.POLLOUT)
-        self._hello: Hello = self._exchange("hello", protocol=PROTOCOL_VERSION)
+        if not self._handshake(program, fresh=True):
+            raise self._broken
+
+    def _handshake(self, program: ServerProcess, fresh: bool = False) -> bool:
+        """Start a session on ``program`` with ``hello``; a reused program must answer exactly as it did
+        when fresh, else it is discarded (False) and the caller starts a new one."""
+        self._program = program
+        self._next_id = 1
+        self._broken: Inconclusive | None = None
+        self._sampling = SchemaSampling(strict_from_environment() if self._strict is None else self._strict)
+        try:
+            hello = self._exchange("hello", protocol=PROTOCOL_VERSION)
+        except Inconclusive:
+            program.discard()  # the reason, with the stderr tail, is in self._broken
+            return False
+        if fresh:
+            program.hello = hello
+        elif hello != program.hello:
+            program.discard()
+            return False
+        self._reopenable = REOPEN in hello.capabilities
+        # reopen is the transport's, not a store capability: the suite sees the store's own handshake
+        self._hello = replace(hello, capabilities=tuple(c for c in hello.capabilities if c != REOPEN))
+        return True
 
     # -- the Store interface -------------------------------------------------------------------
 
@@ -154,18 +171,48 @@ class CommandStore:
         self._exchange("delete", path=str(path))
 
     def close(self) -> None:
-        """Ask the program to shut down, then kill its whole process group whatever it answered."""
+        """End the session: hand a program that declared ``reopen`` and confirmed it to the pool; otherwise
+        ask it to shut down, then kill its whole process group whatever it answered."""
         with self._lock:
-            if self._broken is None and self._process.poll() is None:
+            if self._broken is None and self._program.process.poll() is None:
+                if self._pool is not None and self._reopenable and self._reopened():
+                    self._broken = Inconclusive("the session was closed")
+                    self._pool.put(self._program)
+                    return
                 try:
                     self._round_trip("shutdown", {}, time.monotonic() + _SHUTDOWN_GRACE_SECONDS)
-                    self._process.wait(_SHUTDOWN_GRACE_SECONDS)
+                    self._program.process.wait(_SHUTDOWN_GRACE_SECONDS)
                 except (Inconclusive, StoreError, subprocess.TimeoutExpired):
                     pass  # closing anyway: the process group is killed below
-            self._terminate()
-            self._stderr.close()
+            self._program.terminate()
+            self._program.stderr.close()
             if self._broken is None:
                 self._broken = Inconclusive("the session was closed")
+
+    def _reopened(self) -> bool:
+        """Whether the program confirmed ``reopen`` and then stayed quiet (else it is not reused)."""
+        try:
+            self._round_trip(REOPEN, {}, time.monotonic() + _SHUTDOWN_GRACE_SECONDS)
+        except (Inconclusive, StoreError):
+            return False
+        if not self._program.idle():
+            return False
+        self._program.forget_stderr()
+        return True
+
+    @property
+    def pid(self) -> int:
+        """The program's process id, which is also its process group's (it runs in its own session)."""
+        return self._program.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL the program's whole process group and reap it: a crash, as the recovery tests make one.
+        Safe while another thread waits for an answer (it sees the exit); a dead program is never reused."""
+        try:
+            os.killpg(self._program.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the whole group is already gone
+        self._program.process.wait()
 
     # -- one request, one response -------------------------------------------------------------
 
@@ -225,29 +272,29 @@ class CommandStore:
         raise error_for_kind(error["kind"], error["message"], error["path"])
 
     def _send(self, data: bytes, op: str, deadline: float) -> None:
-        fd = self._process.stdin.fileno()
+        fd = self._program.process.stdin.fileno()
         view = memoryview(data)
         while view:
             try:
                 view = view[os.write(fd, view):]  # a request fits the pipe buffer: no select first
             except BlockingIOError:
-                self._writable.poll(_milliseconds(self._remaining(op, deadline)))  # full: wait until writable
+                self._program.writable.poll(_milliseconds(self._remaining(op, deadline)))  # full: wait until writable
             except BrokenPipeError:
                 self._fail_exited(op)
 
     def _receive_line(self, op: str, deadline: float) -> bytes:
-        fd = self._process.stdout.fileno()
+        fd = self._program.process.stdout.fileno()
         scanned = 0
-        while (end := self._buffer.find(b"\n", scanned)) < 0:
-            scanned = len(self._buffer)
-            if not self._readable.poll(_milliseconds(self._remaining(op, deadline))):
+        while (end := self._program.buffer.find(b"\n", scanned)) < 0:
+            scanned = len(self._program.buffer)
+            if not self._program.readable.poll(_milliseconds(self._remaining(op, deadline))):
                 continue
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 self._fail_exited(op)
-            self._buffer += chunk
-        line = bytes(self._buffer[:end])
-        del self._buffer[: end + 1]
+            self._program.buffer += chunk
+        line = bytes(self._program.buffer[:end])
+        del self._program.buffer[: end + 1]
         return line
 
     def _remaining(self, op: str, deadline: float) -> float:
@@ -260,35 +307,19 @@ class CommandStore:
 
     def _fail_exited(self, op: str) -> None:
         try:
-            code = self._process.wait(1.0)
+            code = self._program.process.wait(1.0)
         except subprocess.TimeoutExpired:
             self._fail(f"closed its stdout before answering {op}")
         how = f"was killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
         self._fail(f"{how} before answering {op}")
 
     def _fail(self, reason: str) -> None:
-        self._terminate()
-        self._stderr.seek(0, os.SEEK_END)
-        self._stderr.seek(max(0, self._stderr.tell() - _STDERR_TAIL_BYTES))
-        tail = self._stderr.read().decode("utf-8", "replace")
-        self._broken = Inconclusive(f"{self.command_line!r} {reason}", tail, self._process.returncode)
+        self._program.terminate()
+        self._program.stderr.seek(0, os.SEEK_END)
+        self._program.stderr.seek(max(0, self._program.stderr.tell() - _STDERR_TAIL_BYTES))
+        tail = self._program.stderr.read().decode("utf-8", "replace")
+        self._broken = Inconclusive(f"{self.command_line!r} {reason}", tail, self._program.process.returncode)
         raise self._broken
-
-    def _terminate(self) -> None:
-        """Kill the process group once, reap the program and close the pipes (stderr stays readable)."""
-        if self._process.stdout.closed:
-            return
-        try:
-            os.killpg(self._process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # the whole group is already gone
-        self._process.wait()
-        self._process.stdout.close()
-        try:
-            self._process.stdin.close()
-        except BrokenPipeError:
-            pass  # stdin of a dead program: nothing left to flush
-
 
 def _milliseconds(seconds: float) -> int:
     """A poll timeout: at least 1 ms, so a deadline still ahead is never a busy loop."""

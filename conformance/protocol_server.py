@@ -1,7 +1,9 @@
 """Serve any :class:`conformance.store_api.Store` as a stdio protocol program (PROTOCOL.md).
 
 Contract: one JSON response line (flushed) per request line, in order; the loop ends after
-``shutdown`` or at end of input, and then closes the store.  A request that does not follow its
+``shutdown`` or at end of input, and then closes the store; given a ``reopen`` factory, the server
+declares the ``reopen`` capability and answers that op by closing the store and starting the next
+session on a new one from the factory.  A request that does not follow its
 schema is answered ``bad_request`` when checked: always in strict mode (``ROLLOUT_PROTOCOL_STRICT``),
 else when :class:`conformance.protocol.SchemaSampling` picks it or the store's call fails.
 """
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from conformance.protocol import (
     OPS,
+    REOPEN,
     ProtocolError,
     SchemaSampling,
     allowed,
@@ -30,9 +34,10 @@ from conformance.store_api import Store
 from reference.errors import ERROR_KINDS, StoreError
 
 
-def serve(store: Store, stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """Answer requests read from binary ``stdin`` on binary ``stdout`` until shutdown or EOF."""
-    session = _Session(store)
+def serve(store: Store, stdin: BinaryIO, stdout: BinaryIO, reopen: Callable[[], Store] | None = None) -> None:
+    """Answer requests read from binary ``stdin`` on binary ``stdout`` until shutdown or EOF;
+    ``reopen`` makes a new store, as fresh as ``store`` was, for each session after the first."""
+    session = _Session(store, reopen=reopen)
     try:
         for raw in stdin:
             response, done = session.answer(raw)
@@ -41,22 +46,37 @@ def serve(store: Store, stdin: BinaryIO, stdout: BinaryIO) -> None:
             if done:
                 break
     finally:
-        store.close()
+        session.store.close()
 
 
 class _Session:
-    """The state of one connection: the store and the capabilities it declared."""
+    """The state of one connection: the store, the capabilities it declared, what was checked."""
 
-    def __init__(self, store: Store, strict: bool | None = None) -> None:
+    def __init__(self, store: Store, strict: bool | None = None, reopen: Callable[[], Store] | None = None) -> None:
         self.store = store
+        self._strict = strict
+        self._reopen = reopen
         self._capabilities: tuple[str, ...] | None = None
         self._sampling = SchemaSampling(strict_from_environment() if strict is None else strict)
 
     def capabilities(self) -> tuple[str, ...]:
         if self._capabilities is None:
-            hello = self.store.hello()
-            self._capabilities = tuple(encode_result("hello", hello)["capabilities"])
+            self._capabilities = tuple(self._hello()["capabilities"])
         return self._capabilities
+
+    def _hello(self) -> dict:
+        """The hello result: the store's, plus ``reopen`` when this server can start a new session."""
+        result = encode_result("hello", self.store.hello())
+        if self._reopen is not None:
+            result["capabilities"].append(REOPEN)
+        return result
+
+    def _start_over(self) -> None:
+        """``reopen``: close the store (its writers, their locks) and continue as a new connection would."""
+        self.store.close()
+        self.store = self._reopen()
+        self._capabilities = None
+        self._sampling = SchemaSampling(strict_from_environment() if self._strict is None else self._strict)
 
     def answer(self, raw: bytes) -> tuple[dict, bool]:
         """The response to one raw request line, and whether the session is over."""
@@ -80,7 +100,7 @@ class _Session:
             needed = OPS[op]
             if not allowed(op, self.capabilities()):
                 return failure(request_id, "unsupported", f"this store did not declare the {needed!r} capability")
-            response = success(request_id, encode_result(op, self._invoke(op, request)))
+            response = success(request_id, self._result(op, request))
             if self._sampling.due(f"{op}.response"):
                 validate_response(op, response)
             return response
@@ -97,12 +117,15 @@ class _Session:
                     return failure(request_id, "bad_request", str(bad))
             return _failure_of(op, request_id, exc)
 
-    def _invoke(self, op: str, request: dict) -> Any:
+    def _result(self, op: str, request: dict) -> dict:
         if op == "shutdown":
-            return None
+            return {}
         if op == "hello":
-            return self.store.hello()
-        return getattr(self.store, op)(**request_arguments(request))
+            return self._hello()
+        if op == REOPEN:
+            self._start_over()
+            return {}
+        return encode_result(op, getattr(self.store, op)(**request_arguments(request)))
 
 
 def _failure_of(op: str, request_id: int, exc: Exception) -> dict:

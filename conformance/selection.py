@@ -69,8 +69,24 @@ def describe(selection: str) -> str:
     return f"the reference mutant {argument!r} (in process)"
 
 
-def open_store(selection: str) -> Store:
-    """A fresh store for ``selection``; the caller configures it and must close it."""
+#: (selection, pool) set by :func:`reuse_programs`: the suite's own store, opened many times per process.
+_reused: tuple[str, object] | None = None
+
+
+def reuse_programs(selection: str, pool) -> None:
+    """Let every later ``open_store(selection)`` of this process use ``pool`` (a
+    :class:`conformance.server_pool.ServerPool`): what the suite's plugin does for the store under test."""
+    global _reused
+    _reused = (selection, pool)
+
+
+def open_store(selection: str, pool=None) -> Store:
+    """A fresh store for ``selection``; the caller configures it and must close it.
+
+    ``pool`` (default: the one :func:`reuse_programs` set for this selection) lets a ``cmd:`` program that
+    declared ``reopen`` serve the next store opened with the same pool instead of starting a new process."""
+    if pool is None and _reused is not None and _reused[0] == selection:
+        pool = _reused[1]
     form, argument = _parse(selection)
     if form == "reference":
         from reference.store import ReferenceStore
@@ -81,7 +97,7 @@ def open_store(selection: str) -> Store:
     elif form == "cmd":
         from conformance.protocol_client import CommandStore
 
-        return CommandStore(argument)
+        return CommandStore(argument, pool=pool)
     elif form == "codex":
         from conformance.codex.store import CodexStore
 

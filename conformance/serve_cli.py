@@ -31,6 +31,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--declare", metavar="CAPS",
                         help="declare only these capabilities (comma-separated, e.g. reader,writer) of what the "
                              "store offers: a narrower profile of a full store, as a third party would declare it")
+    parser.add_argument("--no-reopen", action="store_true",
+                        help="do not declare the reopen capability: every session of a client then starts a new "
+                             "process (as a program without reopen would)")
     parser.set_defaults(func=run)
 
 
@@ -60,19 +63,34 @@ def run(args: argparse.Namespace) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
     try:
-        store = open_store(args.store)
+        store = _open(args)
     except SelectionError as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
-    if args.declare:
-        store = _Narrowed(store, tuple(c.strip() for c in args.declare.split(",") if c.strip()))
     with protocol_out:
         try:
-            serve(store, sys.stdin.buffer, protocol_out)
+            serve(store, sys.stdin.buffer, protocol_out, reopen=None if args.no_reopen else lambda: _reopen(args))
         except Inconclusive as exc:
             print(f"serve: the served store broke at protocol level: {str(exc).splitlines()[0]}", file=sys.stderr)
             return INCONCLUSIVE
     return 0
+
+
+def _open(args: argparse.Namespace):
+    """A new store of the selection, narrowed to ``--declare`` when given."""
+    store = open_store(args.store)
+    if args.declare:
+        store = _Narrowed(store, tuple(c.strip() for c in args.declare.split(",") if c.strip()))
+    return store
+
+
+def _reopen(args: argparse.Namespace):
+    """The store of the next session: a new one, with the failpoint channel dropped and re-read from the
+    environment, so nothing of the last session (its controller's connection) carries over."""
+    from reference import failpoints
+
+    failpoints.reload_from_environment()
+    return _open(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 
 from .home import Home, Location
 from .naming import SUFFIX, ZST_SUFFIX, parse_name, rollout_id
@@ -108,21 +110,42 @@ def _seen(home: Home, archived: bool | None, wanted_id: str | None = None) -> It
     areas = [False, True] if archived is None else [archived]
     for in_archive in areas:
         for folder, rel_folder, files in _walk(home, in_archive):
-            for file_name, compressed in _rollout_files(files, wanted_id):
-                logical = file_name[: -len(ZST_SUFFIX)] if compressed else file_name
-                rid = rollout_id(logical)
-                if rid is None:
-                    continue
-                try:
-                    # os.walk's folders are normalised: concatenation is os.path.join, faster
-                    st = os.stat(folder + os.sep + file_name, follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # vanished mid-transition; its other representation is seen instead
-                except OSError as exc:
-                    unreadable(from_os_error(exc, rel_folder + os.sep + logical))
-                    continue
-                if stat.S_ISREG(st.st_mode):
-                    yield folder, rel_folder, logical, rid, in_archive, compressed, st.st_mtime_ns
+            with _stat_in(folder) as stat_name:
+                for file_name, compressed in _rollout_files(files, wanted_id):
+                    logical = file_name[: -len(ZST_SUFFIX)] if compressed else file_name
+                    rid = rollout_id(logical)
+                    if rid is None:
+                        continue
+                    try:
+                        st = stat_name(file_name)
+                    except FileNotFoundError:
+                        continue  # vanished mid-transition; its other representation is seen instead
+                    except OSError as exc:
+                        unreadable(from_os_error(exc, rel_folder + os.sep + logical))
+                        continue
+                    if stat.S_ISREG(st.st_mode):
+                        yield folder, rel_folder, logical, rid, in_archive, compressed, st.st_mtime_ns
+
+
+_FOLDER_HANDLE = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
+
+
+@contextmanager
+def _stat_in(folder: str) -> Iterator[Callable[[str], os.stat_result]]:
+    """``lstat`` of a name in ``folder``, relative to a handle on the folder: the kernel then resolves one
+    name per file instead of the whole path (listing a big home is mostly these stats).  A folder that
+    cannot be opened so (gone, or a symlink swapped in since the walk) falls back to whole paths, whose
+    errors are the ones reported."""
+    try:
+        handle = os.open(folder, _FOLDER_HANDLE)
+    except OSError:
+        # os.walk's folders are normalised: concatenation is os.path.join, faster
+        yield lambda name: os.stat(folder + os.sep + name, follow_symlinks=False)
+        return
+    try:
+        yield partial(os.stat, dir_fd=handle, follow_symlinks=False)
+    finally:
+        os.close(handle)
 
 
 def scan(home: Home, archived: bool | None = None, wanted_id: str | None = None) -> Iterator[Found]:
@@ -143,7 +166,10 @@ def listing(home: Home, archived: bool | None = False) -> list[tuple[str, str, b
     """``(logical path, id, archived, compressed, mtime_ns)`` in :func:`list_rollouts` order, without objects."""
     rows = [(rel_folder + os.sep + logical, rid, in_archive, compressed, mtime_ns)
             for _folder, rel_folder, logical, rid, in_archive, compressed, mtime_ns in _seen(home, archived)]
-    rows.sort(key=lambda row: (-row[4], row[0]))
+    # Two stable passes with C keys (path, then newest first) order like the key (-mtime_ns, path) at
+    # less than half its cost: no tuple and no Python call per row.
+    rows.sort(key=itemgetter(0))
+    rows.sort(key=itemgetter(4), reverse=True)
     return rows
 
 

@@ -152,9 +152,10 @@ class ReferenceStore(metaclass=_TypedErrors):
             os.close(opened.fd)
 
     def list(self, archived: bool = False) -> list[RolloutEntry]:
+        # positional (path, physical_path, id, archived, representation, mtime_ns): one entry per rollout
         return [
-            RolloutEntry(path=rel, physical_path=rel + ZST_SUFFIX if compressed else rel, id=rid, archived=in_archive,
-                         representation="zst" if compressed else "plain", mtime_ns=mtime_ns)
+            RolloutEntry(rel, rel + ZST_SUFFIX, rid, in_archive, "zst", mtime_ns) if compressed
+            else RolloutEntry(rel, rel, rid, in_archive, "plain", mtime_ns)
             for rel, rid, in_archive, compressed, mtime_ns in listing(self.home, archived)
         ]
 

@@ -63,6 +63,7 @@ VALUES = {
     "unarchive": ENTRY.path,
     "delete": None,
     "shutdown": None,
+    "reopen": None,
 }
 #: The fields of a valid request per op.
 REQUESTS = {
@@ -73,7 +74,7 @@ REQUESTS = {
     "open_writer": {"path": ENTRY.path}, "write": {"handle": "w1", "line": "{}"},
     "close_writer": {"handle": "w1"}, "materialize": {"path": ENTRY.path}, "compress": {"path": ENTRY.path},
     "run_worker": {}, "cleanup": {}, "archive": {"path": ENTRY.path}, "unarchive": {"path": ENTRY.path},
-    "delete": {"path": ENTRY.path}, "shutdown": {},
+    "delete": {"path": ENTRY.path}, "shutdown": {}, "reopen": {},
 }
 
 

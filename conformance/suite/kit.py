@@ -10,7 +10,6 @@ import contextlib
 import fcntl
 import os
 import queue
-import signal
 import threading
 import tempfile
 import time
@@ -333,8 +332,7 @@ def failpoint_session(selection: str, home: Path, cold_after: float = 0):
 
 def kill_store(store) -> None:
     """SIGKILL a store served over the protocol, with its whole process group (its own session)."""
-    os.killpg(store._process.pid, signal.SIGKILL)  # noqa: SLF001 - the only handle on the child
-    store._process.wait()  # noqa: SLF001
+    store.kill()
 
 
 def fresh_store(selection: str, home: Path, cold_after: float = 7 * 86400):
