@@ -230,7 +230,7 @@ def test_a_killed_owner_crashes_its_codex_sessions_too(home):
         store.configure(os.fspath(home), 0)
         store.write(store.open_writer(rel), make_line("w-1", 100))
         assert _codex_processes_on(home)
-        os.kill(store._process.pid, signal.SIGKILL)
+        os.kill(store.pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while _codex_processes_on(home) and time.monotonic() < deadline:
             time.sleep(0.05)

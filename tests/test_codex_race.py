@@ -101,7 +101,7 @@ def test_a_pass_killed_between_publish_and_unlink_leaves_a_pair_codex_never_reco
         compressor.configure(str(home), WEEK)
         thread, result = _pass_in_background(compressor)
         _wait_until(lambda: oracle.representations(home, rel) == (rel, rel + ".zst"), "to publish its .zst")
-        strace = compressor._process.pid
+        strace = compressor.pid
         with open(f"/proc/{strace}/task/{strace}/children") as children:
             served = int(children.read().split()[0])  # the store program strace runs
         os.kill(served, signal.SIGKILL)  # and, by PR_SET_PDEATHSIG, the codex it started: a crash in the window

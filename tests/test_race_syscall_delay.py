@@ -88,7 +88,7 @@ def test_delays_land_in_the_codex_app_server_the_adapter_starts(tmp_path):
     try:
         store.configure(str(home), 7 * 86_400)
         assert store.run_worker().outcomes == {rollout.rel: "compressed"}
-        strace_pid = store._process.pid
+        strace_pid = store.pid
         codex_pids = [pid for pid in _descendants(strace_pid) if _program(pid) == "codex"]
         assert codex_pids, "the adapter's codex app-server is not a descendant of the strace'd store program"
         assert {_tracer_of(pid) for pid in codex_pids} == {strace_pid}
