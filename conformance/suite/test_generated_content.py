@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+import fixtures
 from conformance import oracle, strategies
 from conformance.state_machine import RequirementViolation
 from conformance.suite import kit
@@ -174,3 +175,19 @@ def test_list_of_generated_homes_is_the_oracles(store, home, suite_seed, store_s
                                            f"first, then by path: {[e[0] for e in expected]}")
 
     _run(suite_seed, check)
+
+
+@pytest.mark.req("READ-007", "DISC-006")
+@pytest.mark.parametrize("case_name", ["generated_lines_plain", "generated_lines_zst"])
+def test_generated_fixture_counts_and_search_hits(store, home, case_name):
+    """The corpus's generated cases: counts and hit line numbers as counted when the lines were drawn."""
+    case = fixtures.install(case_name, home)
+    (rel, want), = case.expected["rollouts"].items()
+    result = store.read(rel)
+    if (result.items, result.parse_errors) != (want["items"], want["parse_errors"]):
+        raise RequirementViolation("READ-007", f"counts {(result.items, result.parse_errors)}, "
+                                   f"want {(want['items'], want['parse_errors'])}")
+    for text, hits in case.expected["search"].items():
+        got = [[h.path, h.line_number] for h in store.search(text)]
+        if got != hits:
+            raise RequirementViolation("DISC-006", f"search({text!r}) gave {got}, want {hits}")

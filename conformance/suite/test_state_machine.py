@@ -4,7 +4,8 @@ Random sequences of create, append, writers, read, compress, worker runs, materi
 unarchive, delete and simulated crash leftovers with cleanup, checked after every step against a
 model through the disk (conformance.oracle) and the Store interface.  Rules whose capability the
 store did not declare are not run; the profile comes from ROLLOUT_HYPOTHESIS_PROFILE (default ci).
-Lifecycle ids are not tagged: tagging them would skip the whole machine for a writer+compressor
+Line content comes from conformance.strategies (raw U+2028/U+2029/U+0085 inside strings); a read with
+the right bytes but other counts is filed under READ-007.  Lifecycle ids are not tagged: tagging them would skip the whole machine for a writer+compressor
 store; the lifecycle rules run exactly when the store declares ``lifecycle``.
 """
 
@@ -14,7 +15,7 @@ from conformance.state_machine import machine_for, run_machine
 
 
 @pytest.mark.req(
-    "READ-001", "READ-002", "DISC-001", "APPEND-001", "APPEND-005", "MAT-001",
+    "READ-001", "READ-002", "READ-007", "DISC-001", "APPEND-001", "APPEND-005", "MAT-001",
     "COMP-003", "COORD-003", "RECOVER-001", "RECOVER-002", "RECOVER-007",
 )
 def test_state_machine(store_selection, suite_seed):
