@@ -64,6 +64,8 @@ def check(ops: list[Operation], home: str, after_cleanup: bool = True, crashed: 
         found += _check_lines(rollout, rids, mine, crashed)
         found += _check_reads(rollout, rids, mine)
         found += _check_deleted(rollout, shown, mine)
+        found += _check_area(rollout, shown, mine)
+        found += _check_delete_under_writer(rollout, mine)
     if after_cleanup:
         for rel in view.temps:
             found.append(violation("temp_left", "", f"temp {rel} survived a cleanup run with no live owner"))
@@ -104,7 +106,7 @@ def _check_lines(rollout: str, rids: list[str], mine: list[Operation], crashed: 
     """Acknowledged lines exactly once, indeterminate ones at most once, each writer in order."""
     found = []
     counts = Counter(rids)
-    deleted = any(op.op == "delete" and op.status in (OK, INFO) for op in mine)
+    deletes = [op for op in mine if op.op == "delete" and op.status in (OK, INFO)]
     position = {rid: index for index, rid in reversed(list(enumerate(rids)))}
     lost: list[tuple[str, Operation]] = []
     doubled: list[tuple[str, Operation]] = []
@@ -113,7 +115,7 @@ def _check_lines(rollout: str, rids: list[str], mine: list[Operation], crashed: 
             continue
         for rid in op.rids:
             seen = counts.get(rid, 0)
-            if seen == 0 and op.status == OK and not deleted:
+            if seen == 0 and op.status == OK and not _deleted_after(op, deletes):
                 lost.append((rid, op))
             elif seen > 1:
                 doubled.append((rid, op))
@@ -134,6 +136,48 @@ def _check_lines(rollout: str, rids: list[str], mine: list[Operation], crashed: 
                                f"{counts[GARBLED]} line(s) are not JSON though every write was acknowledged",
                                _writers(mine)))
     return found
+
+
+def _deleted_after(op: Operation, deletes: list[Operation]) -> bool:
+    """True when a delete may have taken effect after ``op``'s lines landed (it had not ended before
+    ``op`` began): those lines are gone deliberately.  A line written after every delete ended is not."""
+    return any(delete.end > op.start for delete in deletes)
+
+
+def _check_area(rollout: str, shown: disk.Representation | None, mine: list[Operation]) -> list[Violation]:
+    """The area of the last move, when no other move, delete or create may have come after it:
+    archived after an acknowledged archive (LIFE-001), active after an acknowledged unarchive (LIFE-002)."""
+    moving = [op for op in mine if op.op in ("archive", "unarchive", "delete", "create") and op.status != FAIL]
+    if shown is None or not moving:
+        return []
+    last = max(moving, key=lambda op: op.start)
+    if last.op not in ("archive", "unarchive") or last.status != OK:
+        return []
+    if any(op is not last and op.end > last.start for op in moving):
+        return []  # overlapping moves: either order is possible, no area is proven
+    archived = last.op == "archive"
+    if shown.archived == archived:
+        return []
+    cls = "not_archived" if archived else "not_unarchived"
+    return [violation(cls, rollout, f"{last.proc}#{last.seq} {last.op} was acknowledged and nothing moved it since, "
+                      f"yet it is at {shown.rel}", _around(last, mine))]
+
+
+def _check_delete_under_writer(rollout: str, mine: list[Operation]) -> list[Violation]:
+    """An acknowledged delete that began and ended while one writer held the rollout open (its
+    open_writer acknowledged before, its close_writer acknowledged after): it must have failed busy."""
+    deletes = [op for op in mine if op.op == "delete" and op.status == OK]
+    for opened in (op for op in mine if op.op == "open_writer" and op.status == OK and deletes):
+        closed = next((op for op in mine if op.proc == opened.proc and op.op == "close_writer"
+                       and op.seq > opened.seq), None)
+        if closed is None or closed.status != OK:
+            continue
+        for delete in deletes:
+            if opened.end < delete.start and delete.end < closed.start and delete.path == opened.path:
+                return [violation("deleted_while_open", rollout, f"{delete.proc}#{delete.seq} delete was acknowledged "
+                                  f"while {opened.proc} held it open (#{opened.seq}..#{closed.seq})",
+                                  [opened, delete, closed])]
+    return []
 
 
 def _check_order(rollout: str, position: dict[str, int], mine: list[Operation]) -> list[Violation]:

@@ -19,6 +19,9 @@ REQUIREMENT = {
     "two_representations": "RECOVER-005",  # one representation per rollout after recovery
     "active_and_archived": "LIFE-004",  # never both active and archived (R8)
     "resurrected": "LIFE-005",  # a deleted rollout stays deleted (R9)
+    "deleted_while_open": "LIFE-006",  # delete of a rollout a live writer holds fails busy
+    "not_archived": "LIFE-001",  # an acknowledged archive leaves the rollout under archived_sessions/
+    "not_unarchived": "LIFE-002",  # an acknowledged unarchive leaves it under sessions/
     "temp_left": "RECOVER-005",  # no temp survives a cleanup run once its owner is gone
     "live_temp_removed": "COMP-015",  # cleanup never deletes a temp whose owner lives (R10)
 }
