@@ -123,9 +123,15 @@ def _leftover_requirement(machine, data, kind, recover) -> str:
     return {"equal": "RECOVER-001", "prefix": "RECOVER-002"}.get(kind, "COMP-014")
 
 
+def profile_name() -> str:
+    """The active profile's name: ``$ROLLOUT_HYPOTHESIS_PROFILE``, else ``ci`` (other suite tests size
+    their generated inputs by it too)."""
+    return os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+
+
 def profile_settings(profile: str | None = None) -> settings:
     """The settings of ``profile``, else of ``$ROLLOUT_HYPOTHESIS_PROFILE``, else of ``ci``."""
-    return settings.get_profile(profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE)
+    return settings.get_profile(profile or profile_name())
 
 
 def run_machine(

@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 
 import fixtures
 from conformance import oracle, strategies
-from conformance.state_machine import RequirementViolation
+from conformance.state_machine import RequirementViolation, profile_name
 from conformance.suite import kit
 from reference.errors import StoreError
 
-EXAMPLES = int(os.environ.get("ROLLOUT_GENERATED_EXAMPLES", "25"))
+# Examples per test by profile (the state machine's): heavier generation runs in the nightly profile.
+EXAMPLES = int(os.environ.get("ROLLOUT_GENERATED_EXAMPLES") or {"smoke": 10, "nightly": 400}.get(profile_name(), 25))
 _SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, report_multiple_bugs=False,
                      suppress_health_check=list(HealthCheck))
 _ids = itertools.count(1)
