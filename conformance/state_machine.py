@@ -12,7 +12,8 @@ store's own code) and through the Store interface:
   pending (two representations), and no rollout, temp or representation exists that the model lacks;
 * ``list()`` and ``list(archived=True)`` report exactly the model's logical paths.
 
-Rules run only when the store declared the capability they need (``hello().capabilities``): create,
+Reader rules (read, header, find, search) always run.  Rules run only when the store declared the
+capability they need (``hello().capabilities``): create,
 append, writers and materialize need ``writer``; compress, run_worker, cleanup and crash leftovers
 need ``compressor``; archive, unarchive and delete need ``lifecycle``.  The store is configured with
 a cold threshold of 0, so every plain rollout is cold; a rollout with an open writer must be
@@ -302,6 +303,27 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         entry = self.store.find(ident.upper() if data.draw(st.booleans(), label="upper") else ident)
         want = r and (r.path, r.rep, r.archived)
         assert (entry and (entry.path, entry.representation, entry.archived)) == want, f"find({ident}): {entry}"
+
+    @precondition(lambda self: self.live())
+    @rule(data=st.data())
+    @blames("READ-011")
+    def header(self, data):
+        """READ-011: header gives the session_meta payload, whichever representation is selected."""
+        r = self.pick(data)
+        got = self.store.header(r.path)
+        assert got == oracle.header_payload(r.data), f"header({r.path}) gave {got}"
+
+    @precondition(lambda self: self.live())
+    @rule(data=st.data())
+    @blames("DISC-006")
+    def search(self, data):
+        """DISC-006: a rollout's id is found on its header line (and wherever else a line holds it), in its area."""
+        r = self.pick(data)
+        needle = r.id.encode()
+        want = sorted((o.path, n) for o in self.live() if o.archived == r.archived
+                      for n, line in enumerate(o.lines, start=1) if needle in line)
+        got = sorted((h.path, h.line_number) for h in self.store.search(r.id, archived=r.archived))
+        assert got == want, f"search({r.id}, archived={r.archived}) gave {got}, want {want}"
 
     # -- writer rules ----------------------------------------------------------------------------
     @precondition(lambda self: self.can("writer") and len(self.live()) < MAX_ROLLOUTS)

@@ -1,6 +1,6 @@
 """The public state machine (conformance.state_machine) run against the selected store.
 
-Random sequences of create, append, writers, read, compress, worker runs, materialize, archive,
+Random sequences of create, append, writers, read, header, find, search, compress, worker runs, materialize, archive,
 unarchive, delete and simulated crash leftovers with cleanup, checked after every step against a
 model through the disk (conformance.oracle) and the Store interface.  Rules whose capability the
 store did not declare are not run; the profile comes from ROLLOUT_HYPOTHESIS_PROFILE (default ci).
@@ -17,7 +17,7 @@ from conformance.state_machine import machine_for, run_machine
 
 
 @pytest.mark.req(
-    "READ-001", "READ-002", "READ-007", "DISC-001", "DISC-005", "APPEND-001", "APPEND-002", "APPEND-005",
+    "READ-001", "READ-002", "READ-007", "READ-011", "DISC-001", "DISC-005", "DISC-006", "APPEND-001", "APPEND-002", "APPEND-005",
     "APPEND-006", "MAT-001", "COMP-001", "COMP-002", "COMP-003", "COMP-014", "COORD-003", "COORD-009",
     "RECOVER-001", "RECOVER-002", "RECOVER-007",
 )
