@@ -144,16 +144,29 @@ def _deleted_after(op: Operation, deletes: list[Operation]) -> bool:
     return any(delete.end > op.start for delete in deletes)
 
 
+#: Store operations that resolve a path: one acknowledged on a path shows the rollout was there.
+_PATH_OPS = ("read", "append", "materialize", "open_writer", "compress")
+
+
 def _check_area(rollout: str, shown: disk.Representation | None, mine: list[Operation]) -> list[Violation]:
-    """The area of the last move, when no other move, delete or create may have come after it:
-    archived after an acknowledged archive (LIFE-001), active after an acknowledged unarchive (LIFE-002)."""
+    """Where an acknowledged move left the rollout, when no other move, delete or create overlaps:
+    an operation on the old active path acknowledged after an archive (LIFE-001), and the area at rest
+    after the last move, archived after an archive (LIFE-001), active after an unarchive (LIFE-002)."""
     moving = [op for op in mine if op.op in ("archive", "unarchive", "delete", "create") and op.status != FAIL]
-    if shown is None or not moving:
+    if not moving:
         return []
+
+    def alone(move: Operation, until: float) -> bool:
+        return not any(op is not move and op.start < until and op.end > move.start for op in moving)
+
+    for move in (op for op in moving if op.op == "archive" and op.status == OK):
+        seen = next((op for op in mine if op.op in _PATH_OPS and op.status == OK and op.path == move.path
+                     and op.start > move.end and alone(move, op.end)), None)
+        if seen is not None:
+            return [violation("not_archived", rollout, f"{move.proc}#{move.seq} archive was acknowledged, yet "
+                              f"{seen.proc}#{seen.seq} {seen.op} found it at {seen.path} afterwards", [move, seen])]
     last = max(moving, key=lambda op: op.start)
-    if last.op not in ("archive", "unarchive") or last.status != OK:
-        return []
-    if any(op is not last and op.end > last.start for op in moving):
+    if shown is None or last.op not in ("archive", "unarchive") or last.status != OK or not alone(last, float("inf")):
         return []  # overlapping moves: either order is possible, no area is proven
     archived = last.op == "archive"
     if shown.archived == archived:

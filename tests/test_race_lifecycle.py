@@ -1,6 +1,7 @@
 """Campaigns issue the lifecycle ops of a store that declares them, during writes, and the checker
 judges them soundly: a line a delete may have removed is not lost, a delete under an open writer is
-a LIFE-006 violation, and a store that did not declare ``lifecycle`` is never asked to move anything."""
+a LIFE-006 violation, an acknowledged archive that moved nothing a LIFE-001 one, and a store that did
+not declare ``lifecycle`` is never asked to move anything."""
 
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ def test_a_delete_under_an_open_writer_is_filed_under_life_006(tmp_path):
     assert found, "no campaign caught a delete acknowledged under an open writer"
     assert {v.requirement for v in found} == {"LIFE-006"}
     assert "held it open" in found[0].witness
+
+
+def test_an_acknowledged_archive_that_moved_nothing_is_filed_under_life_001(tmp_path):
+    """The gallery's archive-plain-only: its archive of a compressed rollout is acknowledged, and a
+    later operation on the active path finds it there, or it rests there (within three seeded campaigns)."""
+    found = []
+    for seed in (1, 3, 4):
+        verdict = _campaign("mutant:archive-plain-only", tmp_path, seed)
+        found = [v for v in verdict.violations if v.cls == "not_archived"]
+        if found:
+            break
+    assert found, "no campaign caught an acknowledged archive that left the rollout active"
+    assert {v.requirement for v in found} == {"LIFE-001"}
+    assert "archive was acknowledged" in found[0].witness and "sessions/" in found[0].witness
 
 
 def test_no_lifecycle_op_for_a_store_that_did_not_declare_it(tmp_path):

@@ -164,6 +164,19 @@ class DeleteIgnoresWriters(ReferenceStore):
         fsync_folder(location.folder)
 
 
+@MUTANTS.store(
+    "archive-plain-only", ("LIFE-001",),
+    "an archive written before compression existed: it renames X.jsonl and, finding none for a "
+    "compressed-only rollout, returns the archived path as if done, the .zst left under sessions/",
+)
+class ArchivePlainOnly(ReferenceStore):
+    def archive(self, path: str) -> str:
+        location = self._locate(path)
+        if not location.archived and not os.path.lexists(location.plain) and os.path.lexists(location.zst):
+            return self.home.archived_location(location.name).rel
+        return super().archive(path)
+
+
 class _DecodesInPlace(Materializer):
     """Decodes straight into X.jsonl (no temp): the plain file is visible while half written."""
 
