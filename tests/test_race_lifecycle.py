@@ -29,14 +29,18 @@ def test_reference_passes_with_deletes_and_archives_racing_writes(tmp_path):
     assert _acknowledged(verdict, "write") + _acknowledged(verdict, "append"), verdict.stats["operations"]
 
 
+def _violations_of(cls: str, mutant: str, tmp_path, seeds: tuple[int, ...]) -> list:
+    """The ``cls`` violations of the first of the seeded campaigns on ``mutant`` that finds any."""
+    for seed in seeds:
+        found = [v for v in _campaign(f"mutant:{mutant}", tmp_path, seed).violations if v.cls == cls]
+        if found:
+            return found
+    return []
+
+
 def test_a_delete_under_an_open_writer_is_filed_under_life_006(tmp_path):
     """The gallery's delete-ignores-writers, caught by a campaign (within three seeded ones)."""
-    found = []
-    for seed in (1, 2, 3):
-        verdict = _campaign("mutant:delete-ignores-writers", tmp_path, seed)
-        found = [v for v in verdict.violations if v.cls == "deleted_while_open"]
-        if found:
-            break
+    found = _violations_of("deleted_while_open", "delete-ignores-writers", tmp_path, (1, 2, 3))
     assert found, "no campaign caught a delete acknowledged under an open writer"
     assert {v.requirement for v in found} == {"LIFE-006"}
     assert "held it open" in found[0].witness
@@ -45,12 +49,7 @@ def test_a_delete_under_an_open_writer_is_filed_under_life_006(tmp_path):
 def test_an_acknowledged_archive_that_moved_nothing_is_filed_under_life_001(tmp_path):
     """The gallery's archive-plain-only: its archive of a compressed rollout is acknowledged, and a
     later operation on the active path finds it there, or it rests there (within three seeded campaigns)."""
-    found = []
-    for seed in (1, 3, 4):
-        verdict = _campaign("mutant:archive-plain-only", tmp_path, seed)
-        found = [v for v in verdict.violations if v.cls == "not_archived"]
-        if found:
-            break
+    found = _violations_of("not_archived", "archive-plain-only", tmp_path, (1, 3, 4))
     assert found, "no campaign caught an acknowledged archive that left the rollout active"
     assert {v.requirement for v in found} == {"LIFE-001"}
     assert "archive was acknowledged" in found[0].witness and "sessions/" in found[0].witness
