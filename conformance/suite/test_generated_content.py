@@ -43,10 +43,13 @@ def _write(home, data: bytes, layout: tuple[int, bool] | None) -> kit.Rollout:
 
 @pytest.mark.req("READ-007")
 def test_read_splits_and_counts_generated_content_as_the_oracle_does(store, home, suite_seed):
-    """Every byte back, and items / parse errors as the reading rule counts them, plain or any .zst layout."""
+    """Every byte back, and items / parse errors as the reading rule counts them, plain or any .zst layout,
+    with or without a line of 200 000 characters."""
     header = oracle.session_meta_line("00000000-0000-4000-8000-000000000777")
 
-    @given(data=strategies.rollout_content(header), layout=st.one_of(st.none(), strategies.zst_layout()))
+    content = st.one_of(strategies.rollout_content(header), strategies.rollout_content(header, long_lines=True))
+
+    @given(data=content, layout=st.one_of(st.none(), strategies.zst_layout()))
     def check(data, layout):
         r = _write(home, data, layout)
         result = store.read(r.rel)
