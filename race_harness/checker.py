@@ -239,6 +239,12 @@ def _check_reads(rollout: str, final: list[str], mine: list[Operation]) -> list[
             found.append(violation("read_failed", rollout, f"a read of an existing rollout failed: {op.error}",
                                    _around(op, mine)))
             break
+    for op in mine:
+        if op.op == "header" and not moved and (op.status == FAIL or (op.status == OK and op.value != rollout)):
+            what = op.error if op.status == FAIL else f"it gave the id {op.value!r}"
+            found.append(violation("header_failed", rollout, f"a header of an existing rollout failed: {what}",
+                                   _around(op, mine)))
+            break
     return found
 
 

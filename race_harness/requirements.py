@@ -16,6 +16,7 @@ REQUIREMENT = {
     "partial_line": "COORD-005",  # no `.zst` ends in (or holds) a partial line (R3)
     "garbled_line": "APPEND-002",  # lines of concurrent appenders never interleave (R6)
     "read_failed": "READ-004",  # a reader racing a transition still finds the rollout (R11)
+    "header_failed": "READ-011",  # header works on either representation, through transitions
     "two_representations": "RECOVER-005",  # one representation per rollout after recovery
     "active_and_archived": "LIFE-004",  # never both active and archived (R8)
     "resurrected": "LIFE-005",  # a deleted rollout stays deleted (R9)
