@@ -57,6 +57,7 @@ from .verdict import INCONCLUSIVE, PASSED, Verdict
 
 ARCHIVED = "archived_sessions/"
 CRASH_PROBABILITY = 0.02  # per compress/materialize failpoint hit, when kills are on
+CLEANUP_PROBABILITY = 0.05  # per compressor round: a cleanup run among the compressions
 DELETE_PROBABILITY = 0.15  # per archiver round: delete (and create again) instead of archive + unarchive
 #: Failpoints that sit inside a race window of the coordination protocol: a late answer there
 #: keeps the window open long enough for the other actors to walk into it.
@@ -112,7 +113,13 @@ def _writer(rng: random.Random, rollouts: list[tuple[str, str]], config: Campaig
 
 
 def _compressor(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
+    # cleanup (recovery) also runs during the race; drawn from its own stream so the compress and
+    # run_worker draws stay those of earlier campaigns with the same seed
+    tidy = random.Random(f"{config.seed}:cleanup")
+
     def next_ops() -> list[Op]:
+        if tidy.random() < CLEANUP_PROBABILITY:
+            return [Op("cleanup")]
         if rng.random() < 0.25:
             return [Op("run_worker")]
         rollout, path = rng.choice(rollouts)
