@@ -1,6 +1,8 @@
 """Random campaigns: writers, compressors, readers, listers, archivers and agers racing on one home.
 
-Archivers run only when the writer store declared ``lifecycle``: they archive and unarchive rollouts
+Every operation of a declared capability runs: writers create, append, write through handles and
+materialize; compressors compress, run the worker and, now and then, cleanup; readers read and ask
+header; listers list, find and search.  Archivers run only when the writer store declared ``lifecycle``: they archive and unarchive rollouts
 the writers are writing to and, now and then, delete one and create it again (``writer`` declared
 too), so deletes race writes; the checker excuses only lines a delete may have removed.
 
