@@ -158,6 +158,22 @@ def line_counts(data: bytes) -> tuple[int, int]:
     return verdicts.count(True), verdicts.count(False) + (not _blank(tail))  # a torn tail is never an item
 
 
+def header_payload(data: bytes) -> dict | None:
+    """What ``header`` must return for ``data`` (READ-011), or None where it must fail with ``not_a_rollout``
+    (READ-012): the payload of the first complete ``session_meta`` line, skipping blank, non-object and
+    other lines before it, unless a ``response_item`` comes first."""
+    *complete, _tail = _lines(data)  # a torn tail is not a line
+    for raw in complete:
+        if _blank(raw) or not _is_object(raw):
+            continue
+        value = json.loads(raw.decode("utf-8"))
+        if value.get("type") == "session_meta" and isinstance(value.get("payload"), dict):
+            return value["payload"]
+        if value.get("type") == "response_item":
+            return None
+    return None
+
+
 # --- writers ------------------------------------------------------------------------------------
 
 

@@ -176,6 +176,8 @@ class Executor:
             result = store.read(op.path)
             return {"rids": rids_in(result.content), "representation": result.representation,
                     "items": result.items, "parse_errors": result.parse_errors}
+        if kind == "header":  # the session_meta id: the checker compares it with the rollout's
+            return store.header(op.path).get("id")
         if kind == "materialize":
             return store.materialize(op.path)
         if kind == "compress":

@@ -1,5 +1,11 @@
 """Random campaigns: writers, compressors, readers, listers, archivers and agers racing on one home.
 
+Every operation of a declared capability runs: writers create, append, write through handles and
+materialize; compressors compress, run the worker and, now and then, cleanup; readers read and ask
+header; listers list, find and search.  Archivers run only when the writer store declared ``lifecycle``: they archive and unarchive rollouts
+the writers are writing to and, now and then, delete one and create it again (``writer`` declared
+too), so deletes race writes; the checker excuses only lines a delete may have removed.
+
 Contract: each role is an autonomous actor (own process, own store instance, own seeded random
 stream) running until the deadline or its share of the operation budget; with ``kills`` the parent
 SIGKILLs writers and compressors on a plan drawn from the seed and answers ``crash`` at random
@@ -53,6 +59,8 @@ from .verdict import INCONCLUSIVE, PASSED, Verdict
 
 ARCHIVED = "archived_sessions/"
 CRASH_PROBABILITY = 0.02  # per compress/materialize failpoint hit, when kills are on
+CLEANUP_PROBABILITY = 0.05  # per compressor round: a cleanup run among the compressions
+DELETE_PROBABILITY = 0.15  # per archiver round: delete (and create again) instead of archive + unarchive
 #: Failpoints that sit inside a race window of the coordination protocol: a late answer there
 #: keeps the window open long enough for the other actors to walk into it.
 WINDOW_POINTS = ("compress.after_lock", "compress.before_publish", "compress.before_unlink",
@@ -107,7 +115,13 @@ def _writer(rng: random.Random, rollouts: list[tuple[str, str]], config: Campaig
 
 
 def _compressor(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
+    # cleanup (recovery) also runs during the race; drawn from its own stream so the compress and
+    # run_worker draws stay those of earlier campaigns with the same seed
+    tidy = random.Random(f"{config.seed}:cleanup")
+
     def next_ops() -> list[Op]:
+        if tidy.random() < CLEANUP_PROBABILITY:
+            return [Op("cleanup")]
         if rng.random() < 0.25:
             return [Op("run_worker")]
         rollout, path = rng.choice(rollouts)
@@ -117,7 +131,8 @@ def _compressor(rng: random.Random, rollouts: list[tuple[str, str]], config: Cam
 
 
 def _reader(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
-    return lambda: [Op("read", *reversed(rng.choice(rollouts)))]
+    # header too races compressions and materializations: it must work on either representation
+    return lambda: [Op("header" if rng.random() < 0.25 else "read", *reversed(rng.choice(rollouts)))]
 
 
 def _lister(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
@@ -130,9 +145,18 @@ def _lister(rng: random.Random, rollouts: list[tuple[str, str]], config: Campaig
     return next_ops
 
 
-def _archiver(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
+def _archiver(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig,
+              declared: frozenset[str] = frozenset()) -> Callable[[], list[Op]]:
+    """Archive and unarchive a rollout writers are writing to; now and then delete it while they write
+    and, when the store can create, start it again under the same path (so the writers go on)."""
+
+    def size() -> int:
+        return rng.choice(config.line_sizes)
+
     def next_ops() -> list[Op]:
         rollout, path = rng.choice(rollouts)
+        if "writer" in declared and rng.random() < DELETE_PROBABILITY:
+            return [Op("delete", path, rollout), Op("create", path, rollout, 1, size())]
         return [Op("archive", path, rollout), Op("unarchive", ARCHIVED + os.path.basename(path), rollout)]
 
     return next_ops
@@ -154,12 +178,14 @@ ROLES = {"writer": _writer, "compressor": _compressor, "reader": _reader, "liste
 
 
 def program(role: str, actor_seed: int, rollouts: list[tuple[str, str]], config: CampaignConfig, deadline: float,
-            budget: int) -> Callable:
-    """What an autonomous actor runs in its child: ops of its role until deadline or budget."""
+            budget: int, declared: frozenset[str] = frozenset()) -> Callable:
+    """What an autonomous actor runs in its child: ops of its role until deadline or budget (``declared``:
+    the capabilities of the role's store, for roles whose ops depend on them)."""
 
     def body(executor, conn) -> None:
         rng = random.Random(actor_seed)
-        next_ops = ROLES[role](rng, rollouts, config)
+        make = ROLES[role]
+        next_ops = make(rng, rollouts, config, declared) if make is _archiver else make(rng, rollouts, config)
         done = 0
         while time.monotonic() < deadline and (not budget or done < budget):
             for op in next_ops():
@@ -301,8 +327,12 @@ def time_to_detection(selection: "str | Roles", seed: int, seconds: float, **par
 def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], show_progress: bool,
           imposed: list[dict] | None = None) -> tuple[float, float]:
     """Race the roles until the deadline or budget; (start, end) of the race in time.monotonic()."""
+    declared = frozenset(run.capabilities("writer"))  # archivers act through the writer store (roles.py)
+    archivers = config.archivers if "lifecycle" in declared else 0
+    if config.archivers and not archivers:
+        run.notes.append(f"no archiver ran: the writer store did not declare lifecycle ({', '.join(sorted(declared))})")
     counts = {"writer": config.writers, "compressor": config.compressors, "reader": config.readers,
-              "lister": config.listers, "archiver": config.archivers, "ager": config.agers}
+              "lister": config.listers, "archiver": archivers, "ager": config.agers}
     roles = [f"{role}-{i}" for role, n in counts.items() for i in range(n)]
     budget = -(-config.ops // len(roles)) if config.ops else 0
     start = time.monotonic()
@@ -316,7 +346,7 @@ def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], sho
     def launch(role: str) -> None:
         name = role if not generation[role] else f"{role}.{generation[role]}"
         kind = role.rsplit("-", 1)[0]
-        run.spawn(name, program=program(kind, rng.getrandbits(32), rollouts, config, deadline, budget))
+        run.spawn(name, program=program(kind, rng.getrandbits(32), rollouts, config, deadline, budget, declared))
         live[name] = role
 
     for role in roles:

@@ -64,6 +64,8 @@ def check(ops: list[Operation], home: str, after_cleanup: bool = True, crashed: 
         found += _check_lines(rollout, rids, mine, crashed)
         found += _check_reads(rollout, rids, mine)
         found += _check_deleted(rollout, shown, mine)
+        found += _check_area(rollout, shown, mine)
+        found += _check_delete_under_writer(rollout, mine)
     if after_cleanup:
         for rel in view.temps:
             found.append(violation("temp_left", "", f"temp {rel} survived a cleanup run with no live owner"))
@@ -104,7 +106,7 @@ def _check_lines(rollout: str, rids: list[str], mine: list[Operation], crashed: 
     """Acknowledged lines exactly once, indeterminate ones at most once, each writer in order."""
     found = []
     counts = Counter(rids)
-    deleted = any(op.op == "delete" and op.status in (OK, INFO) for op in mine)
+    deletes = [op for op in mine if op.op == "delete" and op.status in (OK, INFO)]
     position = {rid: index for index, rid in reversed(list(enumerate(rids)))}
     lost: list[tuple[str, Operation]] = []
     doubled: list[tuple[str, Operation]] = []
@@ -113,7 +115,7 @@ def _check_lines(rollout: str, rids: list[str], mine: list[Operation], crashed: 
             continue
         for rid in op.rids:
             seen = counts.get(rid, 0)
-            if seen == 0 and op.status == OK and not deleted:
+            if seen == 0 and op.status == OK and not _deleted_after(op, deletes):
                 lost.append((rid, op))
             elif seen > 1:
                 doubled.append((rid, op))
@@ -134,6 +136,61 @@ def _check_lines(rollout: str, rids: list[str], mine: list[Operation], crashed: 
                                f"{counts[GARBLED]} line(s) are not JSON though every write was acknowledged",
                                _writers(mine)))
     return found
+
+
+def _deleted_after(op: Operation, deletes: list[Operation]) -> bool:
+    """True when a delete may have taken effect after ``op``'s lines landed (it had not ended before
+    ``op`` began): those lines are gone deliberately.  A line written after every delete ended is not."""
+    return any(delete.end > op.start for delete in deletes)
+
+
+#: Store operations that resolve a path: one acknowledged on a path shows the rollout was there.
+_PATH_OPS = ("read", "append", "materialize", "open_writer", "compress")
+
+
+def _check_area(rollout: str, shown: disk.Representation | None, mine: list[Operation]) -> list[Violation]:
+    """Where an acknowledged move left the rollout, when no other move, delete or create overlaps:
+    an operation on the old active path acknowledged after an archive (LIFE-001), and the area at rest
+    after the last move, archived after an archive (LIFE-001), active after an unarchive (LIFE-002)."""
+    moving = [op for op in mine if op.op in ("archive", "unarchive", "delete", "create") and op.status != FAIL]
+    if not moving:
+        return []
+
+    def alone(move: Operation, until: float) -> bool:
+        return not any(op is not move and op.start < until and op.end > move.start for op in moving)
+
+    for move in (op for op in moving if op.op == "archive" and op.status == OK):
+        seen = next((op for op in mine if op.op in _PATH_OPS and op.status == OK and op.path == move.path
+                     and op.start > move.end and alone(move, op.end)), None)
+        if seen is not None:
+            return [violation("not_archived", rollout, f"{move.proc}#{move.seq} archive was acknowledged, yet "
+                              f"{seen.proc}#{seen.seq} {seen.op} found it at {seen.path} afterwards", [move, seen])]
+    last = max(moving, key=lambda op: op.start)
+    if shown is None or last.op not in ("archive", "unarchive") or last.status != OK or not alone(last, float("inf")):
+        return []  # overlapping moves: either order is possible, no area is proven
+    archived = last.op == "archive"
+    if shown.archived == archived:
+        return []
+    cls = "not_archived" if archived else "not_unarchived"
+    return [violation(cls, rollout, f"{last.proc}#{last.seq} {last.op} was acknowledged and nothing moved it since, "
+                      f"yet it is at {shown.rel}", _around(last, mine))]
+
+
+def _check_delete_under_writer(rollout: str, mine: list[Operation]) -> list[Violation]:
+    """An acknowledged delete that began and ended while one writer held the rollout open (its
+    open_writer acknowledged before, its close_writer acknowledged after): it must have failed busy."""
+    deletes = [op for op in mine if op.op == "delete" and op.status == OK]
+    for opened in (op for op in mine if op.op == "open_writer" and op.status == OK and deletes):
+        closed = next((op for op in mine if op.proc == opened.proc and op.op == "close_writer"
+                       and op.seq > opened.seq), None)
+        if closed is None or closed.status != OK:
+            continue
+        for delete in deletes:
+            if opened.end < delete.start and delete.end < closed.start and delete.path == opened.path:
+                return [violation("deleted_while_open", rollout, f"{delete.proc}#{delete.seq} delete was acknowledged "
+                                  f"while {opened.proc} held it open (#{opened.seq}..#{closed.seq})",
+                                  [opened, delete, closed])]
+    return []
 
 
 def _check_order(rollout: str, position: dict[str, int], mine: list[Operation]) -> list[Violation]:
@@ -180,6 +237,12 @@ def _check_reads(rollout: str, final: list[str], mine: list[Operation]) -> list[
     for op in mine:
         if op.op == "read" and op.status == FAIL and op.error.startswith("not_found") and not moved:
             found.append(violation("read_failed", rollout, f"a read of an existing rollout failed: {op.error}",
+                                   _around(op, mine)))
+            break
+    for op in mine:
+        if op.op == "header" and not moved and (op.status == FAIL or (op.status == OK and op.value != rollout)):
+            what = op.error if op.status == FAIL else f"it gave the id {op.value!r}"
+            found.append(violation("header_failed", rollout, f"a header of an existing rollout failed: {what}",
                                    _around(op, mine)))
             break
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import zstandard
@@ -9,7 +10,7 @@ import zstandard
 from conformance.store_api import ReadResult, RolloutEntry, SearchHit
 from reference import codec, reading
 from reference.discovery import list_rollouts
-from reference.errors import CorruptError, NotFoundError, StoreError
+from reference.errors import CorruptError, NotARolloutError, NotFoundError, StoreError
 from reference.home import Location
 from reference.locks import open_existing
 from reference.naming import is_temp, parse_name
@@ -198,6 +199,30 @@ class SplitlinesReader(ReferenceStore):
             else:
                 items += 1
         return ReadResult(result.content, items, errors, result.representation, result.physical_path)
+
+
+@MUTANTS.store(
+    "header-splitlines", ("READ-011", "READ-012"),
+    "a header lookup that decodes the content and walks str.splitlines(): a line whose strings hold "
+    "a raw U+2028, U+2029 or U+0085 (legal in JSON) is cut in two unparsable pieces and skipped, so "
+    "a session_meta is missed (not_a_rollout) and a response_item before it is too (a payload)",
+)
+class HeaderSplitlines(ReferenceStore):
+    def header(self, path: str) -> dict:
+        text = self.read(path).content.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+        lines = text.splitlines()
+        for line in lines[:-1] if text and not text.endswith("\n") else lines:  # a torn tail is no line
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(value, dict):
+                continue
+            if value.get("type") == "session_meta" and isinstance(value.get("payload"), dict):
+                return value["payload"]
+            if value.get("type") == "response_item":
+                raise NotARolloutError("rollout does not start with session metadata", path=path)
+        raise NotARolloutError("rollout is empty: no session metadata line", path=path)
 
 
 @MUTANTS.store(

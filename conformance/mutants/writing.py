@@ -7,7 +7,7 @@ import os
 
 from reference import appending, lifecycle
 from reference.appending import Materializer
-from reference.errors import AlreadyExistsError, BusyError, from_os_error
+from reference.errors import AlreadyExistsError, BusyError, NotFoundError, from_os_error
 from reference.home import Location
 from reference.locks import OPEN_FLAGS, fsync_folder
 from reference.store import ReferenceStore
@@ -146,6 +146,35 @@ class ResurrectsDeleted(ReferenceStore):
             if claim is not None:
                 claim.release()
             os.close(fd)
+
+
+@MUTANTS.store(
+    "delete-ignores-writers", ("LIFE-006",),
+    "a delete that unlinks whatever it finds, like rm, without the writers' lock: a session still "
+    "being written goes on acknowledging lines into an unlinked inode, every one of them lost",
+)
+class DeleteIgnoresWriters(ReferenceStore):
+    def delete(self, path: str) -> None:
+        location = self._locate(path)
+        removed = [p for p in (location.plain, location.zst) if os.path.lexists(p)]
+        if not removed:
+            raise NotFoundError("no representation", path=location.rel)
+        for found in removed:
+            os.unlink(found)
+        fsync_folder(location.folder)
+
+
+@MUTANTS.store(
+    "archive-plain-only", ("LIFE-001",),
+    "an archive written before compression existed: it renames X.jsonl and, finding none for a "
+    "compressed-only rollout, returns the archived path as if done, the .zst left under sessions/",
+)
+class ArchivePlainOnly(ReferenceStore):
+    def archive(self, path: str) -> str:
+        location = self._locate(path)
+        if not location.archived and not os.path.lexists(location.plain) and os.path.lexists(location.zst):
+            return self.home.archived_location(location.name).rel
+        return super().archive(path)
 
 
 class _DecodesInPlace(Materializer):

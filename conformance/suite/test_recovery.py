@@ -18,6 +18,7 @@ import pytest
 import fixtures
 from conformance import oracle
 from conformance.protocol_client import CommandStore, Inconclusive
+from conformance.state_machine import profile_name
 from conformance.suite import kit
 from reference.errors import StoreError
 
@@ -252,7 +253,9 @@ def test_every_materialize_crash_point(store_selection, home, shard):
 
 # --- kills at arbitrary instants (no failpoints needed) --------------------------------------------
 
-KILL_INSTANTS = 3
+# Kills per test by profile (the state machine's): each needs a fresh 20 MB rollout, so the default
+# run takes two seeded instants (both in the encode or decode) and the nightly profile ten.
+KILL_INSTANTS = {"smoke": 1, "nightly": 10}.get(profile_name(), 2)
 BIG_LINES = 80_000  # ~20 MB: long enough that a kill lands inside the encode or the decode
 
 
