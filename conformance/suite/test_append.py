@@ -144,7 +144,7 @@ def test_concurrent_appenders_never_interleave_within_a_line(store, store_select
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            kit.finish(t, "an appender")
     finally:
         for extra in stores[1:]:
             extra.close()
@@ -359,7 +359,7 @@ def test_concurrent_creates_of_one_path_let_exactly_one_win(store_selection, hom
         finally:
             other.close()
             session.release(hit)
-            thread.join(30)
+        kit.finish(thread, "the released create")
         assert "error" not in box, box.get("error")
     assert outcome == "already_exists", f"the second concurrent create was {outcome}"
     assert oracle.logical_content(home, r.rel) == "".join(line + "\n" for line in first).encode()
