@@ -12,6 +12,7 @@ import time
 
 from cli_helpers import cli, processes_of_run
 from conformance.interrupts import RUN_ENV
+from conformance.report_json import validate_report
 
 #: Generous bounds: they only keep a broken run from hanging the test session, they judge nothing.
 START_BOUND_SECONDS = 120
@@ -77,7 +78,9 @@ def test_sigterm_stops_a_random_campaign_and_every_actor(tmp_path):
     assert "race: interrupted (interrupted after 0 of 1 run(s)" in out, out[-2000:]
     kept = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("work folder kept")]
     assert kept and os.path.isdir(kept[0]) and kept[0].startswith(str(tmp_path)), out[-2000:]
-    assert json.loads(report.read_text())["interrupted"] is True
+    data = json.loads(report.read_text())
+    assert data["interrupted"] is True and data["status"] == "interrupted"
+    validate_report(data, "race-report")
     assert not _left_over(proc.pid, children), "children of the run still alive"
 
 
