@@ -53,7 +53,9 @@ def _run_suite(selection: str, workdir: str, profile: str, seed: int) -> tuple[i
     log = os.path.join(workdir, "suite.log")
     env = dict(os.environ, ROLLOUT_HYPOTHESIS_PROFILE="smoke")
     command = [sys.executable, "-m", "conformance.cli", "suite", "--store", selection, "--profile", profile,
-               "--seed", str(seed), "--report", report, "--", "-q"]
+               "--seed", str(seed), "--report", report, "--", "-q",
+               # the tests' homes live in the work folder: gone after a pass, kept with it otherwise
+               "--basetemp", os.path.join(workdir, "pytest")]
     started = time.monotonic()
     interrupted = False
     with open(log, "w") as out:
