@@ -38,10 +38,11 @@ def _worst(statuses) -> str:
 
 
 def _suite_progress(log: str) -> str:
-    """How far the suite is, from the last ``[ NN%]`` pytest wrote to its log."""
+    """How far the suite is, from the last ``[ NN%]`` pytest wrote to its log (the whole log: its
+    tail may be a long run of output without one, which must not read as "collecting" again)."""
     try:
         with open(log, errors="replace") as handle:
-            found = re.findall(r"\[\s*(\d+)%\]", handle.read()[-4000:])
+            found = re.findall(r"\[\s*(\d+)%\]", handle.read())
     except OSError:
         return ""
     return f"{found[-1]}% of the tests done" if found else "collecting"
