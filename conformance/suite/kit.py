@@ -257,9 +257,9 @@ def coordination_lock_path(home: Path) -> Path:
     return Path(home, THREAD_LOCK_DIR, COORDINATION_LOCK)
 
 
-def _flock_polled(fd: int, flags: int, timeout: float | None = None) -> None:
+def _flock_polled(fd: int, flags: int) -> None:
     """Take a test lock the store may hold for a while; Inconclusive, not failed, when it never frees it."""
-    timeout = OPERATION_BOUND_SECONDS if timeout is None else timeout
+    timeout = OPERATION_BOUND_SECONDS
     deadline = time.monotonic() + timeout
     while True:
         try:
