@@ -215,7 +215,8 @@ def as_json(matrix: Matrix) -> dict:
         "status": matrix.status, "seed": matrix.seed, "seconds": matrix.seconds, "scenarios": list(matrix.scenarios),
         "stores": [{"selection": s.selection, "store": s.store, "coordination": list(s.coordination),
                     "failpoints": len(s.failpoints), "problem": s.problem} for s in matrix.stores],
-        "cells": [{"writer": c.writer, "compressor": c.compressor, "verdict": c.label, "status": c.status,
+        "cells": [{"writer": c.writer, "compressor": c.compressor, "verdict": c.label,
+                   "status": "not_run" if c.label == NOT_RUN else c.status,
                    "classes": list(c.classes), "bundles": list(c.bundles), "not_applicable": list(c.not_applicable),
                    "lines_lost_replay": None if c.replayed is None else {
                        "bundle": c.replayed.bundle, "reproduced": c.replayed.reproduced,

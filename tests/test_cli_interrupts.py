@@ -152,6 +152,7 @@ def test_sigint_stops_interop_and_prints_the_partial_matrix(tmp_path):
     assert out.count("not run (interrupted)") == 4, out[-2000:]
     data = json.loads(report.read_text())
     assert data["interrupted"] is True and data["status"] == "interrupted"
+    assert {c["status"] for c in data["cells"]} == {"not_run"}, data["cells"]
     assert os.path.isdir(_kept_folder(out)) and _kept_folder(out).startswith(str(tmp_path))
     assert not _left_over(proc.pid, children), "actors of interop still alive"
 
