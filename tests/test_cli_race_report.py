@@ -41,6 +41,18 @@ def test_a_violation_race_report_follows_the_schema_with_its_witnesses(tmp_path)
         validate_report(without, "race-report")  # the schema holds the report to its fields
 
 
+def test_a_random_campaign_report_follows_the_schema(tmp_path):
+    """Whatever a short campaign concludes on a loaded machine (passed or inconclusive), its report,
+    with the campaign's statistics, follows the schema."""
+    report = tmp_path / "campaign.json"
+    done = cli("race", "--store", "reference", "--random", "--seconds", "2", "--report", str(report),
+               "--bundle-dir", str(tmp_path / "bundles"), env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert done.returncode in (0, 3), done.stdout[-2000:] + done.stderr[-2000:]
+    data = json.loads(report.read_text())
+    validate_report(data, "race-report")
+    assert data["verdicts"][0]["stats"]["operations"], data["verdicts"][0]
+
+
 def test_the_schema_names_every_violation_class_the_harness_reports():
     assert set(schema("race-report")["$defs"]["class"]["enum"]) == set(REQUIREMENT)
     assert schema("race-report")["properties"]["format_version"]["const"] == 1
