@@ -38,10 +38,11 @@ def _worst(statuses) -> str:
 
 
 def _suite_progress(log: str) -> str:
-    """How far the suite is, from the last ``[ NN%]`` pytest wrote to its log."""
+    """How far the suite is, from the last ``[ NN%]`` pytest wrote to its log (the whole log: its
+    tail may be a long run of output without one, which must not read as "collecting" again)."""
     try:
         with open(log, errors="replace") as handle:
-            found = re.findall(r"\[\s*(\d+)%\]", handle.read()[-4000:])
+            found = re.findall(r"\[\s*(\d+)%\]", handle.read())
     except OSError:
         return ""
     return f"{found[-1]}% of the tests done" if found else "collecting"
@@ -53,7 +54,9 @@ def _run_suite(selection: str, workdir: str, profile: str, seed: int) -> tuple[i
     log = os.path.join(workdir, "suite.log")
     env = dict(os.environ, ROLLOUT_HYPOTHESIS_PROFILE="smoke")
     command = [sys.executable, "-m", "conformance.cli", "suite", "--store", selection, "--profile", profile,
-               "--seed", str(seed), "--report", report, "--", "-q"]
+               "--seed", str(seed), "--report", report, "--", "-q",
+               # the tests' homes live in the work folder: gone after a pass, kept with it otherwise
+               "--basetemp", os.path.join(workdir, "pytest")]
     started = time.monotonic()
     interrupted = False
     with open(log, "w") as out:

@@ -2,7 +2,8 @@
 
 Contract: :func:`build_report` wraps the verdict by requirement (``RequirementSummary.as_json``) in
 the envelope described by ``conformance/schemas/report.schema.json`` (:data:`FORMAT_VERSION`);
-:func:`validate_report` raises ``jsonschema.ValidationError`` for a report that does not follow it.
+:func:`validate_report` raises ``jsonschema.ValidationError`` for a report that does not follow it
+(or, named ``race-report``, the schema of ``race --report``).
 """
 
 from __future__ import annotations
@@ -58,13 +59,13 @@ def build_report(verdict: dict, hello: Callable, *, started: str, profile: str, 
 
 
 @cache
-def schema() -> dict:
-    """The JSON Schema of the report, as shipped in the package."""
-    return json.loads((resources.files("conformance") / "schemas" / "report.schema.json").read_text("utf-8"))
+def schema(name: str = "report") -> dict:
+    """A JSON Schema shipped in the package: the suite's ``report`` (default) or ``race-report``."""
+    return json.loads((resources.files("conformance") / "schemas" / f"{name}.schema.json").read_text("utf-8"))
 
 
-def validate_report(report: dict) -> None:
-    """Raise jsonschema.ValidationError when ``report`` does not follow :func:`schema`."""
+def validate_report(report: dict, name: str = "report") -> None:
+    """Raise jsonschema.ValidationError when ``report`` does not follow :func:`schema` ``name``."""
     import jsonschema
 
-    jsonschema.Draft202012Validator(schema()).validate(report)
+    jsonschema.Draft202012Validator(schema(name)).validate(report)

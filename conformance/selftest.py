@@ -34,7 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import interrupts
+from .exit_codes import INTERRUPTED
 from .report import requirement_ids
+from .workfolder import WorkFolder
 
 REFERENCE = "reference"
 SUITE_TIMEOUT = 1800.0
@@ -138,7 +141,10 @@ def _env() -> dict:
 
 
 def _run(argv: list[str], timeout: float, cwd: str) -> tuple[int | None, str, str]:
-    """Run in its own session; on timeout kill the whole group. (returncode, stdout, stderr)."""
+    """Run in its own session; on timeout kill the whole group. (returncode, stdout, stderr).
+    Nothing starts once the run is interrupted (a pool thread may pick up work meanwhile)."""
+    if interrupts.interrupted():
+        return None, "", "not started: the self-test was interrupted"
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True, env=_env(), cwd=cwd)
     try:
@@ -312,6 +318,14 @@ def _short(nodeid: str) -> str:
 # -- the command ------------------------------------------------------------------------------------
 
 
+class SelftestInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM during :func:`selftest`: the rows judged so far, of ``planned`` in all."""
+
+    def __init__(self, rows: list[Row], planned: int) -> None:
+        super().__init__(f"interrupted after {len(rows)} of {planned} rows")
+        self.rows, self.planned = rows, planned
+
+
 def selftest(names: list[str] | None, quick: bool, race: bool, jobs: int, workdir: str,
              log=print) -> list[Row]:
     from conformance.mutants import MUTANTS
@@ -324,30 +338,41 @@ def selftest(names: list[str] | None, quick: bool, race: bool, jobs: int, workdi
     ref_scenarios = sorted({s for names_ in wanted_scenarios.values() for s in names_})
     union = tuple(sorted({rid for m in chosen if m.kind == "store" for rid in m.breaks}))
 
+    rows: list[Row] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        ref_future = pool.submit(run_suite, REFERENCE, workdir, union if quick else ())
-        suite_futures = {}
-        for m in chosen:
-            only = m.breaks if quick and m.kind == "store" else ()
-            suite_futures[m.name] = pool.submit(run_suite, f"mutant:{m.name}", workdir, only,
-                                                quick or m.kind == "program")
-        race_futures = {(sel, s): pool.submit(run_race_scenario, sel, s, workdir)
-                        for sel, names_ in [(REFERENCE, ref_scenarios)]
-                        + [(f"mutant:{k}", v) for k, v in wanted_scenarios.items()] for s in names_}
-        reference = ref_future.result()
-        baseline = {t for tests in reference.failing_tests.values() for t in tests}
-        rows = [judge_reference(reference, [race_futures[(REFERENCE, s)].result() for s in ref_scenarios])]
-        log(_format_row(rows[0]))
-        for m in chosen:
-            run = suite_futures[m.name].result()
-            if m.kind == "program":
-                row = judge_program(m.name, m.breaks, run)
-            else:
-                races = [race_futures[(f"mutant:{m.name}", s)].result() for s in wanted_scenarios[m.name]]
-                row = judge_store(m.name, m.breaks, run, races, baseline)
-            rows.append(row)
-            log(_format_row(row))
+        try:
+            _judge_all(pool, chosen, quick, union, wanted_scenarios, ref_scenarios, workdir, log, rows)
+        except KeyboardInterrupt:
+            # Queued suite runs never start; the running ones are being stopped (stop_children_at_once).
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise SelftestInterrupted(rows, len(chosen) + 1) from None
     return rows
+
+
+def _judge_all(pool, chosen, quick, union, wanted_scenarios, ref_scenarios, workdir, log, rows) -> None:
+    """Submit every suite run and scenario, then append (and log) one row per store as each is judged."""
+    ref_future = pool.submit(run_suite, REFERENCE, workdir, union if quick else ())
+    suite_futures = {}
+    for m in chosen:
+        only = m.breaks if quick and m.kind == "store" else ()
+        suite_futures[m.name] = pool.submit(run_suite, f"mutant:{m.name}", workdir, only,
+                                            quick or m.kind == "program")
+    race_futures = {(sel, s): pool.submit(run_race_scenario, sel, s, workdir)
+                    for sel, names_ in [(REFERENCE, ref_scenarios)]
+                    + [(f"mutant:{k}", v) for k, v in wanted_scenarios.items()] for s in names_}
+    reference = ref_future.result()
+    baseline = {t for tests in reference.failing_tests.values() for t in tests}
+    rows.append(judge_reference(reference, [race_futures[(REFERENCE, s)].result() for s in ref_scenarios]))
+    log(_format_row(rows[0]))
+    for m in chosen:
+        run = suite_futures[m.name].result()
+        if m.kind == "program":
+            row = judge_program(m.name, m.breaks, run)
+        else:
+            races = [race_futures[(f"mutant:{m.name}", s)].result() for s in wanted_scenarios[m.name]]
+            row = judge_store(m.name, m.breaks, run, races, baseline)
+        rows.append(row)
+        log(_format_row(row))
 
 
 def _format_row(row: Row) -> str:
@@ -374,7 +399,6 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
-    from conformance import interrupts
     from conformance.mutants import MUTANTS
 
     interrupts.stop_children_at_once()  # each suite run is judged whole; a cut one is simply not judged
@@ -387,29 +411,43 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="rollout-selftest-", dir=args.keep) as workdir:
-        print(header_line(), flush=True)
-        rows = selftest(args.only, args.quick, race, args.jobs, workdir,
+    folder = WorkFolder(tempfile.mkdtemp(prefix="rollout-selftest-", dir=args.keep), given=False, keep=False)
+    print(header_line(), flush=True)
+    try:
+        rows = selftest(args.only, args.quick, race, args.jobs, folder.path,
                         log=lambda line: print(line, flush=True))
-        if args.keep:
-            kept = os.path.join(args.keep, "last")
-            subprocess.run(["rm", "-rf", kept], check=False)
-            os.rename(workdir, kept)
-            os.makedirs(workdir)
-            print(f"pytest logs and JSON reports kept in {kept}")
+    except SelftestInterrupted as stop:
+        rows, planned = stop.rows, stop.planned
+    else:
+        planned = len(rows)
+    interrupted = len(rows) < planned
     bad = [r for r in rows if not r.ok]
-    print(f"\n{len(rows) - 1} mutants: "
-          f"{sum(r.verdict == 'caught' for r in rows)} caught, "
-          f"{sum(r.verdict == 'inconclusive' for r in rows)} programs inconclusive, "
-          f"{sum(r.verdict == 'survived' for r in rows)} survived, "
-          f"{sum(r.verdict == 'wrong-id' for r in rows)} caught under the wrong id; "
-          f"reference {rows[0].verdict}; {time.monotonic() - started:.0f} s")
+    if args.keep and not interrupted:
+        kept = os.path.join(args.keep, "last")
+        subprocess.run(["rm", "-rf", kept], check=False)
+        os.rename(folder.path, kept)
+        print(f"pytest logs and JSON reports kept in {kept}")
+    if interrupted:
+        print(f"\nselftest: interrupted: the table above is partial ({len(rows)} of {planned} rows judged, "
+              f"{len(bad)} not ok so far); the rest were stopped or never started")
+    else:
+        print(f"\n{len(rows) - 1} mutants: "
+              f"{sum(r.verdict == 'caught' for r in rows)} caught, "
+              f"{sum(r.verdict == 'inconclusive' for r in rows)} programs inconclusive, "
+              f"{sum(r.verdict == 'survived' for r in rows)} survived, "
+              f"{sum(r.verdict == 'wrong-id' for r in rows)} caught under the wrong id; "
+              f"reference {rows[0].verdict}; {time.monotonic() - started:.0f} s")
     if args.report:
         Path(args.report).write_text(json.dumps({
-            "quick": args.quick, "race": race, "ok": not bad,
+            "quick": args.quick, "race": race, "ok": not bad and not interrupted, "interrupted": interrupted,
             "rows": [r.as_dict() for r in rows]}, indent=2) + "\n")
         print(f"report written to {args.report}")
-    return 1 if bad else 0
+    if os.path.isdir(folder.path):
+        status = "interrupted" if interrupted else "failed" if bad else "passed"
+        line = folder.finish(status)
+        if line:
+            print(line, flush=True)
+    return INTERRUPTED if interrupted else 1 if bad else 0
 
 
 def _add_selftest_arguments(p: argparse.ArgumentParser) -> None:

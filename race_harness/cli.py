@@ -14,6 +14,7 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timezone
 
+from conformance.cli_contract import tool_version
 from conformance.exit_codes import INTERRUPTED, USAGE
 from conformance.workfolder import WorkFolder
 
@@ -254,7 +255,8 @@ def _finish(verdicts: list[Verdict], args: argparse.Namespace, roles, folder: Wo
     if args.report:
         with open(args.report, "w") as handle:
             json.dump({"format": "rollout-conformance/race-report", "format_version": REPORT_FORMAT_VERSION,
-                       "store": roles.default, "roles": roles.as_dict(),
+                       "kind": "race", "tool": {"name": "rollout-conformance", "version": tool_version()},
+                       "store": roles.default, "roles": roles.as_dict(), "seed": args.seed,
                        "started": started, "finished": _now(), "status": status,
                        "interrupted": bool(interrupted), "verdicts": [v.as_dict() for v in verdicts]}, handle, indent=1)
     kept = folder.finish(status)

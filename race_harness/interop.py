@@ -181,13 +181,16 @@ def replay_lost_lines(cell: Cell, root: str) -> Replayed | None:
 
 def run_matrix(selections: list[str], root: str | None = None, scenarios: tuple[str, ...] = INTEROP_SCENARIOS,
                seconds: float = 5.0, seed: int = 0, bundle_dir: str | None = None, check_replay: bool = True,
-               progress: Callable[[str], None] | None = None) -> Matrix:
-    """The whole matrix over ``selections`` (rows: writer store, columns: compressor store)."""
+               progress: Callable[[str], None] | None = None, done: list[Cell] | None = None) -> Matrix:
+    """The whole matrix over ``selections`` (rows: writer store, columns: compressor store); each
+    cell is also appended to ``done`` as it finishes (what an interrupted run can still show)."""
     root = root or tempfile.mkdtemp(prefix="interop-")
     stores = tuple(probe(s) for s in selections)
-    cells = tuple(run_pair(w, c, root, scenarios, seconds, seed, bundle_dir, check_replay, progress)
-                  for w in stores for c in stores)
-    return Matrix(stores, cells, seed, seconds, tuple(scenarios))
+    done = [] if done is None else done
+    for w in stores:
+        for c in stores:
+            done.append(run_pair(w, c, root, scenarios, seconds, seed, bundle_dir, check_replay, progress))
+    return Matrix(stores, tuple(done), seed, seconds, tuple(scenarios))
 
 
 def _say(progress: Callable[[str], None] | None, writer: StoreInfo, compressor: StoreInfo, verdict: Verdict) -> None:

@@ -2,7 +2,9 @@
 
 Contract: :func:`register` adds ``interop`` to a subparsers object; the command returns 0 when every
 cell is safe, 1 when any cell shows a violation, 3 when none does but some cell is inconclusive, 2 on
-a usage error.  Rows are writer stores, columns compressor stores; each failing cell names its bundle.
+a usage error, 4 when SIGINT/SIGTERM cut it short (every actor stopped, the cells finished so far
+printed and written, the work folder kept and named).  Rows are writer stores, columns compressor
+stores; each failing cell names its bundle.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ import json
 import os
 import sys
 
-from .interop import INTEROP_SCENARIOS, SAFE, Cell, Matrix, run_matrix
+from conformance import interrupts
+from conformance.exit_codes import INTERRUPTED
+from conformance.workfolder import WorkFolder
+
+from .interop import INTEROP_SCENARIOS, SAFE, Cell, Matrix, StoreInfo, run_matrix
 from .verdict import EXIT_CODES
 
 USAGE_ERROR = 2
@@ -25,7 +31,7 @@ def register(subparsers) -> None:
         "interop", help="race every ordered pair (writer store, compressor store) and print the verdict matrix",
         description="For every ordered pair of the stores (diagonal included): the scheduled scenarios that apply "
                     "and a bounded random campaign (writers and a reader of the row's store, a compressor of the "
-                    "column's store, an ager). Exit codes: 0 all safe, 1 a violation, 2 usage error, 3 inconclusive.")
+                    "column's store, an ager).")
     cmd.add_argument("--stores", help="comma-separated store selections, e.g. reference,reference:inode-flock")
     cmd.add_argument("--store", action="append", default=[], metavar="SELECTION",
                      help="one more selection (repeatable; for selections containing commas, e.g. cmd:)")
@@ -37,7 +43,9 @@ def register(subparsers) -> None:
     cmd.add_argument("--no-replay-check", action="store_true",
                      help="do not replay the bundle of each 'lines lost' cell")
     cmd.add_argument("--bundle-dir", default="race-bundles", help="where failing runs leave repro bundles")
-    cmd.add_argument("--workdir", help="keep run folders here (default: a temporary folder)")
+    cmd.add_argument("--workdir", help="keep run folders here (default: a temporary folder, removed when every "
+                                       "cell is safe)")
+    cmd.add_argument("--keep", action="store_true", help="keep the temporary work folder even when every cell is safe")
     cmd.add_argument("--json", metavar="FILE", help="write the matrix as JSON here ('-': stdout)")
     cmd.add_argument("--markdown", metavar="FILE", help="write the matrix as a Markdown table here ('-': stdout)")
     cmd.set_defaults(func=_cmd_interop)
@@ -79,14 +87,41 @@ def _cmd_interop(args: argparse.Namespace) -> int:
     scenarios = () if args.no_scenarios else tuple(args.scenario or INTEROP_SCENARIOS)
     if not scenarios and args.seconds <= 0:
         return _usage("nothing to run: give scenarios or --seconds > 0")
-    matrix = run_matrix(stores, args.workdir, scenarios, args.seconds, args.seed, os.path.abspath(args.bundle_dir),
-                        not args.no_replay_check, progress=lambda line: print(line, file=sys.stderr, flush=True))
-    print(render_text(matrix))
+    interrupts.stop_children_at_once()  # actors are killed anyway; a cut cell is simply not shown
+    folder = WorkFolder.create(args.workdir, args.keep, "interop-")
+    done: list[Cell] = []
+    try:
+        matrix = run_matrix(stores, folder.path, scenarios, args.seconds, args.seed, os.path.abspath(args.bundle_dir),
+                            not args.no_replay_check, progress=lambda line: print(line, file=sys.stderr, flush=True),
+                            done=done)
+    except KeyboardInterrupt:
+        matrix = _partial(stores, done, scenarios, args)
+        status = "interrupted"
+    else:
+        status = matrix.status
+    planned = len(stores) ** 2
+    print(render_text(matrix, None if status != "interrupted" else
+                      f"interop: interrupted after {len(done)} of {planned} cells; the matrix above is partial"))
+    data = {**as_json(matrix), "status": status, "interrupted": status == "interrupted"}
     if args.json:
-        _write(args.json, json.dumps(as_json(matrix), indent=1))
+        _write(args.json, json.dumps(data, indent=1))
     if args.markdown:
         _write(args.markdown, render_markdown(matrix))
-    return EXIT_CODES[matrix.status]
+    line = folder.finish(status)
+    if line:
+        print(line, flush=True)
+    return INTERRUPTED if status == "interrupted" else EXIT_CODES[status]
+
+
+#: The label of a cell an interrupted run never finished.
+NOT_RUN = "not run (interrupted)"
+
+
+def _partial(stores: list[str], done: list[Cell], scenarios: tuple[str, ...], args: argparse.Namespace) -> Matrix:
+    """The matrix of an interrupted run: its finished cells, every other one labelled :data:`NOT_RUN`."""
+    finished = {(c.writer, c.compressor): c for c in done}
+    cells = tuple(finished.get((w, c), Cell(w, c, NOT_RUN, ())) for w in stores for c in stores)
+    return Matrix(tuple(StoreInfo(s) for s in stores), cells, args.seed, args.seconds, scenarios)
 
 
 def _usage(message: str) -> int:
@@ -137,8 +172,9 @@ def _shown(path: str) -> str:
     return path
 
 
-def render_text(matrix: Matrix) -> str:
-    """The matrix as aligned text (what the command prints), then each non-safe cell's evidence."""
+def render_text(matrix: Matrix, last_line: str | None = None) -> str:
+    """The matrix as aligned text (what the command prints), then each non-safe cell's evidence;
+    ``last_line`` replaces the closing verdict line (an interrupted run's)."""
     names = [s.selection for s in matrix.stores]
     width = max(len("writer \\ compressor"), *(len(n) for n in names))
     cols = [max(len(n), *(len(_cell_text(matrix.cell(w, n))) for w in names)) for n in names]
@@ -148,12 +184,14 @@ def render_text(matrix: Matrix) -> str:
             _cell_text(matrix.cell(writer, n)).ljust(c) for n, c in zip(names, cols)))
     lines.append("")
     for info in matrix.stores:
+        if not (info.store or info.problem):
+            continue  # not asked for its hello: the run was interrupted first
         lines.append(f"{info.selection}: " + (info.problem or f"{info.store}; coordination "
                      f"{', '.join(info.coordination) or 'none declared'}; {len(info.failpoints)} failpoint(s)"))
     for cell, line in _footnotes(matrix):
         lines.append(f"  [{cell.writer} -> {cell.compressor}] {line}")
-    lines.append(f"\ninterop: {matrix.status} (seed {matrix.seed}, campaign {matrix.seconds:g}s per pair, "
-                 f"scenarios: {', '.join(matrix.scenarios) or 'none'})")
+    lines.append("\n" + (last_line or f"interop: {matrix.status}") + f" (seed {matrix.seed}, campaign "
+                 f"{matrix.seconds:g}s per pair, scenarios: {', '.join(matrix.scenarios) or 'none'})")
     return "\n".join(lines)
 
 
@@ -177,7 +215,8 @@ def as_json(matrix: Matrix) -> dict:
         "status": matrix.status, "seed": matrix.seed, "seconds": matrix.seconds, "scenarios": list(matrix.scenarios),
         "stores": [{"selection": s.selection, "store": s.store, "coordination": list(s.coordination),
                     "failpoints": len(s.failpoints), "problem": s.problem} for s in matrix.stores],
-        "cells": [{"writer": c.writer, "compressor": c.compressor, "verdict": c.label, "status": c.status,
+        "cells": [{"writer": c.writer, "compressor": c.compressor, "verdict": c.label,
+                   "status": "not_run" if c.label == NOT_RUN else c.status,
                    "classes": list(c.classes), "bundles": list(c.bundles), "not_applicable": list(c.not_applicable),
                    "lines_lost_replay": None if c.replayed is None else {
                        "bundle": c.replayed.bundle, "reproduced": c.replayed.reproduced,

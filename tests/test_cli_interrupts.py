@@ -12,6 +12,7 @@ import time
 
 from cli_helpers import cli, processes_of_run
 from conformance.interrupts import RUN_ENV
+from conformance.report_json import validate_report
 
 #: Generous bounds: they only keep a broken run from hanging the test session, they judge nothing.
 START_BOUND_SECONDS = 120
@@ -77,7 +78,9 @@ def test_sigterm_stops_a_random_campaign_and_every_actor(tmp_path):
     assert "race: interrupted (interrupted after 0 of 1 run(s)" in out, out[-2000:]
     kept = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("work folder kept")]
     assert kept and os.path.isdir(kept[0]) and kept[0].startswith(str(tmp_path)), out[-2000:]
-    assert json.loads(report.read_text())["interrupted"] is True
+    data = json.loads(report.read_text())
+    assert data["interrupted"] is True and data["status"] == "interrupted"
+    validate_report(data, "race-report")
     assert not _left_over(proc.pid, children), "children of the run still alive"
 
 
@@ -128,3 +131,57 @@ def test_sigterm_during_check_prints_the_partial_table_and_keeps_the_folder(tmp_
     assert kept and os.path.isdir(kept[0]) and os.path.exists(os.path.join(kept[0], "suite.log"))
     assert "Traceback" not in err
     assert not _left_over(proc.pid, children), "children of check still alive"
+
+
+def _kept_folder(out: str) -> str:
+    kept = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("work folder kept")]
+    assert kept, f"no 'work folder kept' line:\n{out[-2000:]}"
+    return kept[0]
+
+
+def test_sigint_stops_interop_and_prints_the_partial_matrix(tmp_path):
+    """Before: Ctrl-C to `interop` gave a traceback, left its actors running and printed no matrix."""
+    report = tmp_path / "interop.json"
+    proc = _start(tmp_path, "interop", "--stores", "reference,reference:inode-flock", "--no-scenarios",
+                  "--seconds", "300", "--json", str(report), "--bundle-dir", str(tmp_path / "bundles"))
+    children = _wait_for_children(proc, 3)  # the first pair's campaign actors are up
+    out, err = _stopped(proc, signal.SIGINT)
+    assert proc.returncode == 4, f"exit {proc.returncode}\n{out[-2000:]}\n{err[-2000:]}"
+    assert "Traceback" not in err, err[-3000:]
+    assert "interop: interrupted after 0 of 4 cells; the matrix above is partial" in out, out[-2000:]
+    assert out.count("not run (interrupted)") == 4, out[-2000:]
+    data = json.loads(report.read_text())
+    assert data["interrupted"] is True and data["status"] == "interrupted"
+    assert {c["status"] for c in data["cells"]} == {"not_run"}, data["cells"]
+    assert os.path.isdir(_kept_folder(out)) and _kept_folder(out).startswith(str(tmp_path))
+    assert not _left_over(proc.pid, children), "actors of interop still alive"
+
+
+#: Mutants whose quick suite runs are short, so the reference row comes first and several remain.
+_SELFTEST_MUTANTS = ("reader-prefers-zst", "lists-temps", "loses-mode", "cleanup-by-age", "compresses-fresh",
+                     "lists-both-representations")
+
+
+def test_sigterm_stops_selftest_and_prints_the_partial_table(tmp_path):
+    """Before: SIGTERM to `selftest` printed no verdict, named no work folder and exited 1 after a
+    pool of suite runs it could not cancel."""
+    report = tmp_path / "selftest.json"
+    proc = _start(tmp_path, "selftest", "--quick", "--no-race", "--jobs", "1", "--report", str(report),
+                  "--only", *_SELFTEST_MUTANTS)
+    seen = []
+    for line in proc.stdout:  # the reference's row is judged first; the mutants' runs follow one by one
+        seen.append(line)
+        if line.split()[1:2] == ["reference"]:
+            break
+    children = processes_of_run(proc.pid, RUN_ENV)
+    out, err = _stopped(proc, signal.SIGTERM)
+    out = "".join(seen) + out
+    assert proc.returncode == 4, f"exit {proc.returncode}\n{out[-3000:]}\n{err[-2000:]}"
+    assert "Traceback" not in err, err[-3000:]
+    assert "selftest: interrupted: the table above is partial" in out, out[-2000:]
+    data = json.loads(report.read_text())
+    assert data["interrupted"] is True and data["ok"] is False
+    assert data["rows"][0]["name"] == "reference" and len(data["rows"]) < len(_SELFTEST_MUTANTS) + 1
+    folder = _kept_folder(out)
+    assert os.path.isdir(folder) and folder.startswith(str(tmp_path))
+    assert not _left_over(proc.pid, children), "suite runs of selftest still alive"

@@ -2,7 +2,8 @@
 every core is busy with a CPU burner: tests that need something to happen wait for the event itself,
 or end inconclusive when a generous bound runs out, never failed.
 
-The default run covers the tests that once failed under load (READ-004's transitions and retries);
+The default run covers the tests that once failed under load (READ-004's transitions and retries)
+and the lock-wait tests that once slept a fixed 0.3-0.4 s;
 `tox -e soak` (ROLLOUT_SOAK=1) runs the whole stdio suite five times beside the burners."""
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from cli_helpers import cli
 
 STDIO = f"cmd:{sys.executable} -m conformance.serve_cli --store reference"
 SOAK = bool(os.environ.get("ROLLOUT_SOAK"))
-TIMING_TESTS = "compressed_and_materialized or appears_during_retry or not_found_only_after_retrying"
+#: READ-004's transitions and retries, and the tests that hold a lock and check the store waits for it.
+TIMING_TESTS = ("compressed_and_materialized or appears_during_retry or not_found_only_after_retrying"
+                " or waits_for or only_under_the_coordination_lock")
 
 
 @contextmanager

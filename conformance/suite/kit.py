@@ -128,6 +128,84 @@ def error_kind(fn, *args) -> str:
     return store_error(fn, *args).kind
 
 
+#: How long an operation a test started may take on a slow or loaded machine before the test gives
+#: up, inconclusive: a bound that runs out shows that the machine was slow, not that the store is wrong.
+OPERATION_BOUND_SECONDS = 120.0
+
+#: After the store demonstrably reached a lock the test holds (it has the locked file open), how
+#: long the test lets it run before checking it did nothing. A slow store only makes the check
+#: weaker (it may not have called flock yet); it can never make a correct store fail.
+LOCK_GRACE_SECONDS = 0.3
+
+
+def finish(thread: threading.Thread, what: str, bound: float = OPERATION_BOUND_SECONDS,
+           waiting_on: tuple[Path, int] | None = None) -> None:
+    """Wait for ``thread``; Inconclusive (never failed) when it is still running after ``bound`` s.
+
+    ``waiting_on`` (a locked path and its :func:`open_count` before the operation started) is for
+    requirements of a *bounded* wait: still running after the generous bound while holding more
+    descriptors of the path than before means it sits at the test's lock, which fails."""
+    thread.join(bound)
+    if not thread.is_alive():
+        return
+    if waiting_on is not None and open_count(waiting_on[0]) > waiting_on[1]:
+        raise AssertionError(f"{what} still waits at the lock on {Path(waiting_on[0]).name} the test holds "
+                             f"after {bound:g} s: the wait must be bounded")
+    raise Inconclusive(f"{what} had not returned after {bound:g} s: too slow to judge, not a failure")
+
+
+def _descendants(root: int) -> set[int]:
+    """``root`` and every process below it (the store programs this test started, and theirs)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+        parents.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(parents.get(pid, ()))
+    return found
+
+
+def open_count(path: Path) -> int:
+    """How many file descriptors of this process and its descendants refer to ``path`` now."""
+    target = os.fspath(Path(path).resolve())
+    count = 0
+    for pid in _descendants(os.getpid()):
+        try:
+            names = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for name in names:
+            with contextlib.suppress(OSError):
+                count += os.readlink(f"/proc/{pid}/fd/{name}") == target
+    return count
+
+
+def start_at_held_lock(path: Path, what: str, fn, *args):
+    """Run ``fn(*args)`` in a thread (see :func:`in_thread`) and wait until it demonstrably reached
+    the lock on ``path`` the test holds (one more descriptor of ``path`` is open than before it
+    started: a flock needs an open file), or returned; then give it :data:`LOCK_GRACE_SECONDS` to
+    act wrongly. Inconclusive when neither happens within the bound: nothing was shown."""
+    baseline = open_count(path)
+    thread, outcome = in_thread(fn, *args)
+    deadline = time.monotonic() + OPERATION_BOUND_SECONDS
+    while thread.is_alive() and open_count(path) <= baseline:
+        if time.monotonic() >= deadline:
+            raise Inconclusive(f"{what} never opened {Path(path).name} within {OPERATION_BOUND_SECONDS:g} s, "
+                               "so it never reached the lock the test holds: too slow to judge, not a failure")
+        time.sleep(0.01)
+    time.sleep(LOCK_GRACE_SECONDS)
+    return thread, outcome
+
+
 def in_thread(fn, *args):
     """Run ``fn(*args)`` in a thread; returns (thread, outcome dict with "value" or "error")."""
     outcome: dict = {}
@@ -178,7 +256,9 @@ def coordination_lock_path(home: Path) -> Path:
     return Path(home, THREAD_LOCK_DIR, COORDINATION_LOCK)
 
 
-def _flock_polled(fd: int, flags: int, timeout: float = 20.0) -> None:
+def _flock_polled(fd: int, flags: int) -> None:
+    """Take a test lock the store may hold for a while; Inconclusive, not failed, when it never frees it."""
+    timeout = OPERATION_BOUND_SECONDS
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -186,7 +266,8 @@ def _flock_polled(fd: int, flags: int, timeout: float = 20.0) -> None:
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise AssertionError(f"could not take a test lock within {timeout} s: the store holds it") from None
+                raise Inconclusive(f"could not take a test lock within {timeout:g} s: the store holds it, "
+                                   "so the scheduled situation could not be set up") from None
             time.sleep(0.005)
 
 
@@ -291,7 +372,7 @@ class FailpointSession:
         self._started.append((thread, outcome))
         return thread, outcome
 
-    def wait_held(self, timeout: float = 20.0) -> Hit:
+    def wait_held(self, timeout: float = OPERATION_BOUND_SECONDS) -> Hit:
         """The held hit; Inconclusive when the operations started with :meth:`start` finish, or
         ``timeout`` runs out, without the store reporting the point."""
         deadline = time.monotonic() + timeout

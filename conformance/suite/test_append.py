@@ -19,8 +19,10 @@ import pytest
 
 import fixtures
 from conformance import oracle
+from conformance.protocol_client import Inconclusive
 from conformance.selection import open_store
 from conformance.suite import kit, strace_kit
+from reference.errors import StoreError
 
 
 def _nl(*lines: str) -> bytes:
@@ -144,11 +146,14 @@ def test_concurrent_appenders_never_interleave_within_a_line(store, store_select
         for t in threads:
             t.start()
         for t in threads:
-            t.join(60)
+            kit.finish(t, "an appender")
     finally:
         for extra in stores[1:]:
             extra.close()
-    assert not errors, f"an appender failed: {errors!r}"
+    busy = [e for e in errors if isinstance(e, StoreError) and e.kind == "busy"]
+    assert len(busy) == len(errors), f"an appender failed: {errors!r}"
+    if busy:  # a bounded lock wait that ran out on a loaded machine: allowed, and nothing was shown
+        raise Inconclusive(f"{len(busy)} appender(s) gave up with busy: too slow to judge, not a failure")
     data = (home / r.rel).read_bytes()
     assert data.startswith(r.data)
     got = data[len(r.data):].split(b"\n")
@@ -359,7 +364,7 @@ def test_concurrent_creates_of_one_path_let_exactly_one_win(store_selection, hom
         finally:
             other.close()
             session.release(hit)
-            thread.join(30)
+        kit.finish(thread, "the released create")
         assert "error" not in box, box.get("error")
     assert outcome == "already_exists", f"the second concurrent create was {outcome}"
     assert oracle.logical_content(home, r.rel) == "".join(line + "\n" for line in first).encode()

@@ -17,7 +17,7 @@ import pytest
 
 import conformance
 from conformance import oracle
-from conformance.protocol_client import CommandStore
+from conformance.protocol_client import CommandStore, Inconclusive
 from conformance.suite import kit
 from reference.errors import StoreError
 
@@ -118,8 +118,14 @@ class Children:
         self.go.touch()
 
     @staticmethod
-    def results(p: subprocess.Popen, timeout: float = 60) -> list[dict]:
-        out, _ = p.communicate(timeout=timeout)
+    def results(p: subprocess.Popen) -> list[dict]:
+        """A child's messages once it exits; Inconclusive when a loaded machine keeps it running
+        past the bound (the caller's ``kill_all`` ends it)."""
+        try:
+            out, _ = p.communicate(timeout=kit.OPERATION_BOUND_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise Inconclusive(f"a child had not finished after {kit.OPERATION_BOUND_SECONDS:g} s: "
+                               "too slow to judge, not a failure") from None
         assert p.returncode == 0, f"child exited with {p.returncode}"
         return [json.loads(x) for x in out.splitlines() if x.strip()]
 
@@ -141,7 +147,9 @@ def test_writer_handle_holds_a_shared_lock(store, home):
     try:
         assert kit.lock_nb_fails(home / r.rel, exclusive=True), "no lock held by an open writer"
         store.write(handle, kit.line_text("one"))
-        time.sleep(0.2)  # idle
+        # Idle on purpose: a sleep here can only make the writer idler, so load never fails a
+        # correct store (it never drops the lock however long it idles).
+        time.sleep(0.2)
         assert kit.lock_nb_fails(home / r.rel, exclusive=True), "an idle writer dropped its lock"
     finally:
         store.close_writer(handle)
@@ -154,10 +162,9 @@ def test_append_waits_for_an_exclusive_lock(store, home):
     r = kit.make_rollout(home)
     line = kit.line_text("waited")
     with kit.holding_lock(home / r.rel, exclusive=True):
-        t, box = kit.in_thread(store.append, r.rel, [line])
-        time.sleep(0.4)
+        t, box = kit.start_at_held_lock(home / r.rel, "append", store.append, r.rel, [line])
         assert (home / r.rel).read_bytes() == r.data, "append wrote while another process held LOCK_EX"
-    t.join(20)
+    kit.finish(t, "append, once the test released its lock,")
     assert "error" not in box, box.get("error")
     assert (home / r.rel).read_bytes() == r.data + line.encode() + b"\n"
 
@@ -223,7 +230,7 @@ def test_append_held_after_open_lands_in_the_materialized_file(store_selection, 
         # would: only the writer's own identity check can save the line now.
         kit.compress_behind_the_store(home, r.rel)
         session.release(hit)
-        t.join(20)
+        kit.finish(t, "the released operation")
         assert "error" not in box, box.get("error")
     assert oracle.representations(home, r.rel) == (r.rel,), "the acknowledged append is not in a plain file"
     assert oracle.logical_content(home, r.rel) == r.data + line.encode() + b"\n"
@@ -257,7 +264,7 @@ def test_change_during_encode_is_skipped_changed(store_selection, home, change):
             os.rename(replacement, home / r.rel)
             assert os.stat(home / r.rel).st_mtime_ns == st.st_mtime_ns
         session.release(hit)
-        t.join(20)
+        kit.finish(t, "the released operation")
     assert box.get("value") == "skipped_changed", box
     assert oracle.representations(home, r.rel) == (r.rel,)
     assert (home / r.rel).read_bytes() == expected
@@ -282,7 +289,7 @@ def test_no_zst_ending_in_a_partial_line(store_selection, home):
             os.close(fd)
         oracle.backdate(home, r.rel, 8)
         session.release(hit)
-        t.join(20)
+        kit.finish(t, "the released operation")
     assert box.get("value") in ("skipped_incomplete_tail", "skipped_changed"), box
     assert oracle.representations(home, r.rel) == (r.rel,), "a .zst was published from a partial line"
     assert oracle.temps(home) == []
@@ -302,7 +309,7 @@ def test_publish_never_replaces_an_existing_zst(store_selection, home):
         oracle.write_zst(home, r.zst, r.data + oracle.user_message_line("someone else's"), 0o600)
         theirs = oracle.file_state(home / r.zst)
         session.release(hit)
-        t.join(20)
+        kit.finish(t, "the released operation")
     assert box.get("value") == "skipped_already_compressed", box
     assert oracle.file_state(home / r.zst) == theirs, "the existing .zst was replaced"
     assert (home / r.rel).read_bytes() == r.data
@@ -329,7 +336,7 @@ def test_plain_is_locked_between_publish_and_unlink(store_selection, home):
                 assert kit.lock_nb_fails(kit.coordination_lock_path(home)), "publish without the coordination lock"
         finally:
             session.release(hit)
-        t.join(20)
+        kit.finish(t, "the released operation")
     assert box.get("value") == "compressed"
     assert oracle.representations(home, r.rel) == (r.zst,)
 
@@ -339,10 +346,9 @@ def test_materialize_waits_for_a_lock_on_the_zst(store, home):
     """While the test process holds LOCK_SH on the .zst, materialize does not publish."""
     r = kit.make_rollout(home, old=True, compressed=True)
     with kit.holding_lock(home / r.zst):
-        t, box = kit.in_thread(store.materialize, r.rel)
-        time.sleep(0.4)
+        t, box = kit.start_at_held_lock(home / r.zst, "materialize", store.materialize, r.rel)
         assert not (home / r.rel).exists(), "materialize published while the .zst was locked"
-    t.join(40)
+    kit.finish(t, "materialize, once the test released its lock,")
     if "error" in box:  # a bounded wait may give up with busy; it must not have published meanwhile
         assert isinstance(box["error"], StoreError) and box["error"].kind == "busy", box["error"]
         assert store.materialize(r.rel) is True
@@ -367,7 +373,7 @@ def test_new_plain_file_is_locked_from_the_instant_it_is_visible(store_selection
             assert kit.lock_nb_fails(home / r.rel, exclusive=False), "the new plain file is visible unlocked"
         finally:
             session.release(hit)
-        t.join(20)
+        kit.finish(t, "the released operation")
     assert box.get("value") is True
     assert oracle.representations(home, r.rel) == (r.rel,)
 
@@ -397,11 +403,10 @@ def test_zst_move_or_delete_waits_for_its_lock(store, home, op):
     """archive/delete of a .zst lock it exclusively: while the test holds LOCK_SH on it, it stays."""
     r = kit.make_rollout(home, old=True, compressed=True)
     with kit.holding_lock(home / r.zst):
-        t, box = kit.in_thread(getattr(store, op), r.rel)
-        time.sleep(0.4)
+        t, box = kit.start_at_held_lock(home / r.zst, op, getattr(store, op), r.rel)
         assert (home / r.zst).exists() and oracle.decode_zst(home / r.zst) == r.data, \
             f"{op} acted on a .zst another process holds"
-    t.join(40)
+    kit.finish(t, f"{op}, once the test released its lock,")
     if "error" in box:
         assert isinstance(box["error"], StoreError) and box["error"].kind == "busy", box["error"]
         assert (home / r.zst).exists()
@@ -440,13 +445,14 @@ def test_concurrent_writers_during_compression(store_selection, home, tmp_path):
         acked: dict[str, list[str]] = {}
         for p in appenders + [writer]:
             for msg in kids.results(p):
+                if msg.get("error") == "busy":
+                    continue  # a bounded lock wait that ran out on a loaded machine: allowed, not acked
                 assert "error" not in msg, f"a concurrent writer failed: {msg}"
                 acked.setdefault(msg["ack"].split("-")[0], []).append(msg["ack"])
         kids.stop.touch()
         outcomes = kids.results(compressor)[-1]["outcomes"]
     finally:
         kids.kill_all()
-    assert outcomes.get("compressed", 0) >= 1, f"the compressor never compressed, the race was not exercised: {outcomes}"
     assert set(outcomes) <= {"compressed", "skipped_busy", "skipped_changed", "skipped_already_compressed",
                              "skipped_not_cold", "skipped_incomplete_tail"}, outcomes
     content = oracle.logical_content(home, r.rel)
@@ -462,6 +468,12 @@ def test_concurrent_writers_during_compression(store_selection, home, tmp_path):
         assert positions == sorted(positions), f"lines of {name} out of order"
     assert len(oracle.representations(home, r.rel)) == 1
     assert oracle.temps(home) == []
+    if not outcomes.get("compressed"):
+        # Checked last, so a lost line fails whatever ran. Only a compression among the writers
+        # exercises the race; a loaded machine may schedule the compressor only while a writer
+        # holds its lock, which shows nothing either way.
+        raise Inconclusive(f"the compressor never compressed while the writers ran, the race was not "
+                           f"exercised: {outcomes}")
 
 
 @pytest.mark.req("COORD-010")

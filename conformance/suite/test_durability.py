@@ -162,7 +162,7 @@ def test_held_compression_temp_is_private_and_locked(store_selection, home):
             assert not set(found) & set(removed), "cleanup removed an in-flight temp"
         finally:
             session.release(hit)
-        t.join(20)
+        kit.finish(t, "the released compress")
     finally:
         session_cm.__exit__(None, None, None)
     assert box.get("value") == "compressed"

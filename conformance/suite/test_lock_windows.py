@@ -84,7 +84,7 @@ def _sweep(store_selection: str, home: Path, window: Window) -> None:
                     unheld.append(point)
             finally:
                 session.release(hit)
-                thread.join(30)
+            kit.finish(thread, f"{window.op} released at {point}")
             assert "error" not in box, f"{point}: {box.get('error')!r}"
     assert not unheld, (f"{window.op}: the {window.held} lock is not held at {', '.join(unheld)}, inside the window "
                         f"{window.points[0]} .. {window.points[-1]} ({window.requirement})")

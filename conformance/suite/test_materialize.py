@@ -98,8 +98,7 @@ def test_plain_appearing_before_link_is_not_replaced(store_selection, home):
         oracle.write_plain(home, r.rel, intruder, 0o600)
         plain_before = oracle.file_state(home / r.rel)
         session.release(hit)
-        thread.join(20)
-        assert not thread.is_alive(), "materialize did not return"
+        kit.finish(thread, "the released materialize")
     assert "error" not in outcome, f"materialize failed: {outcome.get('error')!r}"
     assert outcome["value"] is False, "a materialize that did not publish must report False"
     assert oracle.file_state(home / r.rel) == plain_before, "the existing plain file was modified or replaced"

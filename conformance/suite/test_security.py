@@ -75,7 +75,7 @@ def test_materialize_temp_is_private_and_locked(store_selection, home, zst_mode)
                 os.close(fd)
         finally:
             session.release(hit)
-            thread.join(20)
+        kit.finish(thread, "the released materialize")
     assert outcome.get("value") is True
     assert _mode(home / r.rel) == zst_mode
     assert oracle.temps(home) == []

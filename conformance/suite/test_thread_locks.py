@@ -18,9 +18,6 @@ from conformance.suite import kit
 
 MARKER = Path(".tmp") / "rollout-compression.lock"
 HOUR_NS = 3600 * 10**9
-# How long a store is given to show it is (wrongly) not waiting for a lock the test holds. A slow
-# store only makes the check weaker, never makes a correct store fail.
-GRACE_SECONDS = 0.3
 
 
 def _data_snapshot(home: Path) -> dict:
@@ -66,7 +63,7 @@ def test_short_writers_hold_the_thread_lock(store_selection, home, op):
             held = kit.thread_lock_held(home, r.id)
         finally:
             session.release(hit)
-            thread.join(20)
+        kit.finish(thread, "the released operation")
         assert "error" not in box, box.get("error")
     assert held, f"{op} reached {point} without holding thread-writer-locks/{r.id}.lock"
 
@@ -80,11 +77,10 @@ def test_writer_takes_its_thread_lock_only_under_the_coordination_lock(store, ho
     proceeds, and the coordination lock is free while the handle stays open."""
     r = kit.make_rollout(home)
     with kit.holding_coordination_lock(home):
-        thread, box = kit.in_thread(store.open_writer, r.rel)
-        time.sleep(GRACE_SECONDS)
+        thread, box = kit.start_at_held_lock(kit.coordination_lock_path(home), "open_writer",
+                                             store.open_writer, r.rel)
         taken_meanwhile = kit.thread_lock_held(home, r.id)
-    thread.join(40)
-    assert not thread.is_alive(), "open_writer never completed after the coordination lock was released"
+    kit.finish(thread, "open_writer, once the test released the coordination lock,")
     assert "error" not in box, box.get("error")
     try:
         assert not taken_meanwhile, "the thread lock was taken while the test held the coordination lock"
@@ -126,7 +122,7 @@ def test_compressor_holds_the_coordination_lock_until_the_unlink(store_selection
             held = kit.lock_nb_fails(kit.coordination_lock_path(home))
         finally:
             session.release(hit)
-            thread.join(20)
+        kit.finish(thread, "the released operation")
         assert box.get("value") == "compressed", box
     assert held, "the coordination lock was free between the probe and the unlink of the plain file"
 
@@ -172,10 +168,9 @@ def test_archive_waits_for_the_coordination_lock(store, home):
     """With the test holding the coordination lock, archive does not move the rollout; released, it does."""
     r = kit.make_rollout(home)
     with kit.holding_coordination_lock(home):
-        thread, box = kit.in_thread(store.archive, r.rel)
-        time.sleep(GRACE_SECONDS)
+        thread, box = kit.start_at_held_lock(kit.coordination_lock_path(home), "archive", store.archive, r.rel)
         moved_meanwhile = oracle.representations(home, r.rel) != (r.rel,)
-    thread.join(40)
+    kit.finish(thread, "archive, once the test released the coordination lock,")
     assert "error" not in box, box.get("error")
     assert not moved_meanwhile, "archive renamed the rollout while the test held the coordination lock"
     assert oracle.representations(home, oracle.archived_path(Path(r.rel).name)) != ()

@@ -46,7 +46,7 @@ fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
 os.write(fd, b'{"pid": %d, "heartbeat_ns": %d}\n' % (os.getpid(), time.time_ns()))
 fcntl.flock(fd, fcntl.LOCK_EX)
 print("ready", flush=True)
-time.sleep(120)
+sys.stdin.read()  # hold the lock until the test kills this process, however long the test takes
 """
 
 
@@ -147,7 +147,8 @@ def test_run_lock_held_by_a_child_then_killed(store, home):
     r = kit.make_rollout(home, old=True)
     lock = home / RUN_LOCK
     lock.parent.mkdir(exist_ok=True)
-    child = subprocess.Popen([sys.executable, "-c", _HOLDER, str(lock)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", _HOLDER, str(lock)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready"
         before = _snap(home)
@@ -156,6 +157,7 @@ def test_run_lock_held_by_a_child_then_killed(store, home):
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
+        child.stdin.close()
         child.stdout.close()
     assert lock.exists() and lock.read_bytes(), "the killed holder left its lock file behind (as intended)"
     report = store.run_worker()
@@ -212,7 +214,7 @@ def test_run_lock_is_held_for_the_whole_run(store_selection, home):
                 second.close()
         finally:
             session.release(hit)
-        t.join(10)
+        kit.finish(t, "the released worker run")
     assert "value" in outcome and outcome["value"].ran and outcome["value"].outcomes.get(r.rel) == "compressed"
 
 
