@@ -120,8 +120,7 @@ def test_temp_swept_after_link_still_finishes(store_selection, home):
         for temp in swept:
             os.unlink(home / temp)
         session.release(hit)
-        thread.join(20)
-        assert not thread.is_alive(), "materialize did not return"
+        kit.finish(thread, "the released materialize")
     assert swept, "no temp was on disk while the materialization was held after its link"
     assert "error" not in outcome, f"materialize failed once its temp was swept: {outcome.get('error')!r}"
     assert outcome["value"] is True
