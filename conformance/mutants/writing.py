@@ -34,6 +34,11 @@ class _KeepsZstMtime(Materializer):
         pass
 
 
+class _TempNameMustExist(Materializer):
+    def drop_temp_name(self, temp_path: str) -> None:
+        os.unlink(temp_path)  # ENOENT when a sweeper took the name first: the whole materialize fails
+
+
 class ZstUnlocked(Materializer):
     """Decodes without locking the `.zst` (used by the coordination mutant materialize-no-lock)."""
 
@@ -67,6 +72,17 @@ class MaterializeLosesMode(ReferenceStore):
 )
 class MaterializeKeepsMtime(ReferenceStore):
     materializer_class = _KeepsZstMtime
+
+
+@MUTANTS.store(
+    "materialize-needs-its-temp-name", ("MAT-001",),
+    "after linking its temp as the plain file, fails when the temp's name is already gone (a "
+    "foreign sweep: codex 0.171.0 removes *.tmp older than 6 h, and the temp shares the back-dated "
+    "plain file's inode): the writer hears not_found and the .zst stays beside the plain file (the "
+    "reference's own bug until racing codex showed it)",
+)
+class MaterializeNeedsItsTempName(ReferenceStore):
+    materializer_class = _TempNameMustExist
 
 
 @MUTANTS.store(
