@@ -17,7 +17,9 @@ capability they need (``hello().capabilities``): create,
 append, writers and materialize need ``writer``; compress, run_worker, cleanup and crash leftovers
 need ``compressor``; archive, unarchive and delete need ``lifecycle``.  The store is configured with
 a cold threshold of 0, so every plain rollout is cold; a rollout with an open writer must be
-``skipped_busy``.
+``skipped_busy``.  The compressor and lifecycle rules live in :mod:`conformance.machine_upkeep`, the
+profiles, :func:`run_machine` and the requirement blaming in :mod:`conformance.machine_support`; every
+public name stays importable from here.
 
 Using it from your own tests (the suite's own test consumes it exactly this way)::
 
@@ -52,36 +54,28 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import hashlib
 import os
 import shutil
 import tempfile
-import time
 import uuid as uuidlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import hypothesis
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import (
-    Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule, run_state_machine_as_test,
-)
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
 
 from conformance import oracle, strategies
+# The kit's public names live where their concern does; they stay importable from here.
+from conformance.machine_support import (  # noqa: F401 (re-exported)
+    DEFAULT_PROFILE, PROFILE_ENV, ModelRollout, RequirementViolation, blames, model_line, profile_name,
+    profile_settings, run_machine,
+)
+from conformance.machine_upkeep import STALE_TEMP_AGE_NS, UpkeepRules  # noqa: F401 (re-exported)
 from conformance.selection import open_store
 from reference.errors import StoreError
 
-PROFILE_ENV = "ROLLOUT_HYPOTHESIS_PROFILE"
-DEFAULT_PROFILE = "ci"
-_COMMON = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
-settings.register_profile("smoke", max_examples=8, stateful_step_count=15, **_COMMON)
-settings.register_profile("ci", max_examples=30, stateful_step_count=25, **_COMMON)
-settings.register_profile("nightly", max_examples=1000, stateful_step_count=60, **_COMMON)
-
 MAX_ROLLOUTS = 4  # live rollouts at once: enough for interactions, few enough to check every step
-STALE_TEMP_AGE_NS = 7 * 3600 * 10**9  # older than recovery's 6 hours
 _BASE = datetime(2025, 1, 3, 12, 0, 0, tzinfo=timezone.utc)
 _SHARED: dict = {}  # selection -> store session shared across examples (see share_store)
 atexit.register(lambda: [store.close() for store in _SHARED.values()])
@@ -89,89 +83,7 @@ atexit.register(lambda: [store.close() for store in _SHARED.values()])
 _TEXT = strategies.message_text(12)
 
 
-class RequirementViolation(AssertionError):
-    """A failed step of the machine, filed under the one requirement that step checks."""
-
-    def __init__(self, requirement: str, message: str) -> None:
-        super().__init__(f"{requirement}: {message}")
-        self.requirement = requirement
-
-
-def blames(requirement):
-    """Decorate a rule: its failures (assertions, store errors) are filed under ``requirement``
-    (a string, or a function of the machine and the rule's arguments), and so are the invariant's
-    failures right after it: the step that made the store and the model disagree is to blame."""
-
-    def decorate(method):
-        @functools.wraps(method)
-        def wrapper(self, *args, **kwargs):
-            rid = requirement(self, *args, **kwargs) if callable(requirement) else requirement
-            self.last_step = (method.__name__, rid)
-            try:
-                return method(self, *args, **kwargs)
-            except RequirementViolation:
-                raise
-            except (AssertionError, StoreError) as exc:
-                rid = self.last_step[1]  # the rule may have refined it (see blame)
-                raise RequirementViolation(rid, f"step {method.__name__}: {exc}") from exc
-
-        return wrapper
-
-    return decorate
-
-
-def _leftover_requirement(machine, data, kind, recover) -> str:
-    return {"equal": "RECOVER-001", "prefix": "RECOVER-002"}.get(kind, "COMP-014")
-
-
-def profile_name() -> str:
-    """The active profile's name: ``$ROLLOUT_HYPOTHESIS_PROFILE``, else ``ci`` (other suite tests size
-    their generated inputs by it too)."""
-    return os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
-
-
-def profile_settings(profile: str | None = None) -> settings:
-    """The settings of ``profile``, else of ``$ROLLOUT_HYPOTHESIS_PROFILE``, else of ``ci``."""
-    return settings.get_profile(profile or profile_name())
-
-
-def run_machine(
-    machine: type[RuleBasedStateMachine], profile: str | None = None, seed: int | None = None, **overrides
-) -> None:
-    """Run ``machine`` as one test under ``profile`` (see :func:`profile_settings`); raises on failure.
-
-    With ``seed`` the run is reproducible: the same store and seed draw the same steps, so they give
-    the same verdict (the suite passes the run's ``--seed``).
-    """
-    if seed is not None:
-        machine = hypothesis.seed(seed)(type(machine.__name__, (machine,), {}))
-    run_state_machine_as_test(machine, settings=settings(profile_settings(profile), **overrides))
-
-
-@dataclass
-class ModelRollout:
-    id: str
-    name: str  # plain file name
-    lines: list[bytes]
-    archived: bool = False
-    rep: str = "plain"  # the representation a reader must select
-    leftover: str | None = None  # crash leftover on disk: "equal" (.zst == plain) or "prefix" (stale .zst)
-    deleted: bool = False
-
-    @property
-    def path(self) -> str:
-        return oracle.archived_path(self.name) if self.archived else oracle.active_path(self.name)
-
-    @property
-    def data(self) -> bytes:
-        return b"".join(self.lines)
-
-
-def _line(tag: str, text: str) -> str:
-    return oracle.user_message_line(f"{tag} {text}").decode()[:-1]
-
-
-class RolloutStoreMachine(RuleBasedStateMachine):
+class RolloutStoreMachine(UpkeepRules, RuleBasedStateMachine):
     """Random operation sequences on one store, checked against a model after every step."""
 
     #: Any :func:`conformance.selection.open_store` form; used by the default :meth:`make_store`.
@@ -256,27 +168,11 @@ class RolloutStoreMachine(RuleBasedStateMachine):
             return
         raise AssertionError(f"{op.__name__}{args} returned {result!r}; expected a {kind} error")
 
-    def resolve_leftover(self, r: ModelRollout) -> None:
-        if r.leftover == "equal":
-            r.rep = "zst"  # the interrupted compression is completed: plain removed
-        r.leftover = None  # "prefix": the stale .zst removed, plain kept
-
-    def _recovery_expectations(self, reconciled, temps_removed) -> None:
-        for r in self.live():
-            if r.leftover and not self.writers_on(r.id):
-                assert r.path in reconciled, f"recovery did not reconcile {r.path} ({r.leftover}): {reconciled}"
-                self.resolve_leftover(r)
-        stale = sorted(t for t, old in self.temps.items() if old)
-        assert sorted(set(temps_removed) & set(self.temps)) == stale, \
-            f"stale temps {stale} not removed exactly (fresh ones must stay): {temps_removed}"
-        for t in stale:
-            del self.temps[t]
-
     def _new_rollout(self, texts, archived: bool = False, body: tuple[bytes, ...] = ()) -> tuple[ModelRollout, list[str]]:
         self._n += 1
         ident = str(uuidlib.UUID(int=self._n, version=4))
         name = oracle.rollout_name(_BASE + timedelta(minutes=self._n), ident)
-        lines = [oracle.session_meta_line(ident).decode()[:-1]] + [_line(f"c{i}", t) for i, t in enumerate(texts)]
+        lines = [oracle.session_meta_line(ident).decode()[:-1]] + [model_line(f"c{i}", t) for i, t in enumerate(texts)]
         lines += [raw.decode()[:-1] for raw in body]
         return ModelRollout(ident, name, [(x + "\n").encode() for x in lines], archived), lines
 
@@ -341,7 +237,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         r = self.pick(data)
         if r.rep == "zst":
             self.blame("MAT-001")
-        lines = [_line(f"a{self._n}.{i}", t) for i, t in enumerate(texts)]
+        lines = [model_line(f"a{self._n}.{i}", t) for i, t in enumerate(texts)]
         assert self.store.append(r.path, lines) == r.path
         r.lines += [(x + "\n").encode() for x in lines]
         if r.leftover == "equal":
@@ -363,7 +259,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
     @rule(writer=writers, text=_TEXT)
     @blames("APPEND-005")
     def write(self, writer, text):
-        line = _line(f"w{writer}", text)
+        line = model_line(f"w{writer}", text)
         self.store.write(writer, line)
         r = self.model[self.open_writers[writer]]
         r.lines.append((line + "\n").encode())
@@ -388,7 +284,7 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         if not reusable:
             return
         handle = data.draw(st.sampled_from(reusable), label="closed handle")
-        self.expect_error("bad_request", self.store.write, handle, _line("closed", ""))
+        self.expect_error("bad_request", self.store.write, handle, model_line("closed", ""))
 
     @precondition(lambda self: self.can("writer") and self.live())
     @rule(data=st.data())
@@ -416,131 +312,8 @@ class RolloutStoreMachine(RuleBasedStateMachine):
         r = self.model[data.draw(st.sampled_from(ids), label="deleted rollout")]
         needs = {"read": "reader", "delete": "lifecycle"}.get(op, "writer")
         if self.can(needs):
-            args = (r.path, [_line("ghost", "")]) if op == "append" else (r.path,)
+            args = (r.path, [model_line("ghost", "")]) if op == "append" else (r.path,)
             self.expect_error("not_found", getattr(self.store, op), *args)
-
-    # -- compressor rules ------------------------------------------------------------------------
-    @precondition(lambda self: self.can("compressor") and self.live())
-    @rule(data=st.data())
-    @blames("COMP-001")
-    def compress(self, data):
-        r = self.pick(data, lambda r: not r.leftover)
-        if r is None:
-            return
-        outcome = self.store.compress(r.path)
-        expected = "skipped_already_compressed" if r.rep == "zst" else \
-            "skipped_busy" if self.writers_on(r.id) else "compressed"
-        if expected == "skipped_busy":
-            self.blame("COORD-009")  # compressing under an open writer loses its later lines
-        assert outcome == expected, f"compress({r.path}) gave {outcome}, expected {expected}"
-        if outcome == "compressed":
-            r.rep = "zst"
-
-    @precondition(lambda self: self.can("compressor"))
-    @rule()
-    @blames("COMP-002")
-    def run_worker(self):
-        report = self.store.run_worker()
-        assert report.ran, "run_worker did not run though no other run holds the home"
-        self._recovery_expectations(report.reconciled, report.temps_removed)
-        for r in self.live():
-            got = report.outcomes.get(r.path)
-            if r.leftover:  # kept because a writer holds it
-                assert got in (None, "skipped_busy", "skipped_already_compressed"), f"{r.path}: {got}"
-            elif self.writers_on(r.id):
-                assert got == "skipped_busy", f"{r.path} has an open writer: outcome {got}, expected skipped_busy"
-            elif r.rep == "plain":
-                assert got == "compressed", f"cold plain {r.path}: outcome {got}, expected compressed"
-                r.rep = "zst"
-
-    @precondition(lambda self: self.can("compressor"))
-    @rule()
-    @blames("RECOVER-001")
-    def cleanup(self):
-        report = self.store.cleanup()
-        assert not report.conflicts, f"cleanup reported conflicts {report.conflicts}; no pair diverged"
-        self._recovery_expectations(report.reconciled, report.temps_removed)
-
-    @precondition(lambda self: self.can("compressor") and self.live())
-    @rule(data=st.data(), kind=st.sampled_from(["equal", "prefix", "stale_temp", "fresh_temp"]), recover=st.booleans())
-    @blames(_leftover_requirement)
-    def crash_leftover(self, data, kind, recover):
-        """Leave on disk what a SIGKILLed compress/materialize leaves (SPEC 5.3); maybe recover at once."""
-        r = self.pick(data, lambda r: not r.leftover)
-        if r is None:
-            return
-        if kind in ("stale_temp", "fresh_temp"):
-            self._t += 1
-            rel = f"{r.path}.zst.compress.{99000 + self._n}.{self._t}.tmp"
-            age = STALE_TEMP_AGE_NS if kind == "stale_temp" else 0
-            oracle.write_plain(self.home, rel, r.data[: len(r.data) // 2], 0o600, time.time_ns() - age)
-            self.temps[rel] = kind == "stale_temp"
-        elif kind == "equal":  # crash after publish (plain + equal .zst) or before unlinking the .zst
-            if r.rep == "plain":
-                oracle.write_zst(self.home, r.path + ".zst", r.data)
-            else:
-                oracle.write_plain(self.home, r.path, r.data)
-            r.rep, r.leftover = "plain", "equal"
-        elif r.rep == "plain":  # stale .zst of a prefix: compressed, crash, plain appended since
-            if len(r.lines) < 2:
-                return
-            keep = data.draw(st.integers(1, len(r.lines) - 1), label="lines in the stale .zst")
-            oracle.write_zst(self.home, r.path + ".zst", b"".join(r.lines[:keep]))
-            r.leftover = "prefix"
-        else:  # materialized, an acknowledged append, then a crash before the .zst was unlinked
-            r.lines.append((_line("crash", "") + "\n").encode())
-            oracle.write_plain(self.home, r.path, r.data)
-            r.rep, r.leftover = "plain", "prefix"
-        self.check_home()
-        if recover:
-            self.cleanup()
-
-    @precondition(lambda self: self.can("compressor") and not all(self.temps.values()))
-    @rule()
-    @blames("COMP-014")
-    def age_temps(self):
-        for rel, old in self.temps.items():
-            if not old:
-                oracle.backdate(self.home, rel, days=STALE_TEMP_AGE_NS / 86_400e9)
-                self.temps[rel] = True
-
-    # -- lifecycle rules -------------------------------------------------------------------------
-    @precondition(lambda self: self.can("lifecycle") and self.live())
-    @rule(data=st.data())
-    @blames("LIFE-001")
-    def archive(self, data):
-        r = self.pick(data)
-        if r.archived:  # LIFE-001: returns its path and changes nothing (a pair may also say conflict)
-            try:
-                assert self.store.archive(r.path) == r.path
-            except StoreError as exc:
-                assert r.leftover and exc.kind == "conflict", f"archive of archived {r.path}: {exc.kind}: {exc}"
-            return
-        if r.leftover:
-            return self.expect_error("conflict", self.store.archive, r.path)
-        assert self.store.archive(r.path) == oracle.archived_path(r.name)
-        r.archived = True
-
-    @precondition(lambda self: self.can("lifecycle") and any(r.archived for r in self.live()))
-    @rule(data=st.data())
-    @blames("LIFE-002")
-    def unarchive(self, data):
-        r = self.pick(data, lambda r: r.archived)
-        if r.leftover:
-            return self.expect_error("conflict", self.store.unarchive, r.path)
-        assert self.store.unarchive(r.path) == oracle.active_path(r.name)
-        r.archived = False
-
-    @precondition(lambda self: self.can("lifecycle") and self.live())
-    @rule(data=st.data())
-    @blames("LIFE-005")
-    def delete(self, data):
-        # a rollout with an open writer is busy after a bounded wait (LIFE-006): its own test, too slow here
-        r = self.pick(data, lambda r: not self.writers_on(r.id))
-        if r is None:
-            return
-        self.store.delete(r.path)
-        r.deleted, r.leftover = True, None
 
     # -- invariants ------------------------------------------------------------------------------
     def check_read(self, r: ModelRollout, path: str) -> None:

@@ -10,7 +10,7 @@ import zstandard
 from conformance.store_api import ReadResult, RolloutEntry, SearchHit
 from reference import codec, reading
 from reference.discovery import list_rollouts
-from reference.errors import CorruptError, NotARolloutError, NotFoundError, StoreError
+from reference.errors import ConflictError, CorruptError, NotARolloutError, NotFoundError, StoreError
 from reference.home import Location
 from reference.locks import open_existing
 from reference.naming import is_temp, parse_name
@@ -223,6 +223,20 @@ class HeaderSplitlines(ReferenceStore):
             if value.get("type") == "response_item":
                 raise NotARolloutError("rollout does not start with session metadata", path=path)
         raise NotARolloutError("rollout is empty: no session metadata line", path=path)
+
+
+@MUTANTS.store(
+    "header-refuses-a-pair", ("READ-001", "READ-011"),
+    "a header that reuses the lifecycle's one-representation check (archive must refuse a pair: run "
+    "cleanup first), so it fails with conflict whenever both representations exist: after a crash "
+    "between publish and unlink, and inside every compression's and materialization's own window",
+)
+class HeaderRefusesAPair(ReferenceStore):
+    def header(self, path: str) -> dict:
+        location = self._locate(path)
+        if os.path.lexists(location.plain) and os.path.lexists(location.zst):
+            raise ConflictError("both representations present; run cleanup first", path=location.rel)
+        return super().header(path)
 
 
 @MUTANTS.store(
