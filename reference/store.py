@@ -17,12 +17,12 @@ from conformance.store_api import (
     WorkerReport,
 )
 
-from . import appending, failpoints, lifecycle, reading, worker
+from . import appending, failpoints, lifecycle, reading, searching, worker
 from .appending import Materializer
 from .compression import Compressor
 from .coordination import SCHEME_CLASSES, CodexThreadLocks, Coordination, InodeFlock, Scheme
-from .discovery import Found, find_by_id, list_rollouts, listing, unreadable
-from .errors import BadRequestError, NotFoundError, StoreError, from_os_error
+from .discovery import Found, find_by_id, list_rollouts, listing
+from .errors import BadRequestError, from_os_error
 from .home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
 from .naming import ZST_SUFFIX, is_uuid
 
@@ -167,28 +167,10 @@ class ReferenceStore(metaclass=_TypedErrors):
 
     def search(self, text: str, archived: bool = False) -> list[SearchHit]:
         needle = text.encode("utf-8")
-        hits = []
         # The rows of `list` (no per-rollout objects): a search spends most of its time on rollouts
         # without a hit, so what it does per rollout before reading it is what it costs.
-        root = self.home.root + os.sep
-        for rel, _rid, _in_archive, _compressed, _mtime_ns in listing(self.home, archived):
-            try:
-                opened = reading.open_representation(root + rel, rel)
-            except NotFoundError:
-                continue  # deleted since the listing
-            except StoreError as exc:
-                unreadable(exc)  # ERR-012: a rollout not searched is never a silent "no hit"
-                continue
-            try:
-                found_here = reading.matching_lines_in(opened, needle)
-            except StoreError as exc:
-                unreadable(exc)
-                continue
-            finally:
-                os.close(opened.fd)
-            if found_here:
-                hits.extend(SearchHit(rel, number) for number in found_here)
-        return hits
+        rels = [row[0] for row in listing(self.home, archived)]
+        return [SearchHit(rel, number) for rel, number in searching.search(self.home.root + os.sep, rels, needle)]
 
     # -- writer --------------------------------------------------------------------------
     def create(self, path: str, lines: list[str]) -> str:
