@@ -15,7 +15,8 @@ from . import reading
 from .discovery import noted_unreadable, unreadable
 from .errors import NotFoundError, StoreError, error_for_kind
 
-#: From this many rollouts a search forks: below it, forking (a few ms) costs more than the half it saves.
+#: From this many rollouts a search forks.  Smaller homes (those of the suite and the CLI tests) stay in one
+#: process: the fork saves only milliseconds there (2,000 tiny rollouts: 34 ms single, 26 ms forked).
 FORK_FROM = 4000
 
 
