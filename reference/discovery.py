@@ -32,6 +32,11 @@ def collecting_unreadable() -> Iterator[list[str]]:
         _unreadable.reset(token)
 
 
+def noted_unreadable() -> list[str] | None:
+    """The list :func:`collecting_unreadable` fills, None when not collecting."""
+    return _unreadable.get()
+
+
 def unreadable(error: StoreError, fatal: bool = True) -> None:
     """Report what could not be read: note it when collecting, else raise ``error`` if ``fatal``."""
     found = _unreadable.get()

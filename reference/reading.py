@@ -13,6 +13,7 @@ from . import codec
 from .errors import NotARolloutError, NotFoundError
 from .home import Location
 from .locks import open_existing
+from .naming import ZST_SUFFIX
 
 READ_ATTEMPTS = 3
 RETRY_DELAY = 0.05
@@ -31,8 +32,13 @@ class Opened:
 
 def open_selected(location: Location) -> Opened:
     """Open plain if it exists, else the `.zst`; retry the pair when both vanish mid-transition."""
+    return open_representation(location.plain, location.rel)
+
+
+def open_representation(plain: str, rel: str) -> Opened:
+    """:func:`open_selected` by the plain path (absolute) and the logical path (for the error) alone."""
     for attempt in range(READ_ATTEMPTS):
-        for path, compressed in ((location.plain, False), (location.zst, True)):
+        for path, compressed in ((plain, False), (plain + ZST_SUFFIX, True)):
             fd = open_existing(path, os.O_RDONLY)
             if fd is None:
                 continue
@@ -42,7 +48,7 @@ def open_selected(location: Location) -> Opened:
             os.close(fd)  # a folder (or device) named like a rollout is not a representation (NAME-005)
         if attempt + 1 < READ_ATTEMPTS:
             time.sleep(RETRY_DELAY)
-    raise NotFoundError("no plain or compressed representation of this rollout", path=location.rel)
+    raise NotFoundError("no plain or compressed representation of this rollout", path=rel)
 
 
 def byte_chunks(opened: Opened) -> Iterator[bytes]:
@@ -54,6 +60,17 @@ def byte_chunks(opened: Opened) -> Iterator[bytes]:
         while chunk := os.pread(opened.fd, codec.CHUNK, offset):
             offset += len(chunk)
             yield chunk
+
+
+def matching_lines_in(opened: Opened, needle: bytes) -> list[int]:
+    """:func:`matching_line_numbers` of an opened representation."""
+    if not opened.compressed and opened.stat.st_size < codec.CHUNK:
+        # A small plain file (most rollouts a search meets) in one read, ruled out by one scan for
+        # the needle when it is absent; a second read catches what was appended since the fstat.
+        data = os.pread(opened.fd, codec.CHUNK, 0)
+        if len(data) < codec.CHUNK and not os.pread(opened.fd, 1, len(data)):
+            return matching_line_numbers(iter((data,)), needle) if needle in data else []
+    return matching_line_numbers(byte_chunks(opened), needle)
 
 
 def lines_of(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
