@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,9 @@ from typing import Any
 
 from . import disk
 from .history import INDETERMINATE_KINDS, INFO, FAIL, OK, HistoryWriter, make_header, make_line, rids_in
+
+#: How often an actor checks that the harness that started it is still its parent.
+ORPHAN_POLL_SECONDS = 0.2
 
 FAILPOINT_SOCKET_ENV = "ROLLOUT_FAILPOINT_SOCKET"
 FAILPOINT_FILTER_ENV = "ROLLOUT_FAILPOINTS"
@@ -255,12 +260,24 @@ def _point_failpoints_here(spec: ActorSpec) -> None:
         failpoints.reload_from_environment()
 
 
+def _exit_when_orphaned(parent: int) -> None:
+    """An actor never outlives its harness: once re-parented (the harness died or was killed), it exits."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_SECONDS)
+    os._exit(1)
+
+
 def actor_main(spec: ActorSpec, conn: Any) -> None:
-    """Child entry point: own session (so a kill takes the store's helpers too), own stderr."""
+    """Child entry point: own session (so a kill takes the store's helpers too), own stdout and stderr,
+    and no life after the harness (an orphaned actor holding the harness's pipes kept a caller's
+    ``communicate`` waiting for minutes after an interrupted run had exited)."""
+    parent = os.getppid()
     os.setsid()
     err = os.open(os.path.join(spec.workdir, f"stderr-{spec.name}.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(err, 1)
     os.dup2(err, 2)
     os.close(err)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True, name="orphan-watch").start()
     _point_failpoints_here(spec)
     history = HistoryWriter(os.path.join(spec.workdir, f"history-{spec.name}.jsonl"), spec.name)
     store = None

@@ -89,9 +89,11 @@ class Run:
         socket_path = self.controller.socket_for(name) if failpoints and role != HARNESS else None
         spec = ActorSpec(name, selection, self.home, self.cold_after if cold_after is None else cold_after,
                          self.workdir, socket_path, failpoint_filter, program)
+        _stop_if_interrupted()
         parent, child = _CTX.Pipe()
         process = _CTX.Process(target=actor_main, args=(spec, child), daemon=True, name=f"race-{name}")
         process.start()
+        _stop_if_interrupted()  # a signal during the fork can be swallowed by an at-fork hook (logging's)
         child.close()  # so the parent sees EOF the moment the child dies
         handle = ActorHandle(name, process, parent, role)
         self.actors[name] = handle
@@ -307,6 +309,15 @@ class Run:
                 handle.process.close()
         self.controller.close()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def _stop_if_interrupted() -> None:
+    """No new actor once the run was interrupted: its KeyboardInterrupt may have been lost in an
+    ``Exception ignored`` of an at-fork hook, and a new actor would outlive the unwinding run."""
+    from conformance.interrupts import interrupted
+
+    if interrupted():
+        raise KeyboardInterrupt
 
 
 def _actor_of(message: object) -> str | None:
