@@ -23,6 +23,8 @@ from typing import Any
 
 import multiprocess
 
+from conformance.processes import descendants
+
 from . import disk
 from .actor import ActorSpec, Broken, Done, Exited, Op, Ready, Stop, actor_main
 from .controller import CONTINUE, CRASH, Controller, Held, Hit
@@ -233,7 +235,7 @@ class Run:
         """SIGKILL the actor and any helper program it started (a real crash: no cleanup)."""
         handle = self.actors[name]
         pid = handle.process.pid
-        helpers = _descendants(pid)
+        helpers = descendants(pid)
         for target in [pid, *helpers]:
             try:
                 os.killpg(target, signal.SIGKILL)
@@ -324,24 +326,4 @@ def _actor_of(message: object) -> str | None:
     if isinstance(message, Held):
         return message.hit.actor
     return getattr(message, "actor", None)
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every live process below ``pid`` (a cmd: store runs in a session of its own)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 

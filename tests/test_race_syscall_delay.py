@@ -12,6 +12,7 @@ import pytest
 
 from conformance import oracle
 from conformance.codex.install import missing_reason
+from conformance.processes import descendants
 from conformance.selection import open_store
 from conformance.suite import kit
 from race_harness.syscall_delay import SyscallDelay, SyscallDelayError, delayed_selection
@@ -47,22 +48,6 @@ def test_race_cli_runs_a_store_under_strace(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (children found through /proc/<pid>/task/*/children)."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        for task in os.listdir(f"/proc/{parent}/task"):
-            try:
-                with open(f"/proc/{parent}/task/{task}/children") as handle:
-                    kids = [int(k) for k in handle.read().split()]
-            except OSError:
-                continue  # the task ended meanwhile
-            found += kids
-            todo += kids
-    return found
 
 
 def _program(pid: int) -> str | None:
@@ -107,7 +92,7 @@ def test_delays_land_in_the_codex_app_server_the_adapter_starts(tmp_path):
         store.configure(str(home), 7 * 86_400)
         assert store.run_worker().outcomes == {rollout.rel: "compressed"}
         strace_pid = store.pid
-        codex_pids = [pid for pid in _descendants(strace_pid) if _program(pid) == "codex"]
+        codex_pids = [pid for pid in descendants(strace_pid) if _program(pid) == "codex"]
         assert codex_pids, "the adapter's codex app-server is not a descendant of the strace'd store program"
         assert {_tracer_of(pid) for pid in codex_pids} == {strace_pid}
     finally:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conformance import homegen, oracle
+from conformance.processes import descendants
 from conformance.protocol_client import Inconclusive
 from conformance.selection import open_store, serve_command
 from conformance.store_api import UndeclaredCapabilityError
@@ -154,31 +155,11 @@ def finish(thread: threading.Thread, what: str, bound: float = OPERATION_BOUND_S
     raise Inconclusive(f"{what} had not returned after {bound:g} s: too slow to judge, not a failure")
 
 
-def _descendants(root: int) -> set[int]:
-    """``root`` and every process below it (the store programs this test started, and theirs)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue  # the process ended meanwhile
-        parents.setdefault(ppid, []).append(int(entry))
-    found, todo = set(), [root]
-    while todo:
-        pid = todo.pop()
-        found.add(pid)
-        todo.extend(parents.get(pid, ()))
-    return found
-
-
 def open_count(path: Path) -> int:
     """How many file descriptors of this process and its descendants refer to ``path`` now."""
     target = os.fspath(Path(path).resolve())
     count = 0
-    for pid in _descendants(os.getpid()):
+    for pid in [os.getpid(), *descendants(os.getpid())]:
         try:
             names = os.listdir(f"/proc/{pid}/fd")
         except OSError:
