@@ -9,6 +9,7 @@ exits 4 at once.
 
 from __future__ import annotations
 
+import logging  # noqa: F401 - its at-fork hooks must be registered before ours (see below)
 import os
 import signal
 import sys
@@ -27,6 +28,7 @@ TERM_GRACE_SECONDS = 2.0
 _signalled = threading.Event()
 _guarding = threading.Event()
 _at_once = threading.Event()
+_forking = threading.Event()
 
 
 def interrupted() -> bool:
@@ -126,6 +128,10 @@ def _on_signal(signum, _frame) -> None:
     if _at_once.is_set():
         threading.Thread(target=stop_children, daemon=True, name="interrupt-stop-children").start()
     threading.Thread(target=_watchdog, daemon=True, name="interrupt-watchdog").start()
+    if _forking.is_set():
+        # Raised inside an at-fork hook (logging's _releaseLock), the KeyboardInterrupt would be
+        # printed as "Exception ignored" and lost: the forking caller checks interrupted() instead.
+        return
     raise KeyboardInterrupt
 
 
@@ -142,6 +148,7 @@ def _give_up(why: str) -> None:
 
 def _forked_child_defaults() -> None:
     # A forked actor must die of SIGTERM as usual, not run this process's unwinding handler.
+    _forking.clear()
     if _guarding.is_set():
         _guarding.clear()
         _signalled.clear()
@@ -149,7 +156,9 @@ def _forked_child_defaults() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-os.register_at_fork(after_in_child=_forked_child_defaults)
+# Registered after logging's hooks (imported above for that): before-fork hooks run in reverse
+# order of registration and after-fork ones in order, so _forking spans logging's lock handling.
+os.register_at_fork(before=_forking.set, after_in_parent=_forking.clear, after_in_child=_forked_child_defaults)
 
 
 @contextmanager
