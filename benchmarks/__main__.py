@@ -11,9 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import (bench_codex_race, bench_discovery, bench_materialize, bench_memory, bench_peer, bench_race, bench_read,
+from benchmarks import (bench_codex_race, bench_discovery, bench_materialize, bench_memory, bench_peer, bench_race, bench_read,
                bench_startup, bench_suite, bench_worker, report)
-from .timing import FULL, QUICK, SMOKE, machine, zstd_cli
+from benchmarks.timing import FULL, QUICK, SMOKE, machine, zstd_cli
 
 GROUPS = ("worker", "small", "read", "materialize", "discovery", "memory", "race", "suite", "startup", "peer", "codex")
 

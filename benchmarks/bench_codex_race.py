@@ -23,7 +23,7 @@ import statistics
 import tempfile
 import time
 
-from .timing import Settings
+from benchmarks.timing import Settings
 
 FLOCK = "reference:inode-flock"
 DIRECTIONS = ((FLOCK, "codex"), ("codex", FLOCK))
@@ -74,7 +74,7 @@ def _rate(writer: str, compressor: str, seconds: float, log) -> dict:
 
 def run(settings: Settings, work, log) -> dict:
     """Both directions' time to detection and the three pairings' rates (``work`` is unused: temp folders)."""
-    from conformance.codex.install import missing_reason
+    from conformance.stores.codex.install import missing_reason
 
     missing = missing_reason()
     if missing:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from reference.store import ReferenceStore
 
-from . import data
-from .timing import Settings, run_cmd, side_by_side, zstd_cli
+from benchmarks import data
+from benchmarks.timing import Settings, run_cmd, side_by_side, zstd_cli
 
 NEEDLE = "NEEDLE-7c1f-benchmark"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from reference.store import ReferenceStore
 
-from . import data
-from .bench_read import encode_file
-from .bench_worker import fsync_paths
-from .timing import Settings, run_cmd, side_by_side, zstd_cli
+from benchmarks import data
+from benchmarks.bench_read import encode_file
+from benchmarks.bench_worker import fsync_paths
+from benchmarks.timing import Settings, run_cmd, side_by_side, zstd_cli
 
 
 def run(settings: Settings, work: Path, log) -> list[dict]:

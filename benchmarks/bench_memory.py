@@ -20,8 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import data
-from .timing import Settings
+from benchmarks import data
+from benchmarks.timing import Settings
 
 LIMIT_MB = 64
 SPREAD_MB = 32

@@ -24,11 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-from conformance import oracle
+from conformance.oracle import disk as oracle
 
-from . import data
-from .data import MB
-from .timing import Settings
+from benchmarks import data
+from benchmarks.data import MB
+from benchmarks.timing import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CODEX_VERSION = "codex-cli 0.171.0"

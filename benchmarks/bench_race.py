@@ -4,7 +4,7 @@
 200-byte line at a time to 4 shared rollouts and one compressor process compresses them round
 robin (every append after a compress materializes again: one *compress cycle* = a ``compressed``
 outcome).  Each child opens its own store from the selection (``reference`` in process, or
-``cmd:<python> -m conformance.serve_cli --store reference``: one protocol server per child),
+``cmd:<python> -m conformance.cli.serve --store reference``: one protocol server per child),
 configures it with cold threshold 0, waits at a barrier, then runs for the same window; rates are
 operations over that window.  Afterwards every rollout is read back and must hold every appended
 line (a lost line voids the numbers).  A campaign (``run_campaign``) is *not* used for the judged
@@ -38,7 +38,7 @@ import time
 import uuid
 from pathlib import Path
 
-from .timing import Settings
+from benchmarks.timing import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANT = "mutant:upstream-stat-recheck"
@@ -48,13 +48,13 @@ LINE_SIZE = 200
 
 
 def cmd_selection() -> str:
-    return f"cmd:{sys.executable} -m conformance.serve_cli --store reference"
+    return f"cmd:{sys.executable} -m conformance.cli.serve --store reference"
 
 
 # -- (6) operation rate ------------------------------------------------------------------------
 def _child(role: str, index: int, selection: str, home: str, paths: list[str], window_s: float, barrier, queue) -> None:
     os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
-    from conformance.selection import open_store
+    from conformance.stores.selection import open_store
     from race_harness.history import make_line
 
     out = {"role": role, "index": index, "ops": 0, "errors": {}, "outcomes": {}, "per_path": {p: 0 for p in paths}}

@@ -18,8 +18,8 @@ import zstandard
 from reference import reading
 from reference.store import ReferenceStore
 
-from . import data
-from .timing import Settings, side_by_side
+from benchmarks import data
+from benchmarks.timing import Settings, side_by_side
 
 
 def encode_file(src: Path, dst: Path) -> None:

@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from conformance import oracle
+from conformance.oracle import disk as oracle
 
-from .timing import Settings
+from benchmarks.timing import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = 3.0

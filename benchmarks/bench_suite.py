@@ -1,7 +1,7 @@
 """(8) conformance suite wall time: ``python -m conformance.cli suite --store S -- -q`` in a subprocess.
 
 The suite CLI adds ``-n auto`` (pytest-xdist) itself when no ``-n`` is given, so this is the run a
-user gets.  S is ``reference`` (goal: under 60 s) and ``cmd:<python> -m conformance.serve_cli
+user gets.  S is ``reference`` (goal: under 60 s) and ``cmd:<python> -m conformance.cli.serve
 --store reference`` (the same store behind the stdio protocol).  One run each: a suite run is long
 enough that timer noise is nothing next to machine load, which the report records, with the CPU time
 of the whole run (the suite, its xdist workers and every program they started and reaped), which
@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from .bench_race import cmd_selection
-from .timing import Settings
+from benchmarks.bench_race import cmd_selection
+from benchmarks.timing import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_S = 60.0

@@ -15,8 +15,8 @@ from pathlib import Path
 from reference import worker
 from reference.home import Home
 
-from . import data
-from .timing import Settings, run_cmd, side_by_side, zstd_cli
+from benchmarks import data
+from benchmarks.timing import Settings, run_cmd, side_by_side, zstd_cli
 
 
 def _fresh(template: Path, target: Path) -> None:

@@ -1,4 +1,4 @@
-"""Homes and big rollouts for the benchmarks, built with ``conformance.homegen``'s realistic rollouts.
+"""Homes and big rollouts for the benchmarks, built with ``conformance.oracle.homegen``'s realistic rollouts.
 
 Same seed and size -> same bytes, so runs compare like with like.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import zstandard
 
-from conformance import oracle
-from conformance.homegen import KB, MB, Session, rollout_lines, text_pool
+from conformance.oracle import disk as oracle
+from conformance.oracle.homegen import KB, MB, Session, rollout_lines, text_pool
 
 _DAY_NS = 86_400 * 10**9
 

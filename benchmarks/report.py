@@ -6,8 +6,8 @@ import json
 import math
 from pathlib import Path
 
-from . import bench_codex_race
-from .data import KB, MB
+from benchmarks import bench_codex_race
+from benchmarks.data import KB, MB
 
 GROWTH_TOLERANCE = 1.25  # growth per file above linear that noise can explain
 
@@ -375,7 +375,7 @@ def _race_sections(race: dict | None, suite: dict | None) -> list[str]:
                   f"Method: {rate['method']} (see `bench_race.py`): N writer processes append one "
                   f"{rate['line_size']}-byte line per call to {rate['rollouts']} shared rollouts while one compressor "
                   f"process compresses them round robin, {rate['window_s']:.1f} s after a start barrier; every "
-                  "child has its own store (`cmd:` = its own `conformance.serve_cli` server).  A compress cycle is a "
+                  "child has its own store (`cmd:` = its own `conformance.cli.serve` server).  A compress cycle is a "
                   "`compressed` outcome (the next append materializes it again).",
                   "",
                   "| writers | store | appends/s | compress calls/s | compress cycles/s | outcomes | lost lines |",

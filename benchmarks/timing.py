@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .data import KB, MB
+from benchmarks.data import KB, MB
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The conformance kit: store selection, the stdio protocol, the oracle and the pytest suite."""
+"""The conformance kit: the store contract (``api``), the oracle, the protocol, store selection, the suite and the CLI."""
 
-#: The package version (pyproject.toml reads it from here): a constant, because looking it up
-#: through importlib.metadata costs every protocol server ~0.1 s of start-up.
-__version__ = "0.1.0"
+from conformance.api.version import __version__
+
+__all__ = ["__version__"]

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import disk
-from .history import INDETERMINATE_KINDS, INFO, FAIL, OK, HistoryWriter, make_header, make_line, rids_in
+from conformance.oracle import home_view as disk
+from race_harness.history import INDETERMINATE_KINDS, INFO, FAIL, OK, HistoryWriter, make_header, make_line, rids_in
 
 #: How often an actor checks that the harness that started it is still its parent.
 ORPHAN_POLL_SECONDS = 0.2
@@ -241,7 +241,7 @@ def _death(exc: BaseException) -> str:
 
 def open_store(selection: str) -> Any:
     """The store for ``selection``, through the suite's one selection syntax (imported late)."""
-    from conformance.selection import open_store as select
+    from conformance.stores.selection import open_store as select
 
     return select(selection)
 

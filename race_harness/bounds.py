@@ -23,7 +23,7 @@ def _did_you_mean(name: str, known: list[str]) -> str:
 
 def resolve_scenarios(names: list[str]) -> tuple[list[str], str]:
     """Scenario names for ``names`` (a window id such as R2 selects that window's scenarios), or a problem."""
-    from .scenarios import SCENARIOS
+    from race_harness.scenarios import SCENARIOS
 
     resolved: list[str] = []
     for name in names:
@@ -43,8 +43,8 @@ def race_problem(args: argparse.Namespace) -> str:
     if args.list_scenarios:
         args.skip_store_check = True
         return ""
-    from .explore import PAIRS
-    from .faults import TARGETS
+    from race_harness.explore import PAIRS
+    from race_harness.faults import TARGETS
 
     if args.scenario:
         args.scenario, problem = resolve_scenarios(args.scenario)

@@ -19,10 +19,10 @@ import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
 
-from . import disk
-from .history import load_events, write_history
-from .roles import STORE_ROLES, Roles
-from .timeline import write_timeline
+from conformance.oracle import home_view as disk
+from race_harness.history import load_events, write_history
+from race_harness.roles import STORE_ROLES, Roles
+from race_harness.timeline import write_timeline
 
 COPY_LIMIT = 64 << 20  # homes bigger than this are described (manifest), not copied
 _SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,7 +55,7 @@ def snapshot(home: str, dest: str, label: str) -> None:
 def rerun_command(meta: dict) -> str:
     """The exact command line that runs the same thing again."""
     roles = Roles.from_meta(meta)
-    argv = [sys.executable, "-m", "race_harness.cli", "race", "--store", roles.default, "--seed", str(meta["seed"])]
+    argv = [sys.executable, "-m", "conformance.cli", "race", "--store", roles.default, "--seed", str(meta["seed"])]
     for role in STORE_ROLES:
         if getattr(roles, role) != roles.default:
             argv += [f"--{role}-store", getattr(roles, role)]
@@ -89,7 +89,7 @@ def write_bundle(root: str, workdir: str, meta: dict, schedule: dict, verdict_te
     os.makedirs(os.path.join(folder, "stderr"))
     meta = dict(meta, versions=versions(), command=rerun_command(meta),
                 replay=f"cd {shlex.quote(_SOURCE_ROOT)} && "
-                       + shlex.join([sys.executable, "-m", "race_harness.cli", "replay", os.path.abspath(folder)]))
+                       + shlex.join([sys.executable, "-m", "conformance.cli", "replay", os.path.abspath(folder)]))
     with open(os.path.join(folder, "meta.json"), "w") as handle:
         json.dump(meta, handle, indent=1, sort_keys=True)
     with open(os.path.join(folder, "schedule.json"), "w") as handle:

@@ -48,14 +48,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from .actor import Exited, Op
-from .controller import CONTINUE, CRASH, Hit
-from .history import INFO, OK, WRITING_OPS, Operation
-from .judge import conclude, fresh_workdir, guarded
-from .roles import Roles
-from .run import IDLE_WEEK_AND_MORE, Run
-from .scenarios import seed
-from .verdict import INCONCLUSIVE, PASSED, Verdict
+from race_harness.actor import Exited, Op
+from conformance.protocol.failpoint_channel import CONTINUE, CRASH, Hit
+from race_harness.history import INFO, OK, WRITING_OPS, Operation
+from race_harness.judge import conclude, fresh_workdir, guarded
+from race_harness.roles import Roles
+from race_harness.run import IDLE_WEEK_AND_MORE, Run
+from race_harness.scenarios import seed
+from race_harness.verdict import INCONCLUSIVE, PASSED, Verdict
 
 ARCHIVED = "archived_sessions/"
 CRASH_PROBABILITY = 0.02  # per compress/materialize failpoint hit, when kills are on

@@ -11,9 +11,9 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from . import disk
-from .history import FAIL, GARBLED, INFO, OK, WRITING_OPS, Operation, rids_in
-from .requirements import REQUIREMENT
+from conformance.oracle import home_view as disk
+from race_harness.history import FAIL, GARBLED, INFO, OK, WRITING_OPS, Operation, rids_in
+from race_harness.requirements import REQUIREMENT
 
 _NEARBY = 6  # operations quoted around a witness: enough to see the race, short enough to read
 

@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .actor import Done, Exited, Op
-from .controller import Held
-from .judge import conclude, fresh_workdir, guarded
-from .roles import Roles
-from .run import Run
-from .scenarios import seed
-from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Inconclusive, Verdict
+from race_harness.actor import Done, Exited, Op
+from conformance.protocol.failpoint_channel import Held
+from race_harness.judge import conclude, fresh_workdir, guarded
+from race_harness.roles import Roles
+from race_harness.run import Run
+from race_harness.scenarios import seed
+from race_harness.verdict import INCONCLUSIVE, PASSED, VIOLATION, Verdict
+from conformance.api.errors import Inconclusive
 
 STALL = 0.3  # an actor silent this long is blocked inside the store (on a lock held by the other)
 HANG = 20.0  # both silent this long: the store hangs; release everything and note it

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .actor import Op
-from .controller import CONTINUE, ERROR, Hit
-from .judge import conclude, fresh_workdir, guarded
-from .roles import Roles
-from .run import Run
-from .scenarios import seed
-from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Inconclusive, Verdict
+from race_harness.actor import Op
+from conformance.protocol.failpoint_channel import CONTINUE, ERROR, Hit
+from race_harness.judge import conclude, fresh_workdir, guarded
+from race_harness.roles import Roles
+from race_harness.run import Run
+from race_harness.scenarios import seed
+from race_harness.verdict import INCONCLUSIVE, PASSED, VIOLATION, Verdict
+from conformance.api.errors import Inconclusive
 
 ERRNOS = ("ENOSPC", "EIO")
 

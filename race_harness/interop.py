@@ -19,11 +19,11 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .campaign import CampaignConfig, run_campaign
-from .judge import fresh_workdir
-from .roles import Roles
-from .scenarios import SCENARIOS, missing_failpoints, run_scenario
-from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Verdict
+from race_harness.campaign import CampaignConfig, run_campaign
+from race_harness.judge import fresh_workdir
+from race_harness.roles import Roles
+from race_harness.scenarios import SCENARIOS, missing_failpoints, run_scenario
+from race_harness.verdict import INCONCLUSIVE, PASSED, VIOLATION, Verdict
 
 #: The scenarios where a writer-role actor races a compressor-role actor (the windows R1, R2, R4,
 #: R5, R7, R12 of DOMAIN.md): the ones whose outcome depends on both stores' coordination.
@@ -112,7 +112,7 @@ def status_of(label: str) -> str:
 
 def probe(selection: str) -> StoreInfo:
     """Ask ``selection`` for its hello once (failpoints decide which scenarios apply)."""
-    from conformance.selection import open_store
+    from conformance.stores.selection import open_store
 
     try:
         store = open_store(selection)
@@ -169,7 +169,7 @@ def run_pair(writer: StoreInfo, compressor: StoreInfo, root: str, scenarios: tup
 
 def replay_lost_lines(cell: Cell, root: str) -> Replayed | None:
     """Replay the cell's first lost-line bundle (a scheduled scenario's when there is one: deterministic)."""
-    from .replay import replay
+    from race_harness.replay import replay
 
     lost = [v for v in cell.verdicts if "lost_line" in v.classes and v.bundle]
     if not lost:

@@ -10,11 +10,12 @@ import os
 import shutil
 from collections.abc import Callable
 
-from . import bundle
-from .checker import check
-from .history import RunSummary
-from .run import ActorFailed, Run
-from .verdict import INCONCLUSIVE, PASSED, VIOLATION, Inconclusive, Verdict
+from race_harness import bundle
+from race_harness.checker import check
+from race_harness.history import RunSummary
+from race_harness.run import ActorFailed, Run
+from race_harness.verdict import INCONCLUSIVE, PASSED, VIOLATION, Verdict
+from conformance.api.errors import Inconclusive
 
 
 def conclude(run: Run, meta: dict, bundle_dir: str | None, recover: bool = True) -> Verdict:

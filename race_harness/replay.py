@@ -11,14 +11,14 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 
-from .bundle import load_meta
-from .campaign import CampaignConfig, run_campaign
-from .explore import PAIRS, interleave
-from .faults import TARGETS, sweep_one
-from .judge import fresh_workdir
-from .roles import Roles
-from .scenarios import run_scenario
-from .verdict import Verdict
+from race_harness.bundle import load_meta
+from race_harness.campaign import CampaignConfig, run_campaign
+from race_harness.explore import PAIRS, interleave
+from race_harness.faults import TARGETS, sweep_one
+from race_harness.judge import fresh_workdir
+from race_harness.roles import Roles
+from race_harness.scenarios import run_scenario
+from race_harness.verdict import Verdict
 
 
 @dataclass(frozen=True)

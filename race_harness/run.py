@@ -23,14 +23,14 @@ from typing import Any
 
 import multiprocess
 
-from conformance.processes import descendants
+from conformance.runtime.processes import descendants
 
-from . import disk
-from .actor import ActorSpec, Broken, Done, Exited, Op, Ready, Stop, actor_main
-from .controller import CONTINUE, CRASH, Controller, Held, Hit
-from .checker import Violation
-from .history import Operation, load_events, operations
-from .roles import HARNESS, Roles, role_of_actor
+from conformance.oracle import home_view as disk
+from race_harness.actor import ActorSpec, Broken, Done, Exited, Op, Ready, Stop, actor_main
+from conformance.protocol.failpoint_channel import CONTINUE, CRASH, Controller, Held, Hit
+from race_harness.checker import Violation
+from race_harness.history import Operation, load_events, operations
+from race_harness.roles import HARNESS, Roles, role_of_actor
 
 _CTX = multiprocess.get_context("fork")
 READY_TIMEOUT = 30.0
@@ -316,7 +316,7 @@ class Run:
 def _stop_if_interrupted() -> None:
     """No new actor once the run was interrupted: its KeyboardInterrupt may have been lost in an
     ``Exception ignored`` of an at-fork hook, and a new actor would outlive the unwinding run."""
-    from conformance.interrupts import interrupted
+    from conformance.runtime.interrupts import interrupted
 
     if interrupted():
         raise KeyboardInterrupt

@@ -13,14 +13,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import disk
-from .actor import Done, Op
-from .checker import violation
-from .controller import CRASH, Held
-from .judge import conclude, fresh_workdir, guarded
-from .roles import Roles, role_of_point
-from .run import IDLE_WEEK_AND_MORE, Run
-from .verdict import Inconclusive, Verdict
+from conformance.oracle import home_view as disk
+from race_harness.actor import Done, Op
+from race_harness.checker import violation
+from conformance.protocol.failpoint_channel import CRASH, Held
+from race_harness.judge import conclude, fresh_workdir, guarded
+from race_harness.roles import Roles, role_of_point
+from race_harness.run import IDLE_WEEK_AND_MORE, Run
+from race_harness.verdict import Verdict
+from conformance.api.errors import Inconclusive
 
 WEEK = 7 * 24 * 3600.0
 COMPRESS_POINTS = ("compress.after_open", "compress.after_encode", "compress.after_verify", "compress.before_lock",

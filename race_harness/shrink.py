@@ -19,10 +19,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from .bundle import rerun_command
-from .campaign import CampaignConfig, run_campaign
-from .roles import Roles
-from .verdict import Verdict
+from race_harness.bundle import rerun_command
+from race_harness.campaign import CampaignConfig, run_campaign
+from race_harness.roles import Roles
+from race_harness.verdict import Verdict
 
 MAX_RUNS = 12
 #: Which class to keep when a campaign found several: the first of these present, else the first by name.

@@ -13,7 +13,7 @@ import shlex
 import shutil
 from dataclasses import dataclass
 
-from conformance.selection import serve_command
+from conformance.stores.selection import serve_command
 
 _SPEC = re.compile(r"^([a-z0-9_]+(?:,[a-z0-9_]+)*):(\d+)$")
 

@@ -16,7 +16,7 @@ import os
 import re
 from importlib.resources import files
 
-from .history import INFO, Operation, operations, read_events
+from race_harness.history import INFO, Operation, operations, read_events
 
 PAGE = "timeline.html"
 #: Quick ``continue`` answers are only ticks; past this many, only those nearest the focus are kept.

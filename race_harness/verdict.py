@@ -10,14 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .checker import Violation
+from race_harness.checker import Violation
 
 PASSED, VIOLATION, INCONCLUSIVE = "passed", "violation", "inconclusive"
-EXIT_CODES = {PASSED: 0, VIOLATION: 1, INCONCLUSIVE: 3}
-
-
-class Inconclusive(Exception):
-    """Raised inside a run when it cannot prove anything either way."""
 
 
 @dataclass(frozen=True)

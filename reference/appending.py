@@ -13,20 +13,11 @@ import os
 import stat
 import time
 
-from . import codec, failpoints
-from .errors import (
-    AlreadyExistsError,
-    BadRequestError,
-    BusyError,
-    IoError,
-    NotFoundError,
-    OutsideHomeError,
-    ReadOnlyError,
-    from_os_error,
-)
-from .coordination import Coordination
-from .home import Location
-from .locks import (
+from reference import codec, failpoints
+from conformance.api.errors import AlreadyExistsError, BadRequestError, BusyError, IoError, NotFoundError, OutsideHomeError, ReadOnlyError, from_os_error
+from reference.coordination import Coordination
+from reference.home import Location
+from reference.locks import (
     OPEN_FLAGS,
     create_locked_temp,
     discard_temp,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import zstandard
 
-from .errors import CorruptError
+from conformance.api.errors import CorruptError
 
 LEVEL = 3
 CHUNK = 1 << 20

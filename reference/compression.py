@@ -15,13 +15,13 @@ import stat
 import time
 from dataclasses import dataclass
 
-from . import codec, failpoints, reading
-from .coordination import Coordination
-from .errors import NotARolloutError, NotFoundError, StoreError, from_os_error
-from .home import Home, Location
-from .locks import create_locked_temp, discard_temp, fsync_folder, open_existing, still_at
-from .recovery import Reconciled, reconcile_all, remove_orphaned_temps
-from .run_lock import RunLock
+from reference import codec, failpoints, reading
+from reference.coordination import Coordination
+from conformance.api.errors import NotARolloutError, NotFoundError, StoreError, from_os_error
+from reference.home import Home, Location
+from reference.locks import create_locked_temp, discard_temp, fsync_folder, open_existing, still_at
+from reference.recovery import Reconciled, reconcile_all, remove_orphaned_temps
+from reference.run_lock import RunLock
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import thread_locks
-from .errors import BadRequestError
-from .home import Home, Location
-from .locks import lock, lock_with_timeout, unlock
+from reference import thread_locks
+from conformance.api.errors import BadRequestError
+from reference.home import Home, Location
+from reference.locks import lock, lock_with_timeout, unlock
 
 INODE_FLOCK = "inode-flock"
 CODEX_THREAD_LOCKS = "codex-thread-locks"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
 
-from .home import Home, Location
-from .naming import SUFFIX, ZST_SUFFIX, parse_name, rollout_id
-from .errors import InvalidNameError, IoError, StoreError, from_os_error
+from reference.home import Home, Location
+from reference.naming import SUFFIX, ZST_SUFFIX, parse_name, rollout_id
+from conformance.api.errors import InvalidNameError, IoError, StoreError, from_os_error
 
 # None: what cannot be read raises (the store API, ERR-012); a list: it is noted there and the
 # operation carries on (the reference CLI, which prints each one and exits 5).

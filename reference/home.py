@@ -6,8 +6,8 @@ import os
 import stat
 from dataclasses import dataclass
 
-from .errors import InvalidHomeError, InvalidNameError, OutsideHomeError
-from .naming import ACTIVE_DIR, ARCHIVED_DIR, ZST_SUFFIX, RolloutName, logical_name, parse_name
+from conformance.api.errors import InvalidHomeError, InvalidNameError, OutsideHomeError
+from reference.naming import ACTIVE_DIR, ARCHIVED_DIR, ZST_SUFFIX, RolloutName, logical_name, parse_name
 
 DEFAULT_COLD_AFTER_SECONDS = 7 * 24 * 3600
 

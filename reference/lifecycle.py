@@ -13,18 +13,11 @@ import functools
 import os
 import time
 
-from . import failpoints
-from .errors import (
-    AlreadyExistsError,
-    BusyError,
-    ConflictError,
-    NotFoundError,
-    OutsideHomeError,
-    from_os_error,
-)
-from .coordination import Coordination
-from .home import Home, Location
-from .locks import fsync_folder, lock_with_timeout, open_existing, still_at
+from reference import failpoints
+from conformance.api.errors import AlreadyExistsError, BusyError, ConflictError, NotFoundError, OutsideHomeError, from_os_error
+from reference.coordination import Coordination
+from reference.home import Home, Location
+from reference.locks import fsync_folder, lock_with_timeout, open_existing, still_at
 
 MAX_ATTEMPTS = 50
 LOCK_TIMEOUT = 30.0

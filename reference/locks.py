@@ -16,7 +16,7 @@ import stat
 import time
 from dataclasses import dataclass
 
-from .errors import BusyError, OutsideHomeError, from_os_error
+from conformance.api.errors import BusyError, OutsideHomeError, from_os_error
 
 _temp_counter = itertools.count()
 OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC

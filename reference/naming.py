@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import InvalidNameError
+from conformance.api.errors import InvalidNameError
+from conformance.api.store import UUID_PATTERN
 
 PREFIX = "rollout-"
 SUFFIX = ".jsonl"
@@ -14,7 +15,7 @@ TEMP_SUFFIX = ".tmp"
 ACTIVE_DIR = "sessions"
 ARCHIVED_DIR = "archived_sessions"
 
-_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID_TEXT = re.compile(UUID_PATTERN)
 _TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})")
 _ROLLOUT_NAME = re.compile(
     re.escape(PREFIX) + f"(?P<timestamp>{_TIMESTAMP.pattern})-(?P<id>{_UUID_TEXT.pattern})" + re.escape(SUFFIX)

@@ -9,11 +9,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import codec
-from .errors import NotARolloutError, NotFoundError
-from .home import Location
-from .locks import open_existing
-from .naming import ZST_SUFFIX
+from reference import codec
+from conformance.api.errors import NotARolloutError, NotFoundError
+from reference.home import Location
+from reference.locks import open_existing
+from reference.naming import ZST_SUFFIX
 
 READ_ATTEMPTS = 3
 RETRY_DELAY = 0.05

@@ -11,13 +11,13 @@ import os
 import time
 from dataclasses import dataclass
 
-from . import codec, failpoints
-from .discovery import scan_pairs, unreadable, walk
-from .coordination import Coordination
-from .errors import CorruptError, StoreError
-from .home import Home, Location
-from .locks import fsync_folder, lock, open_existing, still_at
-from .naming import ACTIVE_DIR, ARCHIVED_DIR, is_temp
+from reference import codec, failpoints
+from reference.discovery import scan_pairs, unreadable, walk
+from reference.coordination import Coordination
+from conformance.api.errors import CorruptError, StoreError
+from reference.home import Home, Location
+from reference.locks import fsync_folder, lock, open_existing, still_at
+from reference.naming import ACTIVE_DIR, ARCHIVED_DIR, is_temp
 
 STALE_TEMP_SECONDS = 6 * 3600
 

@@ -7,9 +7,9 @@ import json
 import os
 import time
 
-from .errors import from_os_error
-from .home import Home
-from .locks import OPEN_FLAGS
+from conformance.api.errors import from_os_error
+from reference.home import Home
+from reference.locks import OPEN_FLAGS
 
 RUN_LOCK = "rollout-maintenance.lock"
 # Upstream's O_EXCL run marker: honoured so the reference never runs beside an upstream worker.

@@ -11,9 +11,9 @@ import pickle
 import signal
 import traceback
 
-from . import reading
-from .discovery import noted_unreadable, unreadable
-from .errors import NotFoundError, StoreError, error_for_kind
+from reference import reading
+from reference.discovery import noted_unreadable, unreadable
+from conformance.api.errors import NotFoundError, StoreError, error_for_kind
 
 #: From this many rollouts a search forks.  Smaller homes (those of the suite and the CLI tests) stay in one
 #: process: the fork saves only milliseconds there (2,000 tiny rollouts: 34 ms single, 26 ms forked).

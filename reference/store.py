@@ -1,4 +1,4 @@
-"""The reference store behind the Store interface (conformance/store_api.py)."""
+"""The reference store behind the Store interface (conformance/api/store.py)."""
 
 from __future__ import annotations
 
@@ -7,27 +7,17 @@ import itertools
 import os
 import types
 
-import conformance
-from conformance.store_api import (
-    CleanupReport,
-    Hello,
-    ReadResult,
-    RolloutEntry,
-    SearchHit,
-    WorkerReport,
-)
+from conformance.api.errors import BadRequestError, from_os_error
+from conformance.api.store import CAPABILITIES, PROTOCOL_VERSION, CleanupReport, Hello, ReadResult, RolloutEntry, SearchHit, WorkerReport
+from conformance.api.version import __version__
+from reference import appending, failpoints, lifecycle, reading, searching, worker
+from reference.appending import Materializer
+from reference.compression import Compressor
+from reference.coordination import SCHEME_CLASSES, CodexThreadLocks, Coordination, InodeFlock, Scheme
+from reference.discovery import Found, find_by_id, list_rollouts, listing
+from reference.home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
+from reference.naming import ZST_SUFFIX, is_uuid
 
-from . import appending, failpoints, lifecycle, reading, searching, worker
-from .appending import Materializer
-from .compression import Compressor
-from .coordination import SCHEME_CLASSES, CodexThreadLocks, Coordination, InodeFlock, Scheme
-from .discovery import Found, find_by_id, list_rollouts, listing
-from .errors import BadRequestError, from_os_error
-from .home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
-from .naming import ZST_SUFFIX, is_uuid
-
-PROTOCOL_VERSION = 1
-CAPABILITIES = ("reader", "discovery", "writer", "compressor", "lifecycle", "failpoints")
 
 
 def _typed_errors(method):
@@ -82,7 +72,7 @@ class ReferenceStore(metaclass=_TypedErrors):
         return tuple(scheme.name for scheme in self.schemes)
 
     def hello(self) -> Hello:
-        return Hello(PROTOCOL_VERSION, self.name, conformance.__version__, CAPABILITIES, failpoints.POINTS,
+        return Hello(PROTOCOL_VERSION, self.name, __version__, CAPABILITIES, failpoints.POINTS,
                      self.declared_coordination())
 
     def configure(self, home: str, cold_after_seconds: float = DEFAULT_COLD_AFTER_SECONDS) -> None:

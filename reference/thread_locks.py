@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import BusyError, from_os_error
+from conformance.api.errors import BusyError, from_os_error
 
 LOCK_DIR = "thread-writer-locks"
 COORDINATION_LOCK = ".coordination.lock"

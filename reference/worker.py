@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import failpoints, reading
-from .compression import CompressResult, Compressor, is_cold
-from .coordination import Coordination
-from .discovery import Found, scan, unreadable
-from .errors import NotFoundError, StoreError
-from .home import Home
-from .recovery import Reconciled
-from .run_lock import upstream_marker_is_fresh
+from reference import failpoints, reading
+from reference.compression import CompressResult, Compressor, is_cold
+from reference.coordination import Coordination
+from reference.discovery import Found, scan, unreadable
+from conformance.api.errors import NotFoundError, StoreError
+from reference.home import Home
+from reference.recovery import Reconciled
+from reference.run_lock import upstream_marker_is_fresh
 
 PARALLEL_FILES = 2
 

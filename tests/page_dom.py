@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conformance.browser import BrowserUnavailable, find_chromium, rendered_dom
+from conformance.reports.browser import BrowserUnavailable, find_chromium, rendered_dom
 
 
 class _Collector(HTMLParser):

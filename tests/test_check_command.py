@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conformance import requirements
+from conformance.api import requirements
 
 
 def test_check_on_the_reference_passes_every_requirement(tmp_path):

@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from cli_helpers import cli
-from conformance import requirements
+from conformance.api import requirements
 
-READER = "cmd:perl conformance/adapters/reader.pl"
+READER = "cmd:perl conformance/stores/adapters/reader.pl"
 
 
 @pytest.mark.skipif(not shutil.which("perl") or not shutil.which("zstd"),

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import cli
-from conformance import exit_codes
-from conformance.cli import build_parser
-from conformance.cli_contract import _subparsers_of, exit_code_epilog
+from conformance.api import exit_codes
+from conformance.cli.main import build_parser
+from conformance.cli.contract import _subparsers_of, exit_code_epilog
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import COMMANDS, build_parser
+from conformance.cli.main import COMMANDS, build_parser
 
 #: Heavy packages only the suite, the state machine and the protocol agreement tests need.
 FORBIDDEN = ("pytest", "_pytest", "hypothesis", "jsonschema", "race_harness")
@@ -17,7 +17,7 @@ UUID = "0199a213-81c0-7800-8aa1-bbab2a035a53"
 
 PROBE = textwrap.dedent("""
     import sys
-    from conformance.cli import main
+    from conformance.cli.main import main
     try:
         status = main(sys.argv[1:])
     except SystemExit as exc:

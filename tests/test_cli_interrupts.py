@@ -11,8 +11,8 @@ import sys
 import time
 
 from cli_helpers import cli, processes_of_run
-from conformance.interrupts import RUN_ENV
-from conformance.report_json import validate_report
+from conformance.runtime.interrupts import RUN_ENV
+from conformance.reports.json_report import validate_report
 
 #: Generous bounds: they only keep a broken run from hanging the test session, they judge nothing.
 START_BOUND_SECONDS = 120

@@ -1,5 +1,5 @@
 """Issue 14, item 4 for `race --report`: a versioned JSON Schema shipped in the package
-(conformance/schemas/race-report.schema.json), which real reports follow: passing, violation and
+(conformance/protocol/schemas/race-report.schema.json), which real reports follow: passing, violation and
 (tests/test_cli_interrupts.py) interrupted."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from cli_helpers import cli
-from conformance.report_json import schema, validate_report
+from conformance.reports.json_report import schema, validate_report
 from race_harness.requirements import REQUIREMENT
 
 

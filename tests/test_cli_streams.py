@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conformance import oracle
+from conformance.oracle import homegen
 
 
 def test_search_into_head_ends_without_a_traceback(tmp_path):
     """Before: `search ... | head -1` printed a BrokenPipeError traceback."""
     home = tmp_path / "home"
-    oracle.demo_home(home, count=120, seed=1)
+    homegen.demo_home(home, count=120, seed=1)
     search = subprocess.Popen([sys.executable, "-m", "conformance.cli", "search", "--home", str(home), "e"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = search.stdout.readline()
@@ -26,7 +26,7 @@ def test_search_into_head_ends_without_a_traceback(tmp_path):
 def test_non_utf8_search_text_is_a_usage_error(tmp_path):
     """Before: a UnicodeEncodeError traceback."""
     home = tmp_path / "home"
-    oracle.demo_home(home, count=5, seed=2)
+    homegen.demo_home(home, count=5, seed=2)
     done = subprocess.run([sys.executable.encode(), b"-m", b"conformance.cli", b"search", b"--home",
                            str(home).encode(), b"\xff\xfe"], capture_output=True, timeout=120)
     err = done.stderr.decode(errors="replace")

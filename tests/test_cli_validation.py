@@ -76,8 +76,8 @@ def test_version_and_same_defaults_for_the_same_flag():
 
 def test_every_option_has_help_and_shows_its_default():
     """Each option of every subcommand says what it does; options with a value show their default."""
-    from conformance.cli import build_parser
-    from conformance.cli_contract import _Formatter, _subparsers_of
+    from conformance.cli.main import build_parser
+    from conformance.cli.contract import _Formatter, _subparsers_of
 
     parser = build_parser()
     missing = []

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from conformance import oracle
-from conformance.codex.install import CodexMissing, PINNED_VERSION, find_binary
-from conformance.protocol_client import Inconclusive
-from conformance.selection import SelectionError, describe, open_store, serve_command
-from conformance.store_api import Store, UndeclaredCapabilityError
+from conformance.oracle import disk as oracle
+from conformance.stores.codex.install import CodexMissing, PINNED_VERSION, find_binary
+from conformance.api.errors import Inconclusive
+from conformance.stores.selection import SelectionError, describe, open_store, serve_command
+from conformance.api.store import Store, UndeclaredCapabilityError
 from conformance.suite import kit
 from race_harness.history import make_header, make_line, rids_in
 

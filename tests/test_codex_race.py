@@ -14,11 +14,11 @@ import time
 
 import pytest
 
-from conformance import oracle
-from conformance.codex import passes
-from conformance.codex.install import missing_reason
-from conformance.protocol_client import Inconclusive
-from conformance.selection import open_store
+from conformance.oracle import disk as oracle
+from conformance.stores.codex import passes
+from conformance.stores.codex.install import missing_reason
+from conformance.api.errors import Inconclusive
+from conformance.stores.selection import open_store
 from race_harness.history import make_header, make_line
 from race_harness.syscall_delay import SyscallDelay, delayed_selection
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import oracle, requirements
-from conformance.selection import open_store
+from conformance.oracle import disk as oracle
+from conformance.api import requirements
+from conformance.stores.selection import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -145,7 +146,7 @@ def test_hello_declares_the_schemes_followed(selection, declared):
         assert store.hello().coordination == declared
     finally:
         store.close()
-    served = open_store("cmd:" + f"{sys.executable} -m conformance.serve_cli --store {selection}")
+    served = open_store("cmd:" + f"{sys.executable} -m conformance.cli.serve --store {selection}")
     try:
         assert served.hello().coordination == declared
     finally:

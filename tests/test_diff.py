@@ -34,7 +34,7 @@ def test_a_store_that_loses_the_mode_on_materialize_differs_from_the_reference(t
 
 
 def test_the_reference_in_process_and_over_the_protocol_are_the_same(tmp_path):
-    served = f"cmd:{sys.executable} -m conformance.serve_cli --store reference"
+    served = f"cmd:{sys.executable} -m conformance.cli.serve --store reference"
     code, output, result = _diff(tmp_path, "reference", served)
     assert code == 0, output
     assert result["status"] == "same" and result["steps"] > 60

@@ -45,7 +45,7 @@ def test_race_scenarios_on_a_muted_store_are_inconclusive(tmp_path, scenario):
 
 def test_a_crash_through_the_protocol_is_reported_as_the_crash_it_was(tmp_path):
     """Served over stdio, the store dies at the point while the actor lives on: the note says so."""
-    served = f"cmd:{sys.executable} -m conformance.serve_cli --store reference"
+    served = f"cmd:{sys.executable} -m conformance.cli.serve --store reference"
     verdict = run_scenario(served, "crash-compress.after_publish", str(tmp_path))
     assert verdict.status == "passed", verdict.describe()
     assert any("SIGKILLed at compress.after_publish" in note for note in verdict.notes), verdict.notes

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from conformance import oracle as o
+from conformance.oracle import disk as o
 from fixtures import generate
 
 CASES = fixtures.cases()

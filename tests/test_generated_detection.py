@@ -1,5 +1,5 @@
 """Generated inputs catch what listed ones miss, and each catch is filed under the broken requirement:
-the state machine (its line content from conformance.strategies) blames the failing check's id only."""
+the state machine (its line content from conformance.oracle.strategies) blames the failing check's id only."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase
 
-from conformance import selftest
-from conformance.mutants import MUTANTS
-from conformance.state_machine import RequirementViolation, RolloutStoreMachine, run_machine
+from conformance.selftest import gallery_run as selftest
+from conformance.stores.mutants import MUTANTS
+from conformance.machine.state_machine import RequirementViolation, RolloutStoreMachine, run_machine
 
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from datetime import datetime
 
-from conformance import oracle
-from conformance.homegen import realistic_home
+from conformance.oracle import disk as oracle
+from conformance.oracle.homegen import realistic_home
 
 NOW_NS = 1_800_000_000 * 10**9
 
@@ -53,7 +53,7 @@ def test_manifest_is_the_truth_about_every_file(tmp_path):
 
 
 def test_same_seed_same_home_in_another_process(tmp_path):
-    code = ("import json,sys; from conformance.homegen import realistic_home; "
+    code = ("import json,sys; from conformance.oracle.homegen import realistic_home; "
             f"m = realistic_home(sys.argv[1], 12, seed=9, now_ns={NOW_NS}); "
             "print(json.dumps([(r.logical, r.marker, r.sha256, r.mtime_ns) for r in m.rollouts]))")
     runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], capture_output=True, text=True,

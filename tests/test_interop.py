@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from conformance import cli as conformance_cli
+from conformance.cli import main as conformance_cli
 from race_harness.interop import LINES_LOST, SAFE, probe, run_pair
-from race_harness.interop_cli import split_stores
+from conformance.cli.interop import split_stores
 
 FLOCK_ONLY = "reference:inode-flock"
 THREAD_LOCKS_ONLY = "reference:codex-thread-locks"

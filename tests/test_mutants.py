@@ -6,11 +6,12 @@ import os
 
 import pytest
 
-from conformance import requirements
-from conformance.mutants import KINDS, MUTANTS, Mutant
-from conformance.protocol_client import CommandStore, Inconclusive
-from conformance.selection import open_store
-from conformance.store_api import Store
+from conformance.api import requirements
+from conformance.stores.mutants import KINDS, MUTANTS, Mutant
+from conformance.protocol.client import CommandStore
+from conformance.api.errors import Inconclusive
+from conformance.stores.selection import open_store
+from conformance.api.store import Store
 from reference.store import ReferenceStore
 
 STORE_MUTANTS = [m for m in MUTANTS.values() if m.kind == "store"]

@@ -13,7 +13,8 @@ from datetime import date, datetime
 import pytest
 import zstandard
 
-from conformance import oracle as o
+from conformance.oracle import disk as o
+from conformance.oracle import homegen
 
 ZSTD = shutil.which("zstd")
 UUID = "0199a213-81c0-7800-8aa1-bbab2a035a53"
@@ -221,7 +222,7 @@ def test_snapshot_representations_and_logical_content(tmp_path):
 
 def test_demo_home_is_deterministic(tmp_path):
     now = 1_800_000_000 * 10**9
-    a, b = o.demo_home(tmp_path / "a", 60, seed=3, now_ns=now), o.demo_home(tmp_path / "b", 60, seed=3, now_ns=now)
+    a, b = homegen.demo_home(tmp_path / "a", 60, seed=3, now_ns=now), homegen.demo_home(tmp_path / "b", 60, seed=3, now_ns=now)
     assert a.rollouts == b.rollouts and a.temps == b.temps
     sa, sb = o.snapshot(a.home), o.snapshot(b.home)
     assert {k: (v.sha256, v.mode, v.mtime_ns) for k, v in sa.items()} == \
@@ -235,7 +236,7 @@ def test_demo_home_is_deterministic(tmp_path):
 
 
 def test_demo_home_default_mix(tmp_path):
-    m = o.demo_home(tmp_path)
+    m = homegen.demo_home(tmp_path)
     assert len(m.rollouts) == 300
     assert any(r.archived for r in m.rollouts) and any(not r.archived for r in m.rollouts)
     assert any(r.compressed for r in m.rollouts) and any(not r.old for r in m.rollouts)

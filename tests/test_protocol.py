@@ -16,20 +16,13 @@ import pytest
 import zstandard
 
 import conformance
-from conformance import protocol
-from conformance.protocol_client import CommandStore, Inconclusive
-from conformance.protocol_server import serve
-from conformance.selection import SelectionError, describe, open_store
-from conformance.store_api import (
-    CAPABILITIES,
-    CleanupReport,
-    Hello,
-    ReadResult,
-    RolloutEntry,
-    SearchHit,
-    WorkerReport,
-)
-from reference.errors import InvalidNameError, NotFoundError, UnsupportedError
+from conformance.protocol import wire as protocol
+from conformance.protocol.client import CommandStore
+from conformance.api.errors import Inconclusive
+from conformance.protocol.server import serve
+from conformance.stores.selection import SelectionError, describe, open_store
+from conformance.api.store import CAPABILITIES, CleanupReport, Hello, ReadResult, RolloutEntry, SearchHit, WorkerReport
+from conformance.api.errors import InvalidNameError, NotFoundError, UnsupportedError
 
 REPO = Path(conformance.__file__).resolve().parent.parent
 PERL_READER = REPO / "conformance" / "adapters" / "reader.pl"
@@ -37,7 +30,7 @@ UUID_A = "0199a213-81c0-7800-8aa1-bbab2a035a53"
 UUID_B = "0199a213-81c0-7800-8aa1-bbab2a035a54"
 UUID_C = "0199a213-81c0-7800-8aa1-bbab2a035a55"
 DAY = "sessions/2025/01/03"
-SERVE_REFERENCE = f"{sys.executable} -m conformance.serve_cli --store reference"
+SERVE_REFERENCE = f"{sys.executable} -m conformance.cli.serve --store reference"
 
 ENTRY = RolloutEntry(f"{DAY}/rollout-2025-01-03T12-00-00-{UUID_A}.jsonl",
                      f"{DAY}/rollout-2025-01-03T12-00-00-{UUID_A}.jsonl.zst", UUID_A, False, "zst", 17)
@@ -362,7 +355,7 @@ def test_a_missing_program_is_inconclusive_with_the_fix() -> None:
 
 
 def test_inconclusive_is_not_a_store_error() -> None:
-    from reference.errors import StoreError
+    from conformance.api.errors import StoreError
 
     assert not issubclass(Inconclusive, StoreError)
 

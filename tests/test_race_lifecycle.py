@@ -43,7 +43,7 @@ def test_an_acknowledged_archive_that_moved_nothing_is_filed_under_life_001(tmp_
 
 def test_no_lifecycle_op_for_a_store_that_did_not_declare_it(tmp_path):
     """The full reference served with a narrower handshake: archivers asked for, none run, and why."""
-    served = (f"cmd:{sys.executable} -m conformance.serve_cli --store reference "
+    served = (f"cmd:{sys.executable} -m conformance.cli.serve --store reference "
               "--declare reader,writer,compressor")
     verdict = campaign(served, tmp_path, seed=5, compressors=1, readers=0, listers=0)
     assert not any(op in verdict.stats["operations"] for op in LIFECYCLE_OPS), verdict.stats["operations"]

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from race_harness import cli
+from conformance.cli import race as cli
 from race_harness.campaign import CampaignConfig, run_campaign
 from race_harness.explore import explore
 from race_harness.faults import sweep

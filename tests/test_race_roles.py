@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from race_harness import cli
+from conformance.cli import race as cli
 from race_harness.campaign import CampaignConfig, run_campaign
 from race_harness.history import load_events
 from race_harness.replay import replay

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from race_harness import cli
+from conformance.cli import race as cli
 from race_harness.campaign import WINDOW_POINTS, CampaignConfig, campaign_policy, run_campaign
-from race_harness.controller import CONTINUE, Hit
+from conformance.protocol.failpoint_channel import CONTINUE, Hit
 from race_harness.shrink import attach, no_bigger, shrink, write_regression
 
 MUTANT = "mutant:upstream-stat-recheck"

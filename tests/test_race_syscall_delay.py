@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from conformance import oracle
-from conformance.codex.install import missing_reason
-from conformance.processes import descendants
-from conformance.selection import open_store
+from conformance.oracle import disk as oracle
+from conformance.stores.codex.install import missing_reason
+from conformance.runtime.processes import descendants
+from conformance.stores.selection import open_store
 from conformance.suite import kit
 from race_harness.syscall_delay import SyscallDelay, SyscallDelayError, delayed_selection
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from conformance import oracle
+from conformance.oracle import disk as oracle
 from reference.store import ReferenceStore
 
 

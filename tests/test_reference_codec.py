@@ -10,9 +10,9 @@ import pytest
 import zstandard
 from hypothesis import given, settings, strategies as st
 
-from conformance import oracle
+from conformance.oracle import disk as oracle
 from reference import codec
-from reference.errors import CorruptError
+from conformance.api.errors import CorruptError
 
 
 def _decode(path) -> bytes:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conformance import oracle
+from conformance.oracle import disk as oracle
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

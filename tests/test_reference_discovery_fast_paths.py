@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from reference import codec
 
 from reference.naming import parse_name, rollout_id
-from reference.errors import InvalidNameError
+from conformance.api.errors import InvalidNameError
 from reference.reading import byte_chunks, lines_of, matching_line_numbers, matching_lines_in, open_representation
 
 PIECES = st.sampled_from([b"\n", b"ab", b"NEEDLE", b"NEE", b"DLE", b"", b"x\ny", b"\n\n", b"NEEDLE\n"])

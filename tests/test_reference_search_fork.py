@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from conformance import oracle
+from conformance.oracle import homegen
 from reference import searching
 from reference.discovery import collecting_unreadable, listing
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 from reference.home import Home
 
 ALWAYS, NEVER = 1, 10**9
@@ -17,7 +17,7 @@ ALWAYS, NEVER = 1, 10**9
 
 @pytest.fixture
 def home(tmp_path):
-    oracle.demo_home(tmp_path / "home", count=40, seed=5)
+    homegen.demo_home(tmp_path / "home", count=40, seed=5)
     return Home.open(str(tmp_path / "home"))
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import cli
-from conformance import exit_codes, oracle
+from conformance.api import exit_codes
+from conformance.oracle import homegen
 
 NOBODY = 65534
 
@@ -34,7 +35,7 @@ def demo():
     # Not under pytest's tmp_path: its parents are private to root, so `nobody` could not reach it.
     root = Path(tempfile.mkdtemp(prefix="rollout-unreadable-"))
     home = root / "home"
-    oracle.demo_home(home, count=30, seed=3)
+    homegen.demo_home(home, count=30, seed=3)
     for path in [root, *root.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
         if os.geteuid() == 0:
@@ -80,7 +81,7 @@ def test_an_unreadable_home_is_one_line_never_a_traceback(demo, command):
 
 def test_search_names_a_corrupt_zst_instead_of_skipping_it(tmp_path):
     home = tmp_path / "home"
-    oracle.demo_home(home, count=20, seed=4)
+    homegen.demo_home(home, count=20, seed=4)
     assert cli("compress", "--home", str(home), "--cold-after", "0").returncode == 0
     zst = sorted(home.glob("sessions/**/*.jsonl.zst"))[0]
     zst.write_bytes(b"\x28\xb5\x2f\xfd garbage")
@@ -93,7 +94,7 @@ def test_search_names_a_corrupt_zst_instead_of_skipping_it(tmp_path):
 def test_compress_reports_a_conflict_as_a_conflict_on_every_run(tmp_path):
     """Before: a plain + garbage .zst pair was "both representations fixed 1" on every run, changing nothing."""
     home = tmp_path / "home"
-    oracle.demo_home(home, count=20, seed=5)
+    homegen.demo_home(home, count=20, seed=5)
     plain = sorted(p for p in home.glob("sessions/**/*.jsonl"))[0]
     (plain.parent / (plain.name + ".zst")).write_bytes(b"garbage, not zstd")
     for _ in range(2):

@@ -18,8 +18,9 @@ import sys
 
 import pytest
 
-from conformance import html_report, requirements
-from conformance.report_loader import ReportError, load
+from conformance.reports import html as html_report
+from conformance.api import requirements
+from conformance.reports.loader import ReportError, load
 from page_dom import rendered
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,7 +29,7 @@ STORES = {
     "reference": "reference",
     "prefers-zst": "mutant:reader-prefers-zst",
     "unlocked": "mutant:upstream-stat-recheck",
-    "perl-reader": "cmd:perl conformance/adapters/reader.pl",
+    "perl-reader": "cmd:perl conformance/stores/adapters/reader.pl",
 }
 
 
@@ -121,7 +122,7 @@ def test_unreadable_reports_say_what_to_do(tmp_path, content, message):
 
 
 def test_report_command_refuses_an_unknown_kind_with_exit_2(tmp_path, capsys):
-    from conformance.cli import main
+    from conformance.cli.main import main
 
     path = tmp_path / "interop.json"
     path.write_text(json.dumps({"kind": "interop"}))

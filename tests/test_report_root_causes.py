@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conformance.report import root_cause
+from conformance.reports.by_requirement import root_cause
 
 
 def test_varying_ids_paths_and_numbers_do_not_split_a_cause():

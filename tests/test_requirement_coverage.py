@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import requirements
+from conformance.api import requirements
 
 SUITE = Path(__file__).resolve().parent.parent / "conformance" / "suite"
 

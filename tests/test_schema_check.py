@@ -1,4 +1,4 @@
-"""conformance.schema_check gives the jsonschema library's verdict on every protocol schema."""
+"""conformance.protocol.schema_check gives the jsonschema library's verdict on every protocol schema."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from conformance import protocol
-from conformance.schema_check import compile_schema
+from conformance.protocol import wire as protocol
+from conformance.protocol.schema_check import compile_schema
 from test_protocol import REQUESTS, VALUES
 
 SCHEMAS = protocol.schemas()

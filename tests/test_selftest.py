@@ -8,19 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conformance import selftest
-from conformance.mutants import MUTANTS
+from conformance.selftest import gallery_run as selftest
+from conformance.stores.mutants import MUTANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSET = ["reader-prefers-zst", "append-to-zst", "loses-mtime", "program-invalid-json"]
 
 
 def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """The real command line (``rollout-conformance`` when it registers selftest, else the module)."""
-    from conformance import cli as main_cli
-
-    commands = main_cli.build_parser()._subparsers._group_actions[0].choices
-    module = "conformance.cli" if "selftest" in commands else "conformance.selftest"
+    """The real command line (``python -m conformance.cli``, the console script's module)."""
+    module = "conformance.cli"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=env)

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conformance.mutants import MUTANTS
+from conformance.stores.mutants import MUTANTS
 
 
 def test_every_mutant_is_caught_under_its_requirement(tmp_path):

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from conformance import oracle
-from conformance.protocol_client import CommandStore
-from conformance.protocol_server import serve
-from conformance.server_pool import ServerPool
-from reference.errors import BadRequestError
+from conformance.oracle import disk as oracle
+from conformance.protocol.client import CommandStore
+from conformance.protocol.server import serve
+from conformance.protocol.server_pool import ServerPool
+from conformance.api.errors import BadRequestError
 from reference.store import ReferenceStore
 
-SERVE_REFERENCE = f"{sys.executable} -m conformance.serve_cli --store reference"
+SERVE_REFERENCE = f"{sys.executable} -m conformance.cli.serve --store reference"
 UUID_A = "0199a213-81c0-7800-8aa1-bbab2a035a53"
 REL = f"sessions/2025/01/03/rollout-2025-01-03T12-00-00-{UUID_A}.jsonl"
 
@@ -124,7 +124,7 @@ def test_a_killed_program_is_not_reused(pool):
 #: handshake that differs from the fresh one), or making it fails (an error answer to reopen).
 _MISBEHAVING = textwrap.dedent("""
     import itertools, sys
-    from conformance.protocol_server import serve
+    from conformance.protocol.server import serve
     from reference.store import ReferenceStore
 
     sessions = itertools.count()

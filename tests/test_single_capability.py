@@ -24,7 +24,7 @@ PROFILES = ["reader"] + (["reader,writer", "reader,compressor", "reader,lifecycl
 @pytest.mark.parametrize("declared", PROFILES)
 def test_a_narrower_profile_gets_only_passes_and_skips(tmp_path, declared):
     report = tmp_path / "report.json"
-    served = f"cmd:{sys.executable} -m conformance.serve_cli --store reference --declare {declared}"
+    served = f"cmd:{sys.executable} -m conformance.cli.serve --store reference --declare {declared}"
     done = subprocess.run(
         [sys.executable, "-m", "conformance.cli", "suite", "--store", served, "--seed", "3", "--report", str(report),
          "--", "-q", "-n", "2"],

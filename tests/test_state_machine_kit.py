@@ -8,9 +8,9 @@ import os
 import pytest
 from hypothesis import Phase
 
-from conformance import oracle
-from conformance.state_machine import RequirementViolation, RolloutStoreMachine, machine_for, run_machine
-from conformance.store_api import ReadResult
+from conformance.oracle import disk as oracle
+from conformance.machine.state_machine import RequirementViolation, RolloutStoreMachine, machine_for, run_machine
+from conformance.api.store import ReadResult
 from reference.store import ReferenceStore
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 import conformance
-from conformance import requirements
+from conformance.api import requirements
 
-SERVE = f"{shlex.quote(sys.executable)} -m conformance.serve_cli --store reference"
+SERVE = f"{shlex.quote(sys.executable)} -m conformance.cli.serve --store reference"
 
 
 def run_suite(tmp_path, selection: str, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:

@@ -7,7 +7,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from cli_helpers import cli
-from conformance.report_json import FORMAT_VERSION, schema, validate_report
+from conformance.reports.json_report import FORMAT_VERSION, schema, validate_report
 
 
 def _suite(tmp_path, store: str, *pytest_args: str):

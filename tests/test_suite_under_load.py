@@ -17,7 +17,7 @@ import pytest
 
 from cli_helpers import cli
 
-STDIO = f"cmd:{sys.executable} -m conformance.serve_cli --store reference"
+STDIO = f"cmd:{sys.executable} -m conformance.cli.serve --store reference"
 SOAK = bool(os.environ.get("ROLLOUT_SOAK"))
 #: READ-004's transitions and retries, and the tests that hold a lock and check the store waits for it.
 TIMING_TESTS = ("compressed_and_materialized or appears_during_retry or not_found_only_after_retrying"

@@ -14,8 +14,8 @@ from typing import Callable
 
 import zstandard
 
-from .. import oracle
-from ..homegen import HomeManifest, RolloutTruth, write_temps
+from conformance.oracle import disk as oracle
+from conformance.oracle.homegen import HomeManifest, RolloutTruth, write_temps
 
 READ_ONLY = 0o400
 

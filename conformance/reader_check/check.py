@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .. import oracle
-from ..homegen import HomeManifest, RolloutTruth, realistic_home
-from .cases import CASES, Case
-from .facts import Change, Facts, compare, facts_of, unstable
-from .findings import Finding, Observation, group
-from .runner import Run, Template, run_tool, tool_env
+from conformance.oracle import disk as oracle
+from conformance.oracle.homegen import HomeManifest, RolloutTruth, realistic_home
+from conformance.reader_check.cases import CASES, Case
+from conformance.reader_check.facts import Change, Facts, compare, facts_of, unstable
+from conformance.reader_check.findings import Finding, Observation, group
+from conformance.reader_check.runner import Run, Template, run_tool, tool_env
 
 #: Settings every run gets unless ``--env`` says otherwise: the generated home is the user's
 #: ``~/.codex``, and caches and configs live beside it, so nothing leaks between runs or from yours.

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .cases import CASES, Case
-from .facts import Change
-from .runner import Run
+from conformance.reader_check.cases import CASES, Case
+from conformance.reader_check.facts import Change
+from conformance.reader_check.runner import Run
 
 ORDINARY = "cold-zst"
 _CASE = {case.name: case for case in CASES}

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict
 from pathlib import Path
 
-from .cases import CASES
-from .check import Outcome, Settings
+from conformance.reader_check.cases import CASES
+from conformance.reader_check.check import Outcome, Settings
 
 
 def text(outcome: Outcome, settings: Settings) -> list[str]:

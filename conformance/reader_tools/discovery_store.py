@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from conformance.store_api import Hello, RolloutEntry
+from conformance.api.store import Hello, RolloutEntry
 from reference.store import ReferenceStore
 
 

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from conformance import homegen, oracle
-from conformance.processes import descendants
-from conformance.protocol_client import Inconclusive
-from conformance.selection import open_store, serve_command
-from conformance.store_api import UndeclaredCapabilityError
-from race_harness.controller import Controller, Held, Hit
-from reference.errors import ERROR_KINDS, StoreError
+from conformance.oracle import homegen
+from conformance.oracle import disk as oracle
+from conformance.runtime.processes import descendants
+from conformance.api.errors import Inconclusive
+from conformance.stores.selection import open_store, serve_command
+from conformance.api.store import UndeclaredCapabilityError
+from conformance.protocol.failpoint_channel import Controller, Held, Hit
+from conformance.api.errors import ERROR_KINDS, StoreError
 
 DAY_NS = 86_400 * 10**9
 _BASE = datetime(2025, 1, 3, 12, 0, 0, tzinfo=timezone.utc)

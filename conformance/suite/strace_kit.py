@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.selection import open_store
+from conformance.stores.selection import open_store
 from conformance.suite import kit
 
 #: The calls the durability and write-shape checks look at (open/openat for flags, -y for fd paths).

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from conformance import oracle
-from conformance.protocol_client import Inconclusive
-from conformance.selection import open_store
+from conformance.oracle import disk as oracle
+from conformance.api.errors import Inconclusive
+from conformance.stores.selection import open_store
 from conformance.suite import kit, strace_kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 
 def _nl(*lines: str) -> bytes:

@@ -14,10 +14,10 @@ import pytest
 import zstandard
 
 import fixtures
-from conformance import oracle
-from conformance.store_api import OUTCOMES
+from conformance.oracle import disk as oracle
+from conformance.api.store import OUTCOMES
 from conformance.suite import kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 DAY = 86_400
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 import conformance
-from conformance import oracle
-from conformance.protocol_client import CommandStore, Inconclusive
+from conformance.oracle import disk as oracle
+from conformance.protocol.client import CommandStore
+from conformance.api.errors import Inconclusive
 from conformance.suite import kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 REPO = Path(conformance.__file__).resolve().parents[1]
 
@@ -34,9 +35,9 @@ def _lines_of(home: Path, rel: str) -> list[bytes]:
 
 _CHILD = r"""
 import json, os, sys, time
-from conformance.selection import open_store
+from conformance.stores.selection import open_store
 from conformance.suite import kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 a = json.loads(sys.argv[1])
 store = open_store(a["selection"])
 store.configure(a["home"], a["cold"])

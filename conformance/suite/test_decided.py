@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import oracle
+from conformance.oracle import disk as oracle
 from conformance.suite import kit
 
 SKIPPABLE_FRAME = struct.pack("<II", 0x184D2A50, 3) + b"abc"

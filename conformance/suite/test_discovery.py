@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 import fixtures
-from conformance import oracle
+from conformance.oracle import disk as oracle
 from conformance.suite import kit
 
 

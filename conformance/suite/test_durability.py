@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import oracle
-from conformance.selection import open_store
+from conformance.oracle import disk as oracle
+from conformance.stores.selection import open_store
 from conformance.suite import kit, strace_kit
 
 needs_strace = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")

@@ -8,11 +8,11 @@ import struct
 import pytest
 
 import fixtures
-from conformance import oracle
-from conformance.protocol_client import Inconclusive
-from conformance.selection import open_store
+from conformance.oracle import disk as oracle
+from conformance.api.errors import Inconclusive
+from conformance.stores.selection import open_store
 from conformance.suite import kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 
 _NEEDS = {"create": "writer", "append": "writer", "open_writer": "writer", "materialize": "writer",

@@ -1,4 +1,4 @@
-"""Reading, headers, listing, search and lookup over generated content (conformance.strategies), the oracle as judge.
+"""Reading, headers, listing, search and lookup over generated content (conformance.oracle.strategies), the oracle as judge.
 
 Fixed lists of tricky lines miss the bugs of a line splitter that breaks on what JSON allows raw
 inside strings, or of a search that numbers lines differently around blank lines.  These tests draw
@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import fixtures
-from conformance import oracle, strategies
-from conformance.state_machine import RequirementViolation, profile_name
+from conformance.oracle import disk as oracle
+from conformance.oracle import strategies
+from conformance.machine.state_machine import RequirementViolation, profile_name
 from conformance.suite import kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 # Examples per test by profile (the state machine's): heavier generation runs in the nightly profile.
 EXAMPLES = int(os.environ.get("ROLLOUT_GENERATED_EXAMPLES") or {"smoke": 10, "nightly": 400}.get(profile_name(), 25))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import oracle
-from conformance.store_api import COORDINATION_SCHEMES
+from conformance.oracle import disk as oracle
+from conformance.api.store import COORDINATION_SCHEMES
 from conformance.suite import kit
 
 CLOCK_SLACK_NS = 20_000_000  # kernel timestamps use a coarse clock

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from conformance import oracle
+from conformance.oracle import disk as oracle
 from conformance.suite import kit, strace_kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 # Kernel file timestamps come from a coarse clock that may lag the process clock by a tick.
 CLOCK_SLACK_NS = 20_000_000

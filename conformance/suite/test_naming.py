@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import pytest
 
 import fixtures
-from conformance import oracle
+from conformance.oracle import disk as oracle
 from conformance.suite import kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 DAY = "sessions/2025/01/03"
 

@@ -1,6 +1,6 @@
 """READ: reading a rollout's content and header, in either representation, through transitions.
 
-Verdicts come from the disk (conformance.oracle, the fixture corpus's hand-written expectations),
+Verdicts come from the disk (conformance.oracle.disk, the fixture corpus's hand-written expectations),
 never from the store's own code.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from conformance import oracle
-from conformance.protocol_client import Inconclusive
+from conformance.oracle import disk as oracle
+from conformance.api.errors import Inconclusive
 from conformance.suite import kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 
 def _only(case: fixtures.Case) -> str:

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from conformance import oracle
-from conformance.protocol_client import CommandStore, Inconclusive
-from conformance.state_machine import profile_name
+from conformance.oracle import disk as oracle
+from conformance.protocol.client import CommandStore
+from conformance.api.errors import Inconclusive
+from conformance.machine.state_machine import profile_name
 from conformance.suite import kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 
 

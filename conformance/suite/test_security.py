@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from conformance import oracle
+from conformance.oracle import disk as oracle
 from conformance.suite import kit, strace_kit
-from reference.errors import StoreError
+from conformance.api.errors import StoreError
 
 
 _DAY = datetime(2025, 1, 3, 12, 30, 0)

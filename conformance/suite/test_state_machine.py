@@ -1,10 +1,10 @@
-"""The public state machine (conformance.state_machine) run against the selected store.
+"""The public state machine (conformance.machine.state_machine) run against the selected store.
 
 Random sequences of create, append, writers, read, header, find, search, compress, worker runs, materialize, archive,
 unarchive, delete and simulated crash leftovers with cleanup, checked after every step against a
-model through the disk (conformance.oracle) and the Store interface.  Rules whose capability the
+model through the disk (conformance.oracle.disk) and the Store interface.  Rules whose capability the
 store did not declare are not run; the profile comes from ROLLOUT_HYPOTHESIS_PROFILE (default ci).
-Line content comes from conformance.strategies (raw U+2028/U+2029/U+0085 inside strings); a read with
+Line content comes from conformance.oracle.strategies (raw U+2028/U+2029/U+0085 inside strings); a read with
 the right bytes but other counts is filed under READ-007.  The test is tagged with every id a step may
 be blamed on except the lifecycle ids: tagging them would skip the whole machine for a writer+compressor
 store; the lifecycle rules run exactly when the store declares ``lifecycle``, and a failure blamed on a
@@ -13,7 +13,7 @@ lifecycle id counts for ``selftest`` only where a test tagged with that id fails
 
 import pytest
 
-from conformance.state_machine import machine_for, run_machine
+from conformance.machine.state_machine import machine_for, run_machine
 
 
 @pytest.mark.req(

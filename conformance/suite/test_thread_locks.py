@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import oracle
+from conformance.oracle import disk as oracle
 from conformance.suite import kit
 
 MARKER = Path(".tmp") / "rollout-compression.lock"

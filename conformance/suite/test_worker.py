@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import fixtures
-from conformance import oracle
-from conformance.protocol_client import Inconclusive
+from conformance.oracle import disk as oracle
+from conformance.api.errors import Inconclusive
 from conformance.suite import kit
 
 RUN_LOCK = Path(".tmp") / "rollout-maintenance.lock"

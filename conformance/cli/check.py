@@ -1,0 +1,229 @@
+"""``rollout-conformance check``: the main job in one command, ending in one verdict per requirement.
+
+It runs the suite (Hypothesis at its ``smoke`` profile), every scheduled race scenario and a random
+campaign with kills against one store (default: the embedded reference), then folds the three into
+one table by SPEC.md id.  A race scenario speaks for the requirements that close its window.
+With ``--profile`` only that capability's tests run (no race); requirements outside the profile or
+whose capability the store did not declare are shown as skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+
+from conformance.runtime import interrupts
+from conformance.api import requirements
+from conformance.api.exit_codes import FAILED, INCONCLUSIVE, INTERRUPTED, PASSED
+from conformance.runtime.workfolder import WorkFolder
+
+_RANK = ("failed", "inconclusive", "passed", "skipped", "not_run")
+_RACE_TO_SUITE = {"violation": "failed", "inconclusive": "inconclusive", "passed": "passed"}
+PROFILES = ("reader", "writer", "compressor", "lifecycle", "full")
+DEFAULT_SECONDS = 30.0
+_PROGRESS_EVERY_SECONDS = 10.0
+_SUITE_STOP_SECONDS = 15.0
+
+
+def _worst(statuses) -> str:
+    statuses = [s for s in statuses if s]
+    return min(statuses, key=_RANK.index) if statuses else "not_run"
+
+
+def _suite_progress(log: str) -> str:
+    """How far the suite is, from the last ``[ NN%]`` pytest wrote to its log (the whole log: its
+    tail may be a long run of output without one, which must not read as "collecting" again)."""
+    try:
+        with open(log, errors="replace") as handle:
+            found = re.findall(r"\[\s*(\d+)%\]", handle.read())
+    except OSError:
+        return ""
+    return f"{found[-1]}% of the tests done" if found else "collecting"
+
+
+def _run_suite(selection: str, workdir: str, profile: str, seed: int) -> tuple[int, dict, bool]:
+    """(exit code, statuses by requirement, interrupted) of one suite run, with a progress line every 10 s."""
+    report = os.path.join(workdir, "suite.json")
+    log = os.path.join(workdir, "suite.log")
+    env = dict(os.environ, ROLLOUT_HYPOTHESIS_PROFILE="smoke")
+    command = [sys.executable, "-m", "conformance.cli", "suite", "--store", selection, "--profile", profile,
+               "--seed", str(seed), "--report", report, "--", "-q",
+               # the tests' homes live in the work folder: gone after a pass, kept with it otherwise
+               "--basetemp", os.path.join(workdir, "pytest")]
+    started = time.monotonic()
+    interrupted = False
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        done = threading.Event()
+
+        def progress() -> None:
+            while not done.wait(_PROGRESS_EVERY_SECONDS):
+                print(f"suite: running, {_suite_progress(log)} ({time.monotonic() - started:.0f} s)", flush=True)
+
+        threading.Thread(target=progress, daemon=True).start()
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            interrupted = True  # let the suite stop its workers and write its partial report
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(_SUITE_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        finally:
+            done.set()
+    with open(log, errors="replace") as handle:
+        lines = handle.read().strip().splitlines()
+    print(f"suite: exit {proc.returncode}: {(lines[-1:] or ['(no output)'])[0]} (log: {log})", flush=True)
+    if not os.path.exists(report):
+        print("\n".join(lines[-20:]), file=sys.stderr)
+        return proc.returncode, {}, interrupted
+    with open(report) as handle:
+        return proc.returncode, json.load(handle)["requirements"], interrupted
+
+
+def _run_race(selection: str, workdir: str, seconds: float, seed: int, verdicts: list) -> None:
+    """Every scenario, then one campaign with kills; each (window, verdict) appended as it ends."""
+    from race_harness.campaign import CampaignConfig, run_campaign
+    from race_harness.scenarios import SCENARIOS, run_scenario
+
+    bundles = os.path.join(workdir, "bundles")
+    for name, scenario in SCENARIOS.items():
+        verdict = run_scenario(selection, name, workdir, seed, bundles)
+        print(f"race {name:<34} {verdict.status}{_timeline_note(verdict)}", flush=True)
+        verdicts.append((scenario.window, verdict))
+    config = CampaignConfig(seconds=seconds, seed=seed, writers=2, compressors=2, archivers=1, kills=True)
+    verdict = run_campaign(selection, config, workdir, bundles, show_progress=sys.stderr.isatty())
+    ops = sum(sum(row.values()) for row in (verdict.stats.get("operations") or {}).values())
+    print(f"race random campaign ({seconds:.0f} s, kills): {verdict.status}, {ops} operations"
+          f"{_timeline_note(verdict)}", flush=True)
+    verdicts.append(("campaign", verdict))
+
+
+def _plan(args: argparse.Namespace, hello) -> tuple[bool, str]:
+    """(run the race?, the header line saying what will run)."""
+    from race_harness.scenarios import SCENARIOS
+
+    declared = set(hello.capabilities)
+    race = args.profile == "full" and {"writer", "compressor"} <= declared
+    why_not = ("" if race else f" (race: not run: profile {args.profile})" if args.profile != "full"
+               else " (race: not run: the store did not declare writer and compressor)")
+    parts = [f"the suite (profile {args.profile})"]
+    if race:
+        parts.append(f"{len(SCENARIOS)} race scenarios and a {args.seconds:g} s random campaign with kills")
+    return race, f"will run: {' + '.join(parts)}{why_not}"
+
+
+def _skip_reason(requirement, profile: str, declared: set[str], coordination: set[str]) -> str:
+    if profile != "full" and requirement.capability != profile:
+        return f"not in profile {profile}"
+    if requirement.capability not in declared:
+        return f"store did not declare capability {requirement.capability}"
+    if requirement.scheme and requirement.scheme not in coordination:
+        return f"store did not declare coordination scheme {requirement.scheme}"
+    return ""
+
+
+def _timeline_note(verdict) -> str:
+    return f"  timeline: {os.path.join(verdict.bundle, 'timeline.html')}" if verdict.bundle else ""
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from conformance.stores.preflight import check_store
+    from conformance.stores.selection import describe
+
+    started = time.monotonic()
+    known = requirements.load()
+    hello = check_store(args.store)  # checked before the run too; here for its capabilities
+    folder = WorkFolder.create(args.workdir, args.keep, "rollout-check-")
+    workdir = folder.path
+    run_race, plan = _plan(args, hello)
+    print(f"check: {args.store}: {describe(args.store)}; it says {hello.name} {hello.version}, capabilities "
+          f"{', '.join(sorted(hello.capabilities)) or 'none'}, coordination "
+          f"{', '.join(sorted(hello.coordination)) or 'none'}", flush=True)
+    print(f"check: {plan}; work folder {workdir}", flush=True)
+
+    race: list = []
+    suite: dict = {}
+    interrupted = False
+    try:
+        _, suite, interrupted = _run_suite(args.store, workdir, args.profile, args.seed)
+        if run_race and not interrupted:
+            # the suite stops its own workers (and writes its partial report); race actors go at once
+            interrupts.stop_children_at_once()
+            _run_race(args.store, workdir, args.seconds, args.seed, race)
+    except KeyboardInterrupt:
+        interrupted = True
+
+    race_status: dict[str, list[str]] = defaultdict(list)
+    evidence: dict[str, list[str]] = defaultdict(list)
+    for window, verdict in race:
+        for violation in verdict.violations:
+            race_status[violation.requirement].append("failed")
+            evidence[violation.requirement].append(f"{verdict.name}: {violation.cls}")
+        for rid, requirement in known.items():
+            if window in requirement.closes:
+                race_status[rid].append(_RACE_TO_SUITE[verdict.status])
+                if verdict.status != "passed":
+                    evidence[rid].append(f"{verdict.name}: {verdict.status}")
+
+    declared, coordination = set(hello.capabilities), set(hello.coordination)
+    print(f"\n{'requirement':<12} {'level':<6} {'suite':<13} {'race':<13} verdict")
+    totals: dict[str, int] = defaultdict(int)
+    for rid, requirement in known.items():
+        skip = _skip_reason(requirement, args.profile, declared, coordination)
+        suite_status = suite.get(rid, {}).get("status", "not_run")
+        suite_status = "failed" if suite_status == "expected_failure" else suite_status
+        race_result = _worst(race_status.get(rid, ()))
+        verdict = _worst([suite_status, race_result if race_result != "not_run" else None])
+        if skip and verdict in ("not_run", "skipped"):
+            verdict, suite_status = "skipped", "skipped"
+            evidence[rid].insert(0, skip)
+        totals[verdict] += 1
+        note = f"  ({'; '.join(evidence[rid][:2])})" if evidence.get(rid) else ""
+        print(f"{rid:<12} {requirement.level:<6} {suite_status:<13} {race_result:<13} {verdict}{note}")
+    status = ("interrupted" if interrupted else "failed" if totals.get("failed")
+              else "inconclusive" if totals.get("inconclusive") or totals.get("not_run") else "passed")
+    print("\n" + ", ".join(f"{n} {s}" for s, n in sorted(totals.items())) +
+          f" -- {len(race)} race runs, {time.monotonic() - started:.0f} s")
+    if interrupted:
+        print("check: interrupted: the table above is partial (what finished before the signal)")
+    print(f"check: {status}")
+    kept = folder.finish(status)
+    if kept:
+        print(kept)
+    return {"interrupted": INTERRUPTED, "failed": FAILED, "inconclusive": INCONCLUSIVE}.get(status, PASSED)
+
+
+def _bounds_problem(args: argparse.Namespace) -> str:
+    if args.seconds <= 0:
+        return f"--seconds {args.seconds:g}: the random campaign needs a positive length"
+    return ""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "check",
+        help="suite + every race scenario + a random campaign, one verdict per requirement",
+        description="Exit 0: every requirement passed or was skipped (by --profile or declared capability, "
+        "with the reason); 1: a requirement failed; 3: something could not be checked (inconclusive).",
+    )
+    p.add_argument("--store", default="reference", help="the store selection (default: the embedded reference store)")
+    p.add_argument("--profile", choices=PROFILES, default="full",
+                   help="check only this capability's requirements (reader: a read-only tool); the race runs "
+                        "only with full")
+    p.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="random campaign length in seconds")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (same seed, same schedule)")
+    p.add_argument("--workdir", help="keep reports, run folders and repro bundles here (default: a temporary "
+                                     "folder, removed after a passing run, kept and named otherwise)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary work folder even after a passing run")
+    p.set_defaults(func=_cmd_check, validate=_bounds_problem)

@@ -1,0 +1,1 @@
+"""The Hypothesis state machine that drives a store through random operation sequences against a model."""
