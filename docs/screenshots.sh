@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Redraw the README's screenshots with the project's own commands (needs headless chromium:
+# Redraw the screenshots of docs/ (img/) with the project's own commands (needs headless chromium:
 # `apt-get install chromium`): a race bundle's timeline.html, and one report page across stores.
 # Usage: docs/screenshots.sh   (from a clone with .venv installed; takes a few minutes: four suite runs)
 set -euo pipefail
@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 # 2. the suite against the reference, two mutants and the reader-only Perl adapter (failures are expected)
 n=0
-for store in reference mutant:reader-prefers-zst mutant:upstream-stat-recheck "cmd:perl conformance/adapters/reader.pl"; do
+for store in reference mutant:reader-prefers-zst mutant:upstream-stat-recheck "cmd:perl conformance/stores/adapters/reader.pl"; do
     n=$((n + 1))
     ROLLOUT_HYPOTHESIS_PROFILE=smoke "$cli" suite --store "$store" --report "$work/report-$n.json" -- -q >/dev/null || true
 done
