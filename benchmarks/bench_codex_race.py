@@ -5,7 +5,7 @@ installed); :func:`goals` and :func:`section` turn them into the report's goals 
 
 Time to detection: ``race_harness.campaign.time_to_detection`` (seconds from a random campaign's
 start to the earliest witness operation of its first violation, lost lines included) over several
-seeds, for both directions of the loss the codex section of README.md reports:
+seeds, for both directions of the loss docs/codex-0.171.0.md reports:
 ``reference:inode-flock`` writers next to codex's compression pass, and codex sessions next to the
 ``reference:inode-flock`` compressor (readers: the writer store, as ``race --writer-store X
 --compressor-store Y`` does).  Goal: median under 30 s.

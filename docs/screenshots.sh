@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Redraw the README's screenshots with the project's own commands (needs headless chromium:
+# Redraw the screenshots of docs/ (img/) with the project's own commands (needs headless chromium:
 # `apt-get install chromium`): a race bundle's timeline.html, and one report page across stores.
 # Usage: docs/screenshots.sh   (from a clone with .venv installed; takes a few minutes: four suite runs)
 set -euo pipefail

@@ -1,4 +1,4 @@
-"""reader-check on a published reader of ~/.codex (README, "Published readers"): needs a download,
+"""reader-check on a published reader of ~/.codex (docs/reader-check.md, "Published readers"): needs a download,
 so it runs only with ROLLOUT_PUBLISHED_READERS=1 (`tox -e published`)."""
 
 from __future__ import annotations
