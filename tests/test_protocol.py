@@ -25,7 +25,7 @@ from conformance.api.store import CAPABILITIES, CleanupReport, Hello, ReadResult
 from conformance.api.errors import InvalidNameError, NotFoundError, UnsupportedError
 
 REPO = Path(conformance.__file__).resolve().parent.parent
-PERL_READER = REPO / "conformance" / "adapters" / "reader.pl"
+PERL_READER = REPO / "conformance" / "stores" / "adapters" / "reader.pl"
 UUID_A = "0199a213-81c0-7800-8aa1-bbab2a035a53"
 UUID_B = "0199a213-81c0-7800-8aa1-bbab2a035a54"
 UUID_C = "0199a213-81c0-7800-8aa1-bbab2a035a55"

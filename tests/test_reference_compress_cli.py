@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from conformance.oracle import disk as oracle
+from conformance.oracle import homegen
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -28,7 +29,7 @@ def listing(home) -> list[str]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     home = tmp_path_factory.mktemp("demo")
-    manifest = oracle.demo_home(home, count=240, seed=7)
+    manifest = homegen.demo_home(home, count=240, seed=7)
     before = {
         "list": listing(home),
         "archived": sorted(

@@ -54,7 +54,7 @@ def test_reader_profile_runs_the_reader_part_alone(tmp_path):
 @pytest.mark.skipif(not (shutil.which("perl") and shutil.which("zstd")), reason="needs perl and the zstd CLI (.ci/run installs zstd)")
 def test_perl_reader_adapter_passes_the_reader_profile(tmp_path):
     """The non-Python adapter of PROTOCOL.md passes every reader requirement through the protocol."""
-    adapter = Path(conformance.__file__).parent / "adapters" / "reader.pl"
+    adapter = Path(conformance.__file__).parent / "stores" / "adapters" / "reader.pl"
     proc, report = run_suite(tmp_path, f"cmd:perl {adapter}", "--profile", "reader")
     assert proc.returncode == 0, proc.stdout[-4000:]
     reader_ids = {rid for rid, r in requirements.load().items() if r.capability == "reader"}

@@ -83,7 +83,7 @@ def register(subparsers) -> None:
     race.add_argument("--workdir", help="keep run folders here (default: a temporary folder, removed after a "
                                         "passing run, kept and named otherwise)")
     race.add_argument("--keep", action="store_true", help="keep the temporary work folder even after a passing run")
-    race.add_argument("--report", metavar="OUT.json", help="write every verdict as JSON here (format: README)")
+    race.add_argument("--report", metavar="OUT.json", help="write every verdict as JSON here (format: docs/store-authors.md)")
     race.set_defaults(func=_cmd_race, validate=race_problem)
     rep = subparsers.add_parser("replay", help="re-impose a repro bundle's schedule and say if it reproduced")
     rep.add_argument("bundle", help="a bundle folder written by race")

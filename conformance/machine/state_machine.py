@@ -68,8 +68,11 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 from conformance.oracle import disk as oracle
 from conformance.oracle import strategies
 # The kit's public names live where their concern does; they stay importable from here.
-from conformance.machine.support import ModelRollout, RequirementViolation, blames, model_line, profile_settings
-from conformance.machine.upkeep import UpkeepRules
+from conformance.machine.support import (  # noqa: F401 (re-exported)
+    DEFAULT_PROFILE, PROFILE_ENV, ModelRollout, RequirementViolation, blames, model_line, profile_name,
+    profile_settings, run_machine,
+)
+from conformance.machine.upkeep import STALE_TEMP_AGE_NS, UpkeepRules  # noqa: F401 (re-exported)
 from conformance.stores.selection import open_store
 from conformance.api.errors import StoreError
 

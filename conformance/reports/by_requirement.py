@@ -15,7 +15,7 @@ _SEVERITY = ("failed", "inconclusive", "expected_failure", "passed", "skipped")
 
 
 #: The folder holding the installed packages: report paths are relative to it.
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass(frozen=True)

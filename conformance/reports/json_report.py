@@ -61,7 +61,7 @@ def build_report(verdict: dict, hello: Callable, *, started: str, profile: str, 
 @cache
 def schema(name: str = "report") -> dict:
     """A JSON Schema shipped in the package: the suite's ``report`` (default) or ``race-report``."""
-    return json.loads((resources.files("conformance") / "schemas" / f"{name}.schema.json").read_text("utf-8"))
+    return json.loads((resources.files("conformance") / "protocol" / "schemas" / f"{name}.schema.json").read_text("utf-8"))
 
 
 def validate_report(report: dict, name: str = "report") -> None:

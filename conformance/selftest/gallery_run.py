@@ -132,7 +132,7 @@ class SuiteRun:
 
 def _env() -> dict:
     """The child's environment: the folder holding these packages first on PYTHONPATH."""
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     return env

@@ -31,7 +31,7 @@ def install_folder() -> Path:
     configured = os.environ.get("ROLLOUT_CONFORMANCE_CODEX_DIR")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / ".codex-install"
+    return Path(__file__).resolve().parents[3] / ".codex-install"
 
 
 def pinned_binary(folder: Path | None = None) -> Path | None:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 # Run as a script, this folder is sys.path[0]; make the package that holds it importable too.
-sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))))
 
 from conformance.protocol.server import _Session
 from reference.store import ReferenceStore  # noqa: E402
