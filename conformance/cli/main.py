@@ -10,7 +10,7 @@ from conformance.cli.contract import apply_contract, run_with_contract
 
 #: The module that registers each subcommand.  Only the module of the command being run is
 #: imported, so a hot command (``serve``, ``read``, ``compress``, ...) never pays for pytest,
-#: hypothesis, jsonschema or the race harness; ``tests/test_cli_imports.py`` fails when a
+#: hypothesis, jsonschema or the race harness; ``tests/cli/test_cli_imports.py`` fails when a
 #: registered subcommand is missing here or a hot command imports one of them.
 COMMANDS: dict[str, str] = {
     "check": "conformance.cli.check",

@@ -3,7 +3,7 @@
 Contract: :func:`compile_schema` turns a schema that uses only the keywords in ``_KEYWORDS`` (the
 subset ``conformance/protocol/schemas/*.json`` is written in) into a function returning ``None`` for a
 valid instance or ``(where, message)`` for the first violation, with the verdicts of the
-``jsonschema`` library (``tests/test_schema_check.py`` holds the two to agreement). It exists
+``jsonschema`` library (``tests/protocol/test_schema_check.py`` holds the two to agreement). It exists
 because ``jsonschema`` costs ~0.5 s to import and tens of microseconds per message on the hot
 path of every ``cmd:`` store; a keyword outside the subset is refused when compiling, never ignored.
 """

@@ -1,6 +1,6 @@
 """Issue 14, item 4 for `race --report`: a versioned JSON Schema shipped in the package
 (conformance/protocol/schemas/race-report.schema.json), which real reports follow: passing, violation and
-(tests/test_cli_interrupts.py) interrupted."""
+(tests/cli/test_cli_interrupts.py) interrupted."""
 
 from __future__ import annotations
 

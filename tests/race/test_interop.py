@@ -41,7 +41,7 @@ def test_safe_pair_is_safe(tmp_path):
 
 
 def test_a_store_without_failpoints_gets_only_the_scenarios_that_apply(tmp_path):
-    quiet = probe("py:tests.test_race_modes:no_failpoint_store")
+    quiet = probe("py:doubles.stores:no_failpoint_store")
     cell = run_pair(probe("reference"), quiet, str(tmp_path), scenarios=("r5-materialize-mtime", "r12-idle-writer"),
                     seconds=0)
     # r5's failpoint is the writer's, and the writer declared it: both apply
@@ -87,7 +87,7 @@ def test_store_lists_keep_commas_inside_a_command():
 def test_a_codex_like_store_slots_in_and_its_cells_are_earned(tmp_path):
     """No failpoints and a fixed week of cold age (like codex): r5 does not apply where it writes, the
     others race on timing after the ager's idle week, and the loss next to an inode-flock writer shows."""
-    codex_like = probe("py:tests.test_race_roles:codex_like_store")
+    codex_like = probe("py:doubles.stores:codex_like_store")
     lost = run_pair(probe(FLOCK_ONLY), codex_like, str(tmp_path / "a"),
                     scenarios=("r2-writer-vs-unlink", "r12-idle-writer"), seconds=2.0, seed=3,
                     bundle_dir=str(tmp_path / "b"))

@@ -102,21 +102,10 @@ def test_cli_exit_codes_and_report(tmp_path, capsys):
 
 
 def test_cli_inconclusive_when_failpoints_missing(tmp_path):
-    store = "py:tests.test_race_modes:no_failpoint_store"
+    store = "py:doubles.stores:no_failpoint_store"
     assert _race("race", "--store", store, "--scenario", "r10-cleanup-vs-live-temp",
                  "--workdir", str(tmp_path)) == 3
     # a scenario that is meaningful on timing alone still runs and passes
     assert _race("race", "--store", store, "--scenario", "r2-writer-vs-unlink", "--workdir", str(tmp_path / "t")) == 0
 
 
-def no_failpoint_store():
-    """The reference, declaring no failpoints (a store without the failpoint channel)."""
-    from dataclasses import replace
-
-    from reference.store import ReferenceStore
-
-    class Quiet(ReferenceStore):
-        def hello(self):
-            return replace(super().hello(), failpoints=())
-
-    return Quiet()

@@ -23,37 +23,8 @@ from race_harness.scenarios import run_scenario
 
 FLOCK_ONLY = "reference:inode-flock"  # its writers lock the data inode, nothing else
 THREAD_LOCKS_ONLY = "reference:codex-thread-locks"  # its compressor probes codex's lock files, nothing else
-QUIET = "py:tests.test_race_modes:no_failpoint_store"  # the reference declaring no failpoints
-WEEKLY = "py:tests.test_race_roles:fixed_week_store"
-
-
-def fixed_week_store():
-    """The reference with codex's fixed cold age: it ignores the cold age it is configured with."""
-    from reference.store import ReferenceStore
-
-    class Weekly(ReferenceStore):
-        def configure(self, home, cold_after_seconds=0.0):
-            super().configure(home, 7 * 24 * 3600.0)
-
-    return Weekly()
-
-
-def codex_like_store():
-    """What codex 0.171.0 offers the harness, played by the reference: its lock-file scheme only, a
-    cold age fixed at 7 days whatever it is configured with, and no failpoints."""
-    from reference.store import ReferenceStore
-
-    class CodexLike(ReferenceStore):
-        def __init__(self):
-            super().__init__(("codex-thread-locks",))
-
-        def hello(self):
-            return replace(super().hello(), failpoints=())
-
-        def configure(self, home, cold_after_seconds=0.0):
-            super().configure(home, 7 * 24 * 3600.0)
-
-    return CodexLike()
+QUIET = "py:doubles.stores:no_failpoint_store"  # the reference declaring no failpoints
+WEEKLY = "py:doubles.stores:fixed_week_store"
 
 
 def _race(*argv: str) -> int:

@@ -23,7 +23,7 @@ from conformance.api import requirements
 from conformance.reports.loader import ReportError, load
 from helpers.page_dom import rendered
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SUBSET = "test_plain_wins_when_both_exist or test_writer_handle_holds_a_shared_lock"
 STORES = {
     "reference": "reference",

@@ -7,8 +7,6 @@ import json
 import subprocess
 import sys
 
-from helpers import env_with_tests_on_path
-
 STORE = "py:doubles.discovery_store:make_store"
 
 
@@ -16,7 +14,7 @@ def suite(tmp_path, *args: str) -> dict:
     report = tmp_path / "report.json"
     out = subprocess.run([sys.executable, "-m", "conformance.cli", "suite", "--store", STORE, "--report",
                           str(report), *args, "--", "-n", "2", "-q", "-k", "test_discovery"],
-                         capture_output=True, text=True, timeout=600, env=env_with_tests_on_path())
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     return json.loads(report.read_text())["requirements"]
 
@@ -38,7 +36,7 @@ def test_discovery_store_passes_list_and_find_and_skips_the_rest_with_reasons(tm
 
 def test_profile_discovery_selects_only_the_list_and_find_tests():
     out = subprocess.run([sys.executable, "-m", "conformance.cli", "suite", "--store", STORE, "--profile", "discovery",
-                          "--", "-n", "0", "--collect-only", "-q"], capture_output=True, text=True, timeout=600, env=env_with_tests_on_path())
+                          "--", "-n", "0", "--collect-only", "-q"], capture_output=True, text=True, timeout=600)
     collected = [line for line in out.stdout.splitlines() if "::" in line]
     assert collected and all("test_discovery.py::" in line for line in collected), collected[:5]
     assert any("test_find_compressed_returns_zst" in line for line in collected)
