@@ -19,14 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.api.failpoints import FILTER_ENV, SOCKET_ENV
 from conformance.oracle import home_view as disk
 from race_harness.history import INDETERMINATE_KINDS, INFO, FAIL, OK, HistoryWriter, make_header, make_line, rids_in
 
 #: How often an actor checks that the harness that started it is still its parent.
 ORPHAN_POLL_SECONDS = 0.2
 
-FAILPOINT_SOCKET_ENV = "ROLLOUT_FAILPOINT_SOCKET"
-FAILPOINT_FILTER_ENV = "ROLLOUT_FAILPOINTS"
 
 
 @dataclass(frozen=True)
@@ -248,12 +247,12 @@ def open_store(selection: str) -> Any:
 
 def _point_failpoints_here(spec: ActorSpec) -> None:
     """Aim this process's failpoint client at the actor's own socket before the store starts."""
-    os.environ.pop(FAILPOINT_SOCKET_ENV, None)
-    os.environ.pop(FAILPOINT_FILTER_ENV, None)
+    os.environ.pop(SOCKET_ENV, None)
+    os.environ.pop(FILTER_ENV, None)
     if spec.socket:
-        os.environ[FAILPOINT_SOCKET_ENV] = spec.socket
+        os.environ[SOCKET_ENV] = spec.socket
         if spec.failpoint_filter:
-            os.environ[FAILPOINT_FILTER_ENV] = ",".join(spec.failpoint_filter)
+            os.environ[FILTER_ENV] = ",".join(spec.failpoint_filter)
     # A forked child inherits failpoint clients configured from the parent's environment.
     failpoints = sys.modules.get("reference.failpoints")
     if failpoints is not None:

@@ -24,35 +24,7 @@ import os
 import signal
 import threading
 
-SOCKET_ENV = "ROLLOUT_FAILPOINT_SOCKET"
-FILTER_ENV = "ROLLOUT_FAILPOINTS"
-
-#: Every failpoint the reference store reports, in the order an operation reaches them.
-POINTS = (
-    "append.after_open",
-    "append.after_lock",
-    "append.before_write",
-    "append.after_write",
-    "materialize.after_lock",
-    "materialize.after_decode",
-    "materialize.before_link",
-    "materialize.after_link",
-    "materialize.before_unlink",
-    "materialize.after_unlink",
-    "compress.after_open",
-    "compress.after_encode",
-    "compress.after_verify",
-    "compress.before_lock",
-    "compress.after_lock",
-    "compress.before_publish",
-    "compress.after_publish",
-    "compress.before_unlink",
-    "compress.after_unlink",
-    "archive.before_rename",
-    "delete.before_unlink",
-    "worker.after_claim",
-    "cleanup.before_unlink",
-)
+from conformance.api.failpoints import FILTER_ENV, POINTS, SOCKET_ENV  # noqa: F401 (POINTS: the reference reports them all)
 
 
 class _Channel:

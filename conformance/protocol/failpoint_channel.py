@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-CONTINUE, CRASH, ERROR = "continue", "crash", "error"
+from conformance.api.failpoints import CONTINUE, CRASH, ERROR  # noqa: F401 (re-exported: the harness's policies answer with them)
+
 
 
 @dataclass(frozen=True)
