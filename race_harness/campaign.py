@@ -64,7 +64,7 @@ DELETE_PROBABILITY = 0.15  # per archiver round: delete (and create again) inste
 #: Failpoints that sit inside a race window of the coordination protocol: a late answer there
 #: keeps the window open long enough for the other actors to walk into it.
 WINDOW_POINTS = ("compress.after_lock", "compress.before_publish", "compress.before_unlink",
-                 "materialize.before_link", "append.after_open", "append.before_write")
+                 "materialize.before_link", "append.after_open", "append.before_write", "create.before_open")
 WINDOW_DELAY_PROBABILITY = 0.5  # per hit at a window point
 OTHER_DELAY_PROBABILITY = 0.05  # per hit anywhere else
 
