@@ -179,6 +179,7 @@ def test_archive_waits_for_the_coordination_lock(store, home):
 # --- CTL-006: the 6 h run marker -----------------------------------------------------------------
 
 
+@pytest.mark.zones
 @pytest.mark.req("CTL-006")
 @pytest.mark.parametrize("age_hours, runs", [(0, False), (5, False), (7, True)])
 def test_run_marker_younger_than_six_hours_blocks_a_run(store, home, age_hours, runs):
