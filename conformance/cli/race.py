@@ -67,8 +67,9 @@ def register(subparsers) -> None:
     race.add_argument("--line-size", type=int, action="append", metavar="BYTES", help="line sizes (repeatable)")
     race.add_argument("--big-line", type=int, default=0, metavar="BYTES", help="an occasional line this big (MBs)")
     race.add_argument("--syscall-delay", metavar="SYSCALLS:USEC",
-                      help="run every role's store under strace, delaying these syscalls (e.g. unlink,unlinkat:20000): "
-                           "widens windows in stores without failpoints")
+                      help="run every role's store under strace, delaying these syscalls (e.g. unlink,unlinkat:20000), "
+                           "or a named target (create-check:2000: after every existence check, the window of a "
+                           "check-then-act create): widens windows in stores without failpoints")
     race.add_argument("--cross-schemes", action="store_true",
                       help="with --random: also race the store's writers against each single-scheme reference "
                            "compressor (reference:inode-flock, reference:codex-thread-locks) its declared schemes make "
