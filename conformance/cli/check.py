@@ -2,7 +2,9 @@
 
 It runs the suite (Hypothesis at its ``smoke`` profile), every scheduled race scenario, a random
 campaign with kills against one store (default: the embedded reference) and one campaign per
-cross-scheme pairing (``race_harness.pairing``), then folds them into one table by SPEC.md id.  A race scenario speaks for the requirements that close its window.
+cross-scheme pairing (``race_harness.pairing``), then folds them into one table by SPEC.md id.
+A race scenario speaks for the requirements that close its window; a pairing for the store's half
+of its scheme.
 With ``--profile`` only that capability's tests run (no race); requirements outside the profile or
 whose capability the store did not declare are shown as skipped, with the reason.
 """
