@@ -71,6 +71,8 @@ def race_problem(args: argparse.Namespace) -> str:
             return "every role is at 0: nothing would run (give --writers N, --compressors N, ...)"
         if args.rollouts < 1:
             return "--rollouts must be at least 1"
+    if getattr(args, "cross_schemes", False) and not (args.random and args.store):
+        return "--cross-schemes races the --store's halves against the reference's in random campaigns: give --store and --random"
     if args.exhaustive and args.limit < 1:
         return "--limit must be at least 1"
     if not args.store and not all(getattr(args, f"{role}_store", None) for role in ("writer", "compressor")):

@@ -64,7 +64,9 @@ DELETE_PROBABILITY = 0.15  # per archiver round: delete (and create again) inste
 #: Failpoints that sit inside a race window of the coordination protocol: a late answer there
 #: keeps the window open long enough for the other actors to walk into it.
 WINDOW_POINTS = ("compress.after_lock", "compress.before_publish", "compress.before_unlink",
-                 "materialize.before_link", "append.after_open", "append.before_write")
+                 "materialize.before_link", "append.after_open", "append.before_write", "create.before_open")
+#: Per long-lived session of a writer: it writes to the first rollout, the thread all writers share.
+SHARED_THREAD_PROBABILITY = 0.3
 WINDOW_DELAY_PROBABILITY = 0.5  # per hit at a window point
 OTHER_DELAY_PROBABILITY = 0.05  # per hit anywhere else
 
@@ -90,6 +92,10 @@ class CampaignConfig:
 
 
 def _writer(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
+    # Its own stream, seeded from the writer's without drawing from it, so the writer's other draws
+    # stay those of earlier campaigns with the same seed.
+    shared = random.Random(repr(rng.getstate()[1][:8]))
+
     def size() -> int:
         return config.big_line if config.big_line and rng.random() < 0.05 else rng.choice(config.line_sizes)
 
@@ -106,7 +112,11 @@ def _writer(rng: random.Random, rollouts: list[tuple[str, str]], config: Campaig
         if roll < 0.45:
             return [Op("append", path, rollout, rng.randint(1, 3), size())]
         if roll < 0.85:
-            # a long-lived session: it keeps its handle through many writes while compressors run
+            # a long-lived session: it keeps its handle through many writes while compressors run;
+            # often on the one thread every writer shares, so two writers hold one thread at once and
+            # one closes while the other writes (CTL-004)
+            if shared.random() < SHARED_THREAD_PROBABILITY:
+                rollout, path = rollouts[0]
             writes = [Op("write", path, rollout, 1, size()) for _ in range(rng.randint(1, 12))]
             return [Op("open_writer", path, rollout), *writes, Op("close_writer", path, rollout)]
         return [Op("materialize", path, rollout), Op("append", path, rollout, 1, size())]

@@ -240,6 +240,9 @@ def _create(location: Location, lines: list[str], coord: Coordination) -> None:
         raise AlreadyExistsError("a compressed representation already exists", path=location.rel)
     try:
         os.makedirs(location.folder, mode=0o700, exist_ok=True)
+        # Between the existence check and the open: only O_EXCL keeps a create that lands here from
+        # truncating a rollout another process created meanwhile (APPEND-006).
+        failpoints.hit("create.before_open", location.rel)
         fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, CREATE_MODE)
     except OSError as exc:
         if exc.errno == errno.EEXIST and os.path.islink(location.plain):

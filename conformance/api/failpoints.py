@@ -16,6 +16,7 @@ CONTINUE, CRASH, ERROR = "continue", "crash", "error"
 
 #: Every named failpoint, in the order an operation reaches them (the reference reports them all).
 POINTS = (
+    "create.before_open",
     "append.after_open",
     "append.after_lock",
     "append.before_write",

@@ -1,8 +1,10 @@
 """``rollout-conformance check``: the main job in one command, ending in one verdict per requirement.
 
-It runs the suite (Hypothesis at its ``smoke`` profile), every scheduled race scenario and a random
-campaign with kills against one store (default: the embedded reference), then folds the three into
-one table by SPEC.md id.  A race scenario speaks for the requirements that close its window.
+It runs the suite (Hypothesis at its ``smoke`` profile), every scheduled race scenario, a random
+campaign with kills against one store (default: the embedded reference) and one campaign per
+cross-scheme pairing (``race_harness.pairing``), then folds them into one table by SPEC.md id.
+A race scenario speaks for the requirements that close its window; a pairing for the store's half
+of its scheme.
 With ``--profile`` only that capability's tests run (no race); requirements outside the profile or
 whose capability the store did not declare are shown as skipped, with the reason.
 """
@@ -91,8 +93,11 @@ def _run_suite(selection: str, workdir: str, profile: str, seed: int) -> tuple[i
         return proc.returncode, json.load(handle)["requirements"], interrupted
 
 
-def _run_race(selection: str, workdir: str, seconds: float, seed: int, verdicts: list) -> None:
-    """Every scenario, then one campaign with kills; each (window, verdict) appended as it ends."""
+def _run_race(selection: str, workdir: str, seconds: float, seed: int, verdicts: list, hello, paired: list) -> None:
+    """Every scenario, one campaign with kills, then each cross-scheme pairing's campaign; each
+    (window, verdict) appended as it ends, and each pairing's (pairing, verdict) to ``paired`` too."""
+    from race_harness.pairing import pairing_config, pairings, run_pairing
+
     from race_harness.campaign import CampaignConfig, run_campaign
     from race_harness.scenarios import SCENARIOS, run_scenario
 
@@ -107,6 +112,11 @@ def _run_race(selection: str, workdir: str, seconds: float, seed: int, verdicts:
     print(f"race random campaign ({seconds:.0f} s, kills): {verdict.status}, {ops} operations"
           f"{_timeline_note(verdict)}", flush=True)
     verdicts.append(("campaign", verdict))
+    for pairing in pairings(selection, hello.capabilities, hello.coordination):
+        verdict = run_pairing(pairing, pairing_config(seconds, seed), workdir, bundles)
+        print(f"race pairing {pairing.name} ({seconds:.0f} s): {verdict.status}{_timeline_note(verdict)}", flush=True)
+        verdicts.append(("campaign", verdict))
+        paired.append((pairing, verdict))
 
 
 def _plan(args: argparse.Namespace, hello) -> tuple[bool, str]:
@@ -120,6 +130,12 @@ def _plan(args: argparse.Namespace, hello) -> tuple[bool, str]:
     parts = [f"the suite (profile {args.profile})"]
     if race:
         parts.append(f"{len(SCENARIOS)} race scenarios and a {args.seconds:g} s random campaign with kills")
+        from race_harness.pairing import pairings
+
+        crossed = pairings(args.store, hello.capabilities, hello.coordination)
+        if crossed:
+            parts.append(f"{len(crossed)} cross-scheme pairing campaign(s) of {args.seconds:g} s "
+                         f"({'; '.join(p.name for p in crossed)})")
     return race, f"will run: {' + '.join(parts)}{why_not}"
 
 
@@ -153,6 +169,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(f"check: {plan}; work folder {workdir}", flush=True)
 
     race: list = []
+    paired: list = []  # (cross-scheme pairing, its verdict): race_harness/pairing.py
     suite: dict = {}
     interrupted = False
     try:
@@ -160,7 +177,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if run_race and not interrupted:
             # the suite stops its own workers (and writes its partial report); race actors go at once
             interrupts.stop_children_at_once()
-            _run_race(args.store, workdir, args.seconds, args.seed, race)
+            _run_race(args.store, workdir, args.seconds, args.seed, race, hello, paired)
     except KeyboardInterrupt:
         interrupted = True
 
@@ -175,6 +192,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 race_status[rid].append(_RACE_TO_SUITE[verdict.status])
                 if verdict.status != "passed":
                     evidence[rid].append(f"{verdict.name}: {verdict.status}")
+    for pairing, verdict in paired:  # a pairing speaks for the store's half of its scheme
+        race_status[pairing.requirement].append(_RACE_TO_SUITE[verdict.status])
+        if verdict.status == "inconclusive":
+            evidence[pairing.requirement].append(f"{verdict.name}: {verdict.status}")
 
     declared, coordination = set(hello.capabilities), set(hello.coordination)
     print(f"\n{'requirement':<12} {'level':<6} {'suite':<13} {'race':<13} verdict")
@@ -195,6 +216,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
               else "inconclusive" if totals.get("inconclusive") or totals.get("not_run") else "passed")
     print("\n" + ", ".join(f"{n} {s}" for s, n in sorted(totals.items())) +
           f" -- {len(race)} race runs, {time.monotonic() - started:.0f} s")
+    for pairing, verdict in paired:
+        print(f"cross-scheme pairing: {pairing.name}: {verdict.status} (speaks for {pairing.requirement})")
     if interrupted:
         print("check: interrupted: the table above is partial (what finished before the signal)")
     print(f"check: {status}")

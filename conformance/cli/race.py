@@ -67,8 +67,15 @@ def register(subparsers) -> None:
     race.add_argument("--line-size", type=int, action="append", metavar="BYTES", help="line sizes (repeatable)")
     race.add_argument("--big-line", type=int, default=0, metavar="BYTES", help="an occasional line this big (MBs)")
     race.add_argument("--syscall-delay", metavar="SYSCALLS:USEC",
-                      help="run every role's store under strace, delaying these syscalls (e.g. unlink,unlinkat:20000): "
-                           "widens windows in stores without failpoints")
+                      help="run every role's store under strace, delaying these syscalls (e.g. unlink,unlinkat:20000), "
+                           "or a named target (create-check:2000: after every existence check, the window of a "
+                           "check-then-act create): widens windows in stores without failpoints")
+    race.add_argument("--cross-schemes", action="store_true",
+                      help="with --random: also race the store's writers against each single-scheme reference "
+                           "compressor (reference:inode-flock, reference:codex-thread-locks) its declared schemes make "
+                           "relevant, and its compressor against each single-scheme reference writer, one campaign "
+                           "each (check does this by default): a bug in one scheme's half that the store's other "
+                           "half hides is then caught")
     race.add_argument("--kills", action="store_true", help="SIGKILL writers/compressors and crash at failpoints")
     race.add_argument("--max-delay-ms", type=float, default=30.0, metavar="MS",
                       help="campaign: answer a seeded random subset of failpoint hits up to MS late, widening race "
@@ -122,12 +129,14 @@ def _cmd_race(args: argparse.Namespace) -> int:
     roles = _roles(args)
     if isinstance(roles, str):
         return _usage(roles)
+    wrap = None  # what --syscall-delay does to a selection (also to a cross-scheme pairing's)
     if args.syscall_delay:
         from race_harness.syscall_delay import SyscallDelay, SyscallDelayError, delayed_selection
 
         try:
             delay = SyscallDelay.parse(args.syscall_delay)
-            roles = roles.map(lambda selection: delayed_selection(selection, delay))
+            wrap = lambda selection: delayed_selection(selection, delay)  # noqa: E731
+            roles = roles.map(wrap)
         except SyscallDelayError as exc:
             return _usage(str(exc))
     interrupts.stop_children_at_once()  # actors are killed anyway; the history on disk is what is judged
@@ -140,14 +149,15 @@ def _cmd_race(args: argparse.Namespace) -> int:
     planned = 1 if args.random or args.exhaustive or args.countdown else len(args.scenario or SCENARIOS)
     say(f"race: {planned} run(s) against {roles.describe()}; work folder {root}")
     try:
-        _run_mode(args, roles, root, bundles, say, verdicts)
+        _run_mode(args, roles, root, bundles, say, verdicts, wrap)
     except KeyboardInterrupt:
         return _finish(verdicts, args, roles, folder, started, interrupted=planned)
     return _finish(verdicts, args, roles, folder, started)
 
 
 
-def _run_mode(args: argparse.Namespace, roles, root: str, bundles: str, say, verdicts: list[Verdict]) -> None:
+def _run_mode(args: argparse.Namespace, roles, root: str, bundles: str, say, verdicts: list[Verdict],
+              wrap=None) -> None:
     """Run the chosen mode, appending each verdict to ``verdicts`` as soon as it is known."""
     from race_harness.campaign import CampaignConfig
     from race_harness.explore import explore
@@ -162,6 +172,8 @@ def _run_mode(args: argparse.Namespace, roles, root: str, bundles: str, say, ver
                                 agers=args.agers, rollouts=args.rollouts, line_sizes=tuple(args.line_size or (200, 2000)),
                                 big_line=args.big_line, kills=args.kills, max_delay_ms=args.max_delay_ms)
         verdicts.append(_campaign(args, roles, config, root, bundles, say))
+        if args.cross_schemes:
+            _cross_schemes(args.store, config, root, bundles, say, verdicts, wrap)
     elif args.exhaustive:
         verdict, _ = explore(roles, args.exhaustive, root, args.limit, args.seconds or 0.0, args.sample,
                              args.seed, bundles, progress=say)
@@ -199,6 +211,29 @@ def _campaign(args: argparse.Namespace, roles, config, root: str, bundles: str, 
         verdict = replace(verdict, notes=verdict.notes + (
             f"regression test written to {path}; run: {regression_command(path)}",))
     return verdict
+
+
+def _cross_schemes(selection: str, config, root: str, bundles: str, say, verdicts: list[Verdict], wrap) -> None:
+    """One campaign per cross-scheme pairing of ``selection`` (race_harness/pairing.py)."""
+    from conformance.stores.selection import open_store
+
+    from race_harness.pairing import pairings, run_pairing
+
+    store = open_store(selection)
+    try:
+        hello = store.hello()
+    finally:
+        store.close()
+    crossed = pairings(selection, hello.capabilities, hello.coordination)
+    if not crossed:
+        say(f"cross-schemes: no pairing: {selection} declares coordination "
+            f"{', '.join(hello.coordination) or 'none'} (only a store that is not itself reference:<scheme> "
+            "and declares a scheme has one)")
+    for pairing in crossed:
+        if wrap is not None:
+            pairing = replace(pairing, roles=pairing.roles.map(wrap))
+        verdicts.append(run_pairing(pairing, config, root, bundles))
+        say(f"{verdicts[-1].name}: {verdicts[-1].status}")
 
 
 def _replay_problem(args: argparse.Namespace) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,10 @@ from conformance.protocol.server_pool import ServerPool
 from conformance.api.store import PROFILES, UndeclaredCapabilityError, effective_capabilities
 
 DEFAULT_COLD_AFTER = 7 * 24 * 3600
+#: The far zones a ``@pytest.mark.zones`` test runs under as well as the machine's (POSIX TZ strings,
+#: whose sign is west-positive): time is an input of the cold rule, and a store that is right only
+#: in UTC must fail somewhere.
+FAR_ZONES = {"utc+14": "<+14>-14", "utc-12": "<-12>+12"}
 
 #: The ``cmd:`` programs of this process (an xdist worker) that declared ``reopen``, kept between tests:
 #: each store of the selection under test still starts a session as fresh as a new program's
@@ -53,6 +58,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "needs(*capabilities): capabilities needed beyond the requirements'")
     config.addinivalue_line("markers", "discovery: asks only list and find, so a discovery-only store runs it")
     config.addinivalue_line("markers", "archived_sessions: needs a store whose scope includes archived_sessions/")
+    config.addinivalue_line("markers", "zones: runs again with the store in each of FAR_ZONES (TZ)")
     if config.getoption("--strict-protocol"):
         os.environ[STRICT_ENV] = "1"  # every CommandStore and served store of this run, workers included
     selection = config.getoption("--store")
@@ -248,9 +254,36 @@ def store_scope(request) -> tuple[str, ...]:
     return request.config.stash[_STATE].hello().scope
 
 
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("zones") and "store_zone" in metafunc.fixturenames:
+        metafunc.parametrize("store_zone", ["machine-zone", *FAR_ZONES], indirect=True)
+
+
 @pytest.fixture
-def home(tmp_path) -> Path:
-    """A fresh, empty home for one test (so ``-n auto`` is safe)."""
+def store_zone(request):
+    """The time zone (``TZ``) every store of the test runs in: the machine's, or one of
+    :data:`FAR_ZONES` for a ``zones`` test, set before any store is opened so a ``cmd:`` program
+    inherits it and an in-process store sees it (``time.tzset``); restored afterwards."""
+    zone = getattr(request, "param", "machine-zone")
+    if zone not in FAR_ZONES:
+        yield zone
+        return
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = FAR_ZONES[zone]
+    time.tzset()
+    try:
+        yield zone
+    finally:
+        if previous is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
+
+
+@pytest.fixture
+def home(tmp_path, store_zone) -> Path:
+    """A fresh, empty home for one test (so ``-n auto`` is safe), in the test's zone (``store_zone``)."""
     root = tmp_path / "home"
     (root / "sessions").mkdir(parents=True)
     (root / "archived_sessions").mkdir()

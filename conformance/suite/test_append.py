@@ -368,3 +368,34 @@ def test_concurrent_creates_of_one_path_let_exactly_one_win(store_selection, hom
         assert "error" not in box, box.get("error")
     assert outcome == "already_exists", f"the second concurrent create was {outcome}"
     assert oracle.logical_content(home, r.rel) == "".join(line + "\n" for line in first).encode()
+
+
+@pytest.mark.req("APPEND-006")
+@pytest.mark.needs("failpoints")
+def test_a_create_held_between_its_check_and_its_open_does_not_truncate_a_rival(store_selection, home):
+    """A create held at ``create.before_open`` (it found the name free) while a second create of the
+    same name wins: released, the first fails ``already_exists`` and the winner's lines stay whole
+    (a check-then-act create, ``O_CREAT|O_TRUNC`` without ``O_EXCL``, truncates them)."""
+    r = kit.unwritten_rollout()
+    held_lines = [oracle.session_meta_line(r.id).decode().rstrip("\n"), kit.line_text("held-creator")]
+    winner = [oracle.session_meta_line(r.id).decode().rstrip("\n"), kit.line_text("winning-creator")]
+    with kit.failpoint_session(store_selection, home) as session:
+        kit.require_failpoints(session, "create.before_open")
+        session.hold_at("create.before_open")
+        thread, box = session.start(session.store.create, r.rel, held_lines)
+        hit = session.wait_held()
+        other = kit.fresh_store(store_selection, home)
+        try:
+            other.create(r.rel, winner)
+        finally:
+            other.close()
+            session.release(hit)
+        kit.finish(thread, "the released create")
+    error = box.get("error")
+    if error is not None and not isinstance(error, StoreError):
+        raise error  # the store broke (inconclusive), not a verdict on create
+    assert isinstance(error, StoreError) and error.kind == "already_exists", (
+        f"the create released after a rival created the name was {error.kind if error else 'acknowledged'}: "
+        "the open after the existence check must be exclusive (O_EXCL)")
+    assert oracle.logical_content(home, r.rel) == "".join(line + "\n" for line in winner).encode(), (
+        "the winning create's lines were not left whole")

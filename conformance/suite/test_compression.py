@@ -17,7 +17,7 @@ import fixtures
 from conformance.oracle import disk as oracle
 from conformance.api.store import OUTCOMES
 from conformance.suite import kit
-from conformance.api.errors import StoreError
+from conformance.api.errors import Inconclusive, StoreError
 
 DAY = 86_400
 
@@ -42,6 +42,7 @@ def _assert_compressed(home: Path, r: kit.Rollout, data: bytes | None = None) ->
     assert oracle.decode_zst(home / r.zst) == data, f"{r.rel}: the .zst does not decode to the plain bytes"
 
 
+@pytest.mark.zones
 @pytest.mark.req("COMP-001")
 def test_compress_honours_the_cold_rule(store, home):
     """A fresh rollout is skipped_not_cold and untouched; an 8-day-old one is compressed."""
@@ -55,6 +56,7 @@ def test_compress_honours_the_cold_rule(store, home):
     assert oracle.representations(home, fresh.rel) == (fresh.rel,)
 
 
+@pytest.mark.zones
 @pytest.mark.req("COMP-001")
 def test_compress_uses_the_configured_cold_threshold(store_selection, home):
     """cold_after_seconds is honoured in both directions (1 hour threshold, 2 h and 10 min old files)."""
@@ -336,6 +338,7 @@ def test_symlinks_are_never_compressed(store, home, case):
     assert _snap(outside) == outside_before, "the symlink target changed"
 
 
+@pytest.mark.zones
 @pytest.mark.req("COMP-002")
 def test_fresh_rollout_stays_plain_after_a_run(store, home):
     """Upstream case 9 (fresh part): a fresh rollout stays plain with no .zst after a run."""
@@ -345,3 +348,73 @@ def test_fresh_rollout_stays_plain_after_a_run(store, home):
     assert report.outcomes.get(fresh.rel) in (None, "skipped_not_cold")
     assert oracle.representations(home, fresh.rel) == (fresh.rel,)
     assert oracle.file_state(home / fresh.rel) == before
+
+
+# --- time as an input: zones, future mtimes, the threshold to the nanosecond, mtimes before 1970 --
+
+#: cold_after of the threshold tests, and how long the young-side test lets one ``compress`` take:
+#: its mtime is 1 ns younger than the threshold at the latest instant the store may read its clock.
+_THRESHOLD_SECONDS = 3600
+_CALL_BOUND_NS = 60 * 10**9
+
+
+@pytest.mark.req("COMP-001")
+@pytest.mark.zones
+@pytest.mark.parametrize("ahead", ["1-minute", "beyond-the-threshold"])
+def test_a_future_mtime_is_not_cold(store_selection, home, ahead):
+    """A rollout whose mtime lies in the future (clock skew, a copied home, a restored backup) is not
+    cold: ``compress`` and a worker run leave it plain and untouched."""
+    r = kit.make_rollout(home)
+    future = time.time_ns() + (60 * 10**9 if ahead == "1-minute" else (_THRESHOLD_SECONDS + DAY) * 10**9)
+    os.utime(home / r.rel, ns=(future, future))
+    before = _snap(home)
+    s = kit.fresh_store(store_selection, home, _THRESHOLD_SECONDS)
+    try:
+        assert s.compress(r.rel) == "skipped_not_cold", "a rollout with a future mtime was judged cold"
+        report = s.run_worker()
+        assert report.outcomes.get(r.rel) in (None, "skipped_not_cold"), "the worker compressed a future mtime"
+    finally:
+        s.close()
+    assert _snap(home) == before, "a rollout with a future mtime must stay untouched"
+
+
+@pytest.mark.req("COMP-001")
+@pytest.mark.zones
+@pytest.mark.parametrize("offset_ns", [-1, 0, 1], ids=["1ns-older", "exactly-at", "1ns-younger"])
+def test_the_cold_threshold_to_the_nanosecond(store_selection, home, offset_ns):
+    """A mtime exactly ``cold_after`` old, or 1 ns older, at the earliest instant the store can read
+    its clock is cold; one 1 ns younger than the threshold at the latest instant it can read it is
+    not (the call is given 60 s; a slower one is inconclusive)."""
+    r = kit.make_rollout(home)
+    s = kit.fresh_store(store_selection, home, _THRESHOLD_SECONDS)
+    try:
+        earliest = time.time_ns()
+        latest = earliest + _CALL_BOUND_NS
+        mtime = (latest if offset_ns > 0 else earliest) - _THRESHOLD_SECONDS * 10**9 + offset_ns
+        os.utime(home / r.rel, ns=(mtime, mtime))
+        outcome = s.compress(r.rel)
+        if offset_ns > 0 and time.time_ns() > latest:
+            raise Inconclusive("compress took longer than 60 s: the young side of the threshold was not shown")
+    finally:
+        s.close()
+    if offset_ns > 0:
+        assert outcome == "skipped_not_cold", "a rollout 1 ns younger than the cold threshold was compressed"
+        assert oracle.representations(home, r.rel) == (r.rel,)
+    else:
+        assert outcome == "compressed", f"a rollout {'exactly' if not offset_ns else '1 ns more than'} " \
+            f"cold_after old was {outcome}: cold means at least cold_after old"
+        _assert_compressed(home, r)
+
+
+@pytest.mark.req("COMP-001", "COMP-005")
+@pytest.mark.zones
+def test_a_mtime_before_1970_is_cold_and_kept(store, home):
+    """A mtime before the epoch (negative ``st_mtime_ns``) is old: compressed, and the `.zst` keeps it."""
+    r = kit.make_rollout(home)
+    mtime = -DAY * 10**9 - 123_456_789  # 1969-12-30T23:59:59.876543211Z
+    os.utime(home / r.rel, ns=(mtime, mtime))
+    if os.stat(home / r.rel).st_mtime_ns != mtime:
+        raise Inconclusive("this file system cannot store a mtime before 1970")
+    assert store.compress(r.rel) == "compressed"
+    _assert_compressed(home, r)
+    assert oracle.file_state(home / r.zst).mtime_ns == mtime, "the .zst must keep a mtime before 1970 exactly"

@@ -69,6 +69,7 @@ def test_a_folder_named_like_a_rollout_is_not_one(store, home):
         assert (error.kind, error.path) == ("not_found", folder.rel), (error.kind, error.path)
 
 
+@pytest.mark.zones
 @pytest.mark.req("DISC-007")
 def test_search_hits_follow_the_listing_order_then_line_numbers(store, home):
     now = time.time_ns()

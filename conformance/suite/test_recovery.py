@@ -37,6 +37,7 @@ def _stale_pair(home: Path, archived: bool = False, minute: int = 0) -> tuple[ki
     return r, full
 
 
+@pytest.mark.zones
 @pytest.mark.req("RECOVER-001")
 def test_equal_pair_is_finished_by_cleanup(store, home):
     """Both equal (crash after publish): cleanup removes the plain file and reports the path."""
@@ -52,6 +53,7 @@ def test_equal_pair_is_finished_by_cleanup(store, home):
         assert oracle.decode_zst(home / (rel + ".zst")) == contents[rel]
 
 
+@pytest.mark.zones
 @pytest.mark.req("RECOVER-001")
 def test_equal_pair_is_finished_at_the_start_of_a_run(store, home):
     """The same reconciliation happens at the start of every worker run (cold rule irrelevant)."""
@@ -64,6 +66,7 @@ def test_equal_pair_is_finished_at_the_start_of_a_run(store, home):
     assert oracle.decode_zst(home / r.zst) == r.data
 
 
+@pytest.mark.zones
 @pytest.mark.req("RECOVER-002")
 def test_stale_sibling_reconcile_by_cleanup(store, home):
     """Stale sibling reconcile: plain extends the .zst -> the .zst goes, plain kept byte for byte."""

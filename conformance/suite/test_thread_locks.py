@@ -150,6 +150,38 @@ def test_a_held_thread_lock_file_is_never_swept(store, home):
         assert os.stat(path).st_ino == os.fstat(fd).st_ino, "a held thread lock file was replaced"
 
 
+@pytest.mark.req("CTL-004")
+def test_closing_one_of_two_writers_of_a_thread_keeps_the_lock_of_the_other(store_selection, store, home):
+    """Two writers of one thread (one rollout id), the second from another store instance: when the
+    first closes, the second still holds ``<id>.lock`` at its path (a closing writer that unlinks a
+    lock file someone else holds leaves the second writer invisible to codex's compressor).  The first
+    closes once the second has opened the lock file: a store whose writers take it exclusively
+    opens the second once the first has closed."""
+    r = kit.make_rollout(home)
+    first = store.open_writer(r.rel)
+    other = kit.fresh_store(store_selection, home)
+    try:
+        store.write(first, kit.line_text("first-writer"))
+        # the first closes once the second has opened the lock file (shares it, or waits for it)
+        thread, box = kit.start_at_held_lock(kit.thread_lock_path(home, r.id), "the second writer's open_writer",
+                                             other.open_writer, r.rel)
+        store.close_writer(first)
+        kit.finish(thread, "the second writer's open_writer")
+        if "error" in box:
+            raise box["error"]  # COORD-010: concurrent writers of one rollout all succeed
+        second = box["value"]
+        try:
+            assert kit.thread_lock_held(home, r.id), (
+                "closing one writer removed (or freed) thread-writer-locks/<id>.lock while a second writer "
+                "of the same thread still held it")
+            other.write(second, kit.line_text("second-writer"))
+        finally:
+            other.close_writer(second)
+    finally:
+        other.close()
+    assert not kit.thread_lock_held(home, r.id), "the thread lock outlived both writers"
+
+
 # --- CTL-005: delete claims, archive renames under the coordination lock ------------------------
 
 
@@ -179,6 +211,7 @@ def test_archive_waits_for_the_coordination_lock(store, home):
 # --- CTL-006: the 6 h run marker -----------------------------------------------------------------
 
 
+@pytest.mark.zones
 @pytest.mark.req("CTL-006")
 @pytest.mark.parametrize("age_hours, runs", [(0, False), (5, False), (7, True)])
 def test_run_marker_younger_than_six_hours_blocks_a_run(store, home, age_hours, runs):

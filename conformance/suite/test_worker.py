@@ -50,6 +50,7 @@ sys.stdin.read()  # hold the lock until the test kills this process, however lon
 """
 
 
+@pytest.mark.zones
 @pytest.mark.req("COMP-002", "COMP-014", "COMP-010")
 def test_one_run_compresses_both_areas_and_cleans_temps(store, home):
     """Upstream case 9: old active (several date folders) and old archived rollouts become .zst only,
@@ -79,6 +80,7 @@ def test_one_run_compresses_both_areas_and_cleans_temps(store, home):
     assert fresh_temp not in report.temps_removed
 
 
+@pytest.mark.zones
 @pytest.mark.req("COMP-014")
 def test_cleanup_removes_only_stale_unowned_temps(store, home):
     """Upstream case 9 with the corpus: stale temps of every naming go, fresh ones stay."""
@@ -92,6 +94,22 @@ def test_cleanup_removes_only_stale_unowned_temps(store, home):
         assert (home / rel).exists(), rel
 
 
+@pytest.mark.req("COMP-014")
+@pytest.mark.zones
+def test_cleanup_judges_temp_age_by_the_clock_not_its_distance(store, home):
+    """The 6 h rule of temps with a mtime in the future (kept: not stale) and before 1970 (stale)."""
+    r = kit.make_rollout(home)
+    future = r.rel + ".zst.compress.1.0.tmp"
+    ancient = r.rel + ".zst.compress.1.1.tmp"
+    oracle.write_plain(home, future, b"a", 0o600, time.time_ns() + 7 * HOUR_NS)
+    oracle.write_plain(home, ancient, b"b", 0o600, -HOUR_NS)
+    report = store.cleanup()
+    assert (home / future).exists() and future not in report.temps_removed, "a temp with a future mtime is not stale"
+    assert not (home / ancient).exists() and list(report.temps_removed) == [ancient], (
+        "a temp whose mtime is before 1970 is older than 6 h")
+
+
+@pytest.mark.zones
 @pytest.mark.req("COMP-014")
 def test_worker_run_removes_stale_temps_in_archived_area(store, home):
     """Temps under archived_sessions/ are cleaned by the run too, by the 6 h rule."""
@@ -241,6 +259,7 @@ def test_run_killed_mid_way_does_not_block_the_next(store_selection, home):
         s.close()
 
 
+@pytest.mark.zones
 @pytest.mark.req("COMP-013")
 def test_fresh_upstream_marker_blocks_a_run(store, home):
     """Upstream cases 21/22: a fresh (persisted) upstream run marker means no compression."""
@@ -254,6 +273,7 @@ def test_fresh_upstream_marker_blocks_a_run(store, home):
     assert oracle.representations(home, r.rel) == (r.rel,)
 
 
+@pytest.mark.zones
 @pytest.mark.req("COMP-013")
 def test_stale_upstream_marker_does_not_block(store, home):
     """Upstream case 22: a marker older than 6 hours no longer blocks a run."""

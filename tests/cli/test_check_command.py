@@ -19,3 +19,6 @@ def test_check_on_the_reference_passes_every_requirement(tmp_path):
     verdicts = {rid: rows[rid][-1] for rid in requirements.load()}
     assert set(verdicts.values()) <= {"passed", "skipped"}, verdicts
     assert "race random campaign" in done.stdout
+    # the reference follows both schemes: its writers and its compressor meet each single-scheme reference
+    pairings = [line for line in done.stdout.splitlines() if line.startswith("cross-scheme pairing: ")]
+    assert len(pairings) == 4 and all(line.split(": ")[2].startswith("passed") for line in pairings), pairings

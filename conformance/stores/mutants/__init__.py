@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from conformance.api.store import Store
 
-from conformance.stores.mutants import compression, programs, protocol, reading, schemes, writing
+from conformance.stores.mutants import compression, detection, programs, protocol, reading, schemes, writing
 
 KINDS = ("store", "program")
 
@@ -45,7 +45,7 @@ class Mutant:
 
 def _gallery() -> dict[str, Mutant]:
     found: dict[str, Mutant] = {}
-    for module in (reading, writing, compression, protocol, schemes, programs):
+    for module in (reading, writing, compression, protocol, schemes, detection, programs):
         for name, breaks, mirrors, factory, kind, scenarios in module.MUTANTS:
             if name in found:
                 raise ValueError(f"two mutants are named {name!r}")
