@@ -10,7 +10,7 @@ import pytest
 
 from conformance.reports.json_report import validate_report
 from helpers.cli import cli, one_line_usage_error
-from helpers.mounts import FILESYSTEMS, filesystem_home, two_mount_home
+from conformance.suite.mounts import FILESYSTEMS, filesystem_home, two_mount_home
 from reference.shared_home import local_lock_option, mount_of, parse_mountinfo
 
 ALL_OK = {"filesystem": "ok", "flock_between_processes": "ok", "flock_between_paths": "not_asked",

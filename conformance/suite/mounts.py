@@ -1,4 +1,4 @@
-"""Homes on real filesystems for the tests: tmpfs, ext4/xfs/btrfs loop images, two bindfs mounts.
+"""Homes on real filesystems for the suite and the tests: tmpfs, ext4/xfs/btrfs loop images, two bindfs mounts.
 
 Contract: each context manager yields the folder(s) of a fresh home on that filesystem and unmounts
 on exit; when this process may not mount (not root, no FUSE, no loop devices, no mkfs/bindfs) it
