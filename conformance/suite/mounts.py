@@ -35,6 +35,13 @@ def _run(argv: list[str], what: str) -> None:
         pytest.skip(f"{what} is not permitted here: {' '.join(argv)}: {done.stderr.strip()[-300:]}")
 
 
+def require_bindfs() -> None:
+    """Skip, saying why, unless this process can make bindfs (FUSE) mounts."""
+    _need("bindfs")
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("/dev/fuse is missing: FUSE mounts are not possible here")
+
+
 @contextlib.contextmanager
 def _mounted(point: Path) -> Iterator[None]:
     try:
@@ -65,9 +72,7 @@ def filesystem_home(kind: str, tmp_path: Path) -> Iterator[Path]:
 @contextlib.contextmanager
 def two_mount_home(tmp_path: Path) -> Iterator[tuple[Path, Path, Path]]:
     """One folder seen through two bindfs (FUSE) mounts: (backing folder, first mount, second mount)."""
-    _need("bindfs")
-    if not os.path.exists("/dev/fuse"):
-        pytest.skip("/dev/fuse is missing: FUSE mounts are not possible here")
+    require_bindfs()
     backing, one, two = tmp_path / "backing", tmp_path / "mount-one", tmp_path / "mount-two"
     for folder in (backing, one, two):
         folder.mkdir()
