@@ -10,12 +10,13 @@ reason, so such a run is never judged.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
 
 from conformance.api.errors import Inconclusive
+from conformance.runtime.mounts import MountUnavailable, bindfs
 from race_harness.roles import STORE_ROLES
 
 #: The file by which an operator declares that the home has one writer machine (SPEC.md 5.8).
@@ -38,32 +39,24 @@ class HomeMounts:
         self.home = home
         self.by_role = dict(pairs(mounts))
         self.points: dict[str, str] = {}
+        self._stack = contextlib.ExitStack()
         if not self.by_role:
             return
-        if not shutil.which("bindfs") or not os.path.exists("/dev/fuse"):
-            raise Inconclusive("a per-role home mount needs bindfs and /dev/fuse (.ci/run installs bindfs)")
         # Outside the work folder, so a bundle's copy of that folder never walks into a mount.
         self.folder = tempfile.mkdtemp(prefix="rh-mounts-", dir="/tmp")
-        for name in dict.fromkeys(self.by_role.values()):
-            point = os.path.join(self.folder, name)
-            os.mkdir(point)
-            done = subprocess.run(["bindfs", home, point], capture_output=True, text=True)
-            if done.returncode:
-                self.close()
-                raise Inconclusive(f"bindfs {home} {point} failed: {done.stderr.strip()[-300:]}")
-            self.points[name] = point
+        self._stack.callback(shutil.rmtree, self.folder, True)
+        try:
+            for name in dict.fromkeys(self.by_role.values()):
+                self.points[name] = self._stack.enter_context(bindfs(home, os.path.join(self.folder, name)))
+        except MountUnavailable as exc:
+            self.close()
+            raise Inconclusive(f"a per-role home mount could not be made: {exc}") from None
 
     def path_for(self, role: str) -> str:
         """The path through which ``role``'s actors see the home."""
         name = self.by_role.get(role)
         return self.points[name] if name else self.home
 
-    def describe(self) -> str:
-        return ", ".join(f"{role} via bindfs mount {name!r}" for role, name in self.by_role.items())
-
     def close(self) -> None:
-        for point in self.points.values():
-            subprocess.run(["umount", point], capture_output=True)
         self.points = {}
-        if self.by_role:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        self._stack.close()

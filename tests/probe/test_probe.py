@@ -34,6 +34,7 @@ def test_a_home_on_a_local_filesystem_can_carry_the_schemes(kind, tmp_path):
     with filesystem_home(kind, tmp_path) as home:
         code, report = probe_json("--home", str(home))
         assert report["filesystem"]["type"] == kind
+        assert report["filesystem"]["mount_point"] == str(home)
         assert verdicts(report) == ALL_OK, report
         assert (code, report["verdict"]) == (0, "ok")
         assert os.listdir(home) in ([], ["lost+found"])  # the scratch folder is gone
