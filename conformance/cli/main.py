@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "codex": "conformance.cli.codex",
     "reader-check": "conformance.cli.reader_check",
     "probe": "conformance.cli.probe",
+    "matrix": "conformance.cli.matrix",
 }
 
 

@@ -125,8 +125,7 @@ def _lock_conflicts(held_path: str, tried_path: str) -> tuple[bool | None, str]:
 
 def flock_property(name: str, held_path: str, tried_path: str, how: str) -> Property:
     conflicts, detail = _lock_conflicts(held_path, tried_path)
-    verdict = {True: "ok", False: "unsafe", None: "unsafe"}[conflicts]
-    return Property(name, verdict, f"{how}: {detail}")
+    return Property(name, "ok" if conflicts else "unsafe", f"{how}: {detail}")  # a refused flock is unsafe too
 
 
 def rename_property(scratch: str) -> Property:
