@@ -52,4 +52,6 @@ def test_lines_are_lost_across_two_mounts_and_not_on_one(selection, declared, tm
 def test_the_default_reference_not_told_refuses_across_two_mounts_and_loses_nothing(tmp_path):
     verdict, _ = campaign("reference", tmp_path, SEEDS[0], TWO_MOUNTS, declared=False)
     assert verdict.status == "passed", verdict.describe()
-    assert set(verdict.stats["outcomes"]) == {"skipped_busy"}
+    outcomes = verdict.stats["outcomes"]
+    # refused as busy; a rollout caught mid-line is skipped for its torn tail first, before the refusal
+    assert outcomes.get("skipped_busy", 0) > 0 and "compressed" not in outcomes, outcomes
