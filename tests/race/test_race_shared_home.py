@@ -4,7 +4,7 @@ mount and the compressor through another, as writers and a compressor on two mac
 Acknowledged lines are lost for ``reference:inode-flock`` and for the default reference once the home
 (wrongly) declares one writer machine; none are lost when the same campaign runs on one mount; the
 default reference, not told, refuses to compress there (SPEC.md 5.8) and loses nothing; replaying
-the bundle of a loss loses lines again."""
+the bundle of a loss loses lines again (within a few replays: the interleaving follows timing)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from race_harness.replay import replay
 TWO_MOUNTS = (("writer", "one"), ("compressor", "two"))
 ONE_MOUNT = (("writer", "one"), ("compressor", "one"))
 SEEDS = (1, 2, 3)
+REPLAYS = 3
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +42,14 @@ def test_lines_are_lost_across_two_mounts_and_not_on_one(selection, declared, tm
     lost = [v for v in verdict.violations if v.cls == "lost_line"]
     assert all(v.requirement == "COORD-009" for v in lost)
     [bundle] = list(bundles.iterdir())
-    again = replay(str(bundle), str(tmp_path / "replay"))
-    assert "lost_line" in again.verdict.classes, again.describe()
+    # Replay imposes the seed and the recorded delays; the interleaving still follows timing, so a
+    # loaded machine gets a few tries (REPLAYS) to show the loss again.
+    for attempt in range(REPLAYS):
+        again = replay(str(bundle), str(tmp_path / f"replay-{attempt}"))
+        if "lost_line" in again.verdict.classes:
+            break
+    else:
+        pytest.fail(f"{REPLAYS} replays of {bundle.name} lost no line:\n{again.describe()}")
 
     control, _ = campaign(selection, tmp_path, seed, ONE_MOUNT, declared)
     assert control.status == "passed", control.describe()
