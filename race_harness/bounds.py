@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import difflib
 
+from race_harness.roles import STORE_ROLES
+
 ROLE_COUNTS = ("writers", "compressors", "readers", "listers", "archivers")
 #: --seconds of a random campaign when not given: the same as ``check``'s campaign.
 DEFAULT_CAMPAIGN_SECONDS = 30.0
@@ -64,6 +66,11 @@ def race_problem(args: argparse.Namespace) -> str:
         return f"--max-delay-ms {args.max_delay_ms:g}: cannot be negative"
     if any(size <= 0 for size in args.line_size or ()):
         return "--line-size must be a positive number of bytes"
+    for mount in getattr(args, "home_mount", None) or ():
+        role, _, name = mount.partition("=")
+        if role not in STORE_ROLES or not name or "/" in name:
+            return (f"--home-mount {mount}: give ROLE=NAME, ROLE one of {', '.join(STORE_ROLES)} and NAME a "
+                    "plain name (e.g. --home-mount writer=one --home-mount compressor=two)")
     if args.random:
         if args.seconds == 0 and not args.ops:
             return "--seconds 0 with no --ops would never end: give --seconds > 0 or --ops N"

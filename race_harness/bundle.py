@@ -74,6 +74,8 @@ def rerun_command(meta: dict) -> str:
             argv += ["--line-size", str(size)]
         argv += ["--big-line", str(params["big_line"])] + (["--kills"] if params["kills"] else [])
         argv += ["--max-delay-ms", str(params.get("max_delay_ms", 0.0)), "--agers", str(params.get("agers", 0))]
+        argv += [arg for role, name in params.get("home_mounts", ()) for arg in ("--home-mount", f"{role}={name}")]
+        argv += ["--one-writer-machine"] if params.get("one_writer_machine") else []
     # The harness runs from its source tree (it need not be installed): rerun from there.
     return f"cd {shlex.quote(_SOURCE_ROOT)} && {shlex.join(argv)}"
 

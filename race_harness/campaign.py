@@ -51,6 +51,7 @@ from dataclasses import asdict, dataclass, replace
 from race_harness.actor import Exited, Op
 from conformance.protocol.failpoint_channel import CONTINUE, CRASH, Hit
 from race_harness.history import INFO, OK, WRITING_OPS, Operation
+from race_harness.home_mounts import ONE_WRITER_MACHINE
 from race_harness.judge import conclude, fresh_workdir, guarded
 from race_harness.roles import Roles
 from race_harness.run import IDLE_WEEK_AND_MORE, Run
@@ -89,6 +90,10 @@ class CampaignConfig:
     big_line: int = 0  # bytes of an occasional multi-MB line (0: none)
     kills: bool = False
     max_delay_ms: float = 30.0  # failpoint answers are delayed 0..this (0: answer at once)
+    #: (role, mount name) pairs: that role's actors see the home through their own bindfs mount of
+    #: that name (race_harness/home_mounts.py); two names stand for two machines whose locks do not meet.
+    home_mounts: tuple[tuple[str, str], ...] = ()
+    one_writer_machine: bool = False  # the home declares one writer machine (SPEC.md 5.8)
 
 
 def _writer(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
@@ -269,7 +274,9 @@ def run_campaign(selection: "str | Roles", config: CampaignConfig, root: str, bu
             "params": asdict(config), "schedule": {"kill_plan": kill_plan(config)}}
 
     def body() -> Verdict:
-        run = Run(roles, workdir, 0.0, config.seed)
+        run = Run(roles, workdir, 0.0, config.seed, config.home_mounts)
+        if config.one_writer_machine:
+            open(os.path.join(run.home, ONE_WRITER_MACHINE), "x").close()
         try:
             rollouts = [seed(run, lines=2) for _ in range(config.rollouts)]  # seed() starts the setup actor
             run.stop("setup")

@@ -30,6 +30,7 @@ from race_harness.actor import ActorSpec, Broken, Done, Exited, Op, Ready, Stop,
 from conformance.protocol.failpoint_channel import CONTINUE, CRASH, Controller, Held, Hit
 from race_harness.checker import Violation
 from race_harness.history import Operation, load_events, operations
+from race_harness.home_mounts import HomeMounts
 from race_harness.roles import HARNESS, Roles, role_of_actor
 
 _CTX = multiprocess.get_context("fork")
@@ -56,12 +57,14 @@ class ActorHandle:
 class Run:
     """The processes, home and records of one scenario, campaign or exploration step."""
 
-    def __init__(self, selection: "str | Roles", workdir: str, cold_after: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, selection: "str | Roles", workdir: str, cold_after: float = 0.0, seed: int = 0,
+                 home_mounts=()) -> None:
         self.roles = Roles.of(selection)
         self.workdir = workdir
         self.home = os.path.join(workdir, "home")
         os.makedirs(os.path.join(self.home, "sessions"), exist_ok=True)
         os.makedirs(os.path.join(self.home, "archived_sessions"), exist_ok=True)
+        self.mounts = HomeMounts(self.home, home_mounts)  # per-role paths to the home (issue #25)
         self.cold_after = cold_after
         self.rng = random.Random(seed)
         # Unix socket paths are limited to ~107 bytes: keep them in a short folder of their own.
@@ -89,7 +92,7 @@ class Run:
         role = role or role_of_actor(name)
         selection = self.roles.selection(role)
         socket_path = self.controller.socket_for(name) if failpoints and role != HARNESS else None
-        spec = ActorSpec(name, selection, self.home, self.cold_after if cold_after is None else cold_after,
+        spec = ActorSpec(name, selection, self.mounts.path_for(role), self.cold_after if cold_after is None else cold_after,
                          self.workdir, socket_path, failpoint_filter, program)
         _stop_if_interrupted()
         parent, child = _CTX.Pipe()
@@ -311,6 +314,7 @@ class Run:
                 handle.process.close()
         self.controller.close()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
+        self.mounts.close()
 
 
 def _stop_if_interrupted() -> None:

@@ -15,7 +15,7 @@ import stat
 import time
 from dataclasses import dataclass
 
-from reference import codec, failpoints, reading
+from reference import codec, failpoints, reading, shared_home
 from reference.coordination import Coordination
 from conformance.api.errors import NotARolloutError, NotFoundError, StoreError, from_os_error
 from reference.home import Home, Location
@@ -96,6 +96,10 @@ class Compressor:
     def writer_present(self, location: Location, fd: int) -> bool:
         return self.coord.writer_present(location, fd)
 
+    def locks_not_shared(self) -> str:
+        """Why no lock here can show a writer on another machine or mount (SPEC.md 5.8), or ""."""
+        return shared_home.refusal(self.home.root)
+
     def claim(self, location: Location, fd: int):
         """Every scheme's claim (None: a writer is present)."""
         return self.coord.claim(location, fd)
@@ -137,6 +141,9 @@ class Compressor:
                 return CompressResult("skipped_not_rollout", detail=exc.message)
             if location.name.id in fork_bases:
                 return CompressResult("skipped_fork_base")
+            refused = self.locks_not_shared()
+            if refused:
+                return CompressResult("skipped_busy", detail=refused)  # a writer may be where no lock shows it
             # Cheap early exit before the expensive encode: a live writer holds its locks.
             if self.writer_present(location, fd):
                 return CompressResult("skipped_busy")

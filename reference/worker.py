@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from reference import failpoints, reading
+from reference import failpoints, reading, shared_home
 from reference.compression import CompressResult, Compressor, is_cold
 from reference.coordination import Coordination
 from reference.discovery import Found, scan, unreadable
@@ -67,6 +67,9 @@ def run(
     compressor = compressor or Compressor(home, Coordination.following_all(home))
     if upstream_marker_is_fresh(home):
         return RunReport(ran=False, reason="a fresh upstream run marker is present")
+    refused = shared_home.refusal(home.root)
+    if refused:
+        return RunReport(ran=False, reason=refused)  # SPEC.md 5.8: locks that stay local protect no one
     run_lock = compressor.run_lock()
     if not run_lock.try_claim():
         return RunReport(ran=False, reason="another worker run holds the home")

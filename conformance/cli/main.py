@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "timeline": "conformance.cli.views",
     "codex": "conformance.cli.codex",
     "reader-check": "conformance.cli.reader_check",
+    "probe": "conformance.cli.probe",
+    "matrix": "conformance.cli.matrix",
 }
 
 

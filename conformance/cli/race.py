@@ -77,6 +77,11 @@ def register(subparsers) -> None:
                            "each (check does this by default): a bug in one scheme's half that the store's other "
                            "half hides is then caught")
     race.add_argument("--kills", action="store_true", help="SIGKILL writers/compressors and crash at failpoints")
+    race.add_argument("--home-mount", action="append", metavar="ROLE=NAME", default=[],
+                      help="campaign: ROLE's actors see the home through their own bindfs mount NAME (two names "
+                           "stand for two machines whose locks do not meet; docs/shared-homes.md)")
+    race.add_argument("--one-writer-machine", action="store_true",
+                      help="campaign: the home declares one writer machine (.one-writer-machine, SPEC.md 5.8)")
     race.add_argument("--max-delay-ms", type=float, default=30.0, metavar="MS",
                       help="campaign: answer a seeded random subset of failpoint hits up to MS late, widening race "
                            "windows (0: no delays)")
@@ -170,7 +175,9 @@ def _run_mode(args: argparse.Namespace, roles, root: str, bundles: str, say, ver
                                 ops=args.ops, seed=args.seed, writers=args.writers, compressors=args.compressors,
                                 readers=args.readers, listers=args.listers, archivers=args.archivers,
                                 agers=args.agers, rollouts=args.rollouts, line_sizes=tuple(args.line_size or (200, 2000)),
-                                big_line=args.big_line, kills=args.kills, max_delay_ms=args.max_delay_ms)
+                                big_line=args.big_line, kills=args.kills, max_delay_ms=args.max_delay_ms,
+                                home_mounts=tuple(tuple(m.split("=", 1)) for m in args.home_mount),
+                                one_writer_machine=args.one_writer_machine)
         verdicts.append(_campaign(args, roles, config, root, bundles, say))
         if args.cross_schemes:
             _cross_schemes(args.store, config, root, bundles, say, verdicts, wrap)

@@ -310,3 +310,29 @@ def test_one_failure_does_not_stop_the_run(store_selection, home):
     assert oracle.representations(home, bad.rel) == (bad.rel,)
     assert oracle.file_state(home / bad.rel) == bad_before
     assert oracle.temps(home) == []
+
+
+@pytest.mark.req("COORD-012")
+def test_a_compressor_refuses_a_home_whose_locks_stay_local_unless_it_declares_one_writer_machine(
+        store_selection, tmp_path):
+    """SPEC.md 5.8: through a bindfs (FUSE) mount, whose locks no other mount sees, a cold idle rollout
+    is not compressed (compress: skipped_busy; run_worker: ran = false; nothing changed) until the
+    home's root holds ``.one-writer-machine``; then it is."""
+    from conformance.suite.mounts import two_mount_home
+
+    with two_mount_home(tmp_path) as (backing, home, _other):
+        (home / "sessions").mkdir()
+        (home / "archived_sessions").mkdir()
+        rollout = kit.make_rollout(home, old=True)
+        before = _snap(backing)
+        store = kit.fresh_store(store_selection, home, cold_after=0)
+        try:
+            assert store.compress(rollout.rel) == "skipped_busy"
+            assert store.run_worker().ran is False
+            assert _snap(backing) == before
+            (backing / ".one-writer-machine").touch()
+            assert store.compress(rollout.rel) == "compressed"
+        finally:
+            store.close()
+        assert oracle.logical_content(backing, rollout.rel) == rollout.data
+        assert not (backing / rollout.rel).exists()

@@ -1,0 +1,69 @@
+"""``rollout-conformance matrix``: one short campaign per store on homes on several filesystems (issue #25)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+import tempfile
+
+from conformance.api.exit_codes import FAILED, INCONCLUSIVE, PASSED
+
+
+def _cmd_matrix(args: argparse.Namespace) -> int:
+    from race_harness.campaign import CampaignConfig
+    from race_harness.matrix import DEFAULT_STORES, LAYOUTS, markdown, run_matrix
+
+    stores = tuple(args.store or DEFAULT_STORES)
+    layouts = tuple(layout for layout in LAYOUTS if not args.home or layout.label in args.home)
+    config = CampaignConfig(seconds=args.seconds, seed=args.seed, rollouts=3)
+    scratch = tempfile.mkdtemp(prefix="matrix-", dir=args.workdir)
+    print(f"matrix: {len(layouts)} home(s) x {len(stores)} store(s), {args.seconds:g} s campaigns, seed {args.seed}; "
+          f"work folder {scratch}", flush=True)
+    try:
+        rows = run_matrix(stores, config, scratch, args.bundle_dir, layouts,
+                          progress=lambda line: print(line, flush=True))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # loop images and work folders; bundles stay in --bundle-dir
+    command = "rollout-conformance " + shlex.join(sys.argv[1:] if sys.argv[1:2] == ["matrix"] else ["matrix"])
+    table = markdown(rows, command)
+    print(table, end="")
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write(table)
+    statuses = {cell.status for row in rows for cell in row.cells}
+    return FAILED if "violation" in statuses else INCONCLUSIVE if "inconclusive" in statuses else PASSED
+
+
+def _problem(args: argparse.Namespace) -> str:
+    from race_harness.matrix import LAYOUTS
+
+    labels = [layout.label for layout in LAYOUTS]
+    unknown = [home for home in args.home or () if home not in labels]
+    if unknown:
+        return f"--home {unknown[0]!r}: not a home of the matrix; choose from: " + "; ".join(labels)
+    if args.seconds <= 0:
+        return f"--seconds {args.seconds:g}: a campaign needs a positive time bound"
+    return ""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "matrix", help="one short campaign per store on homes on tmpfs, overlayfs, ext4, xfs, btrfs and bindfs mounts",
+        description="For each home layout (tmpfs, overlayfs, ext4/xfs/btrfs loop images, a bindfs (FUSE) home seen "
+                    "through one mount, and writers and compressor on two bindfs mounts that stand for two "
+                    "machines, each with and without .one-writer-machine): the probe's verdict and one seeded "
+                    "campaign per store. A layout that cannot be mounted here (not root, no FUSE) is skipped "
+                    "with the reason. Exit 1 when a cell found a violation, 3 when one was inconclusive.",
+    )
+    p.add_argument("--store", action="append", metavar="SELECTION",
+                   help="a store to run (repeatable; default: reference, reference:inode-flock, "
+                        "reference:codex-thread-locks)")
+    p.add_argument("--home", action="append", metavar="LABEL", help="only this home layout (repeatable)")
+    p.add_argument("--seconds", type=float, default=3.0, help="time bound of each campaign")
+    p.add_argument("--seed", type=int, default=1, help="seed of every campaign (same seed, same schedule)")
+    p.add_argument("--markdown", metavar="FILE", help="also write the table here (docs/shared-homes-matrix.md)")
+    p.add_argument("--bundle-dir", default="race-bundles", help="where cells with a violation leave repro bundles")
+    p.add_argument("--workdir", default=None, help="where images and work folders go (default: the temp folder)")
+    p.set_defaults(func=_cmd_matrix, validate=_problem)

@@ -1,0 +1,48 @@
+"""``rollout-conformance probe``: whether a home's filesystem can carry the coordination schemes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from conformance.api.exit_codes import FAILED, INCONCLUSIVE, PASSED, usage_error
+
+EXIT_FOR_VERDICT = {"ok": PASSED, "unsafe": FAILED, "unknown": INCONCLUSIVE}
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from conformance.probe.checks import ProbeUsageError, probe
+
+    try:
+        report = probe(args.home, args.other_path)
+    except ProbeUsageError as exc:
+        return usage_error("probe", str(exc))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return EXIT_FOR_VERDICT[report.verdict]
+    fs = report.filesystem
+    print(f"home {report.home}" + (f" on {fs.type} {fs.source} mounted at {fs.mount_point} ({','.join(fs.options)})"
+                                   if fs else ""))
+    for prop in report.properties:
+        print(f"  {prop.name:<24} {prop.verdict:<9} {prop.detail}")
+    print(f"verdict: {report.verdict}")
+    return EXIT_FOR_VERDICT[report.verdict]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "probe", help="tell whether a home's filesystem can carry the coordination schemes (before compressing)",
+        description="Probe the filesystem of a home in a scratch folder it creates and removes: the filesystem "
+                    "type and the mount options that keep flock(2) locks local (NFS local_lock, FUSE, Lustre "
+                    "localflock), whether flock excludes between processes and between two paths to the home, "
+                    "whether renameat2(RENAME_NOREPLACE) works, whether mtimes keep nanoseconds and whether a "
+                    "folder fsync is accepted. One verdict per property: ok, unsafe, unknown or not_asked. "
+                    "Exit 0 when every property is ok (or not asked), 1 when one is unsafe, 3 when one could "
+                    "not be told.",
+    )
+    p.add_argument("--home", required=True, metavar="PATH", help="the home folder to probe (e.g. ~/.codex)")
+    p.add_argument("--other-path", metavar="P",
+                   help="another path to the same home (a second mount, another machine's path seen here)")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as JSON (conformance/protocol/schemas/probe-report.schema.json)")
+    p.set_defaults(func=_cmd_probe)

@@ -1,0 +1,1 @@
+"""``probe``: whether a home's filesystem can carry the coordination schemes of SPEC.md (issue #25)."""
