@@ -78,7 +78,7 @@ class Lifecycle:
             raise ConflictError("both representations present; run cleanup first", path=location.rel)
 
     def lock_for_delete(self, fd: int, compressed: bool, location: Location) -> None:
-        """As for a move, but a writer's session-long ``LOCK_SH`` is waited for only briefly."""
+        """As for a move, but the plain file's lock is waited for only ``DELETE_LOCK_TIMEOUT``."""
         lock_with_timeout(fd, compressed, LOCK_TIMEOUT if compressed else DELETE_LOCK_TIMEOUT, location.rel)
 
     def claim_for_delete(self, location: Location, fd: int, compressed: bool) -> Held | None:
