@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.api.failpoints import FILTER_ENV, SOCKET_ENV
-from conformance.oracle import home_view as disk
+from conformance.oracle import disk
 from race_harness.history import INDETERMINATE_KINDS, INFO, FAIL, OK, HistoryWriter, make_header, make_line, rids_in
 
 #: How often an actor checks that the harness that started it is still its parent.
@@ -222,7 +222,7 @@ class Executor:
     def _age(self, op: Op) -> str:
         """Back-date the plain file (the idle-week case, R12); the outcome says what was there."""
         try:
-            disk.backdate(self.home, op.path, op.seconds)
+            disk.backdate(self.home, op.path, seconds=op.seconds)
         except FileNotFoundError:
             return "no plain file"  # compressed, archived or deleted meanwhile: nothing to age
         return "aged"

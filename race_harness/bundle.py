@@ -19,7 +19,7 @@ import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
 
-from conformance.oracle import home_view as disk
+from conformance.oracle import home_view
 from race_harness.history import load_events, write_history
 from race_harness.roles import STORE_ROLES, Roles
 from race_harness.timeline import write_timeline
@@ -48,8 +48,8 @@ def versions() -> dict:
 def snapshot(home: str, dest: str, label: str) -> None:
     """``<label>.json`` (every file: size, mode, mtime, sha256) and a copy when small enough."""
     with open(os.path.join(dest, f"{label}.json"), "w") as handle:
-        json.dump(disk.manifest(home), handle, indent=1)
-    disk.copy_home(home, os.path.join(dest, label), COPY_LIMIT)
+        json.dump(home_view.manifest(home), handle, indent=1)
+    home_view.copy_home(home, os.path.join(dest, label), COPY_LIMIT)
 
 
 def rerun_command(meta: dict) -> str:

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from conformance.oracle import home_view as disk
+from conformance.oracle import home_view
 from race_harness.history import FAIL, GARBLED, INFO, OK, WRITING_OPS, Operation, rids_in
 from race_harness.requirements import REQUIREMENT
 
@@ -44,7 +44,7 @@ def violation(cls: str, rollout: str, witness: str, around: list[Operation] = ()
 
 def check(ops: list[Operation], home: str, after_cleanup: bool = True, crashed: bool = False) -> list[Violation]:
     """Every violation provable from ``ops`` and the files under ``home``."""
-    view = disk.scan(home)
+    view = home_view.scan(home)
     found: list[Violation] = []
     contents: dict[str, list[str]] = {}
     for rep in view.representations:
@@ -52,7 +52,7 @@ def check(ops: list[Operation], home: str, after_cleanup: bool = True, crashed: 
             found += _check_zst(home, rep, ops)
     for rollout in sorted(view.rollouts() | {op.rollout for op in ops if op.rollout}):
         reps = view.of(rollout)
-        shown = disk.visible(reps)
+        shown = home_view.visible(reps)
         rids = rids_in(_content(home, shown)) if shown else []
         contents[rollout] = rids
         mine = [op for op in ops if op.rollout == rollout]
@@ -72,13 +72,12 @@ def check(ops: list[Operation], home: str, after_cleanup: bool = True, crashed: 
     return found
 
 
-def _content(home: str, rep: disk.Representation) -> bytes:
-    data = disk.read_bytes(home, rep)
-    return disk.decode_zst(data).content if rep.compressed else data
+def _content(home: str, rep: home_view.Representation) -> bytes:
+    return home_view.content(home, rep).content
 
 
-def _check_zst(home: str, rep: disk.Representation, ops: list[Operation]) -> list[Violation]:
-    decoded = disk.decode_zst(disk.read_bytes(home, rep))
+def _check_zst(home: str, rep: home_view.Representation, ops: list[Operation]) -> list[Violation]:
+    decoded = home_view.content(home, rep)
     mine = [op for op in ops if op.rollout == rep.rollout]
     if decoded.problem == "raw_bytes":
         return [violation("raw_bytes_in_zst", rep.rollout, f"{rep.rel}: {decoded.detail}", _writers(mine))]
@@ -148,7 +147,7 @@ def _deleted_after(op: Operation, deletes: list[Operation]) -> bool:
 _PATH_OPS = ("read", "append", "materialize", "open_writer", "compress")
 
 
-def _check_area(rollout: str, shown: disk.Representation | None, mine: list[Operation]) -> list[Violation]:
+def _check_area(rollout: str, shown: home_view.Representation | None, mine: list[Operation]) -> list[Violation]:
     """Where an acknowledged move left the rollout, when no other move, delete or create overlaps:
     an operation on the old active path acknowledged after an archive (LIFE-001), and the area at rest
     after the last move, archived after an archive (LIFE-001), active after an unarchive (LIFE-002)."""
@@ -248,7 +247,7 @@ def _check_reads(rollout: str, final: list[str], mine: list[Operation]) -> list[
     return found
 
 
-def _check_deleted(rollout: str, shown: disk.Representation | None, mine: list[Operation]) -> list[Violation]:
+def _check_deleted(rollout: str, shown: home_view.Representation | None, mine: list[Operation]) -> list[Violation]:
     """A rollout deleted with acknowledgement exists later only if a create began after the delete."""
     if shown is None:
         return []

@@ -25,7 +25,7 @@ import multiprocess
 
 from conformance.runtime.processes import descendants
 
-from conformance.oracle import home_view as disk
+from conformance.oracle import disk
 from race_harness.actor import ActorSpec, Broken, Done, Exited, Op, Ready, Stop, actor_main
 from conformance.protocol.failpoint_channel import CONTINUE, CRASH, Controller, Held, Hit
 from race_harness.checker import Violation
@@ -35,7 +35,6 @@ from race_harness.roles import HARNESS, Roles, role_of_actor
 
 _CTX = multiprocess.get_context("fork")
 READY_TIMEOUT = 30.0
-SIX_HOURS_AND_MORE = 7 * 3600.0
 #: How far an ``age`` operation back-dates a plain rollout: past any cold age, a fixed week included.
 IDLE_WEEK_AND_MORE = 8 * 24 * 3600.0
 
@@ -260,9 +259,9 @@ class Run:
         return self.call("ager", Op("age", path, rollout, seconds=seconds))
 
     def age_temps(self) -> None:
-        aged = disk.age_temps(self.home, SIX_HOURS_AND_MORE)
+        aged = disk.age_temps(self.home)
         if aged:
-            self.notes.append(f"clock: back-dated {len(aged)} temp(s) by 7 h (owners gone): {', '.join(aged)}")
+            self.notes.append(f"clock: back-dated {len(aged)} temp(s) by {disk.STALE_TEMP_AGE / 3600:g} h (owners gone): {', '.join(aged)}")
 
     def new_rollout(self) -> tuple[str, str]:
         """(uuid, logical path) of a fresh rollout name, from the run's seed."""

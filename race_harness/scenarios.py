@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from conformance.oracle import home_view as disk
+from conformance.oracle import home_view
 from race_harness.actor import Done, Op
 from race_harness.checker import violation
 from conformance.protocol.failpoint_channel import CRASH, Held
@@ -244,7 +244,7 @@ def r10(run: Run) -> None:
     first = run.held_or_done("compressor")
     if not isinstance(first, Held):
         raise Inconclusive("the compressor never reached compress.after_encode")
-    temps = disk.scan(run.home).temps
+    temps = home_view.scan(run.home).temps
     run.age_temps()
     run.call("cleaner", Op("cleanup"))
     gone = [t for t in temps if not os.path.exists(os.path.join(run.home, t))]

@@ -15,7 +15,7 @@ import time
 
 from reference import codec, failpoints
 from conformance.api.errors import AlreadyExistsError, BadRequestError, BusyError, IoError, NotFoundError, OutsideHomeError, ReadOnlyError, from_os_error
-from reference.coordination import Coordination
+from reference.coordination import Coordination, Held
 from reference.home import Location
 from reference.locks import (
     OPEN_FLAGS,
@@ -145,39 +145,6 @@ class Materializer:
             self.discard(temp_fd, temp_path)
 
 
-def open_for_append(location: Location, coord: Coordination, materializer: Materializer | None = None) -> int:
-    """An ``O_APPEND`` handle on the plain file, guarded by every scheme, identity verified.
-
-    The caller already holds ``coord.writer_locks(location)``.
-    """
-    materializer = materializer or Materializer()
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            fd = open_existing(location.plain, os.O_WRONLY | os.O_APPEND)
-        except IoError:
-            st = os.stat(location.plain, follow_symlinks=False)
-            _refuse_read_only(st.st_mode, location.rel)
-            raise
-        if fd is None:
-            zst = _stat_or_none(location.zst)
-            if zst is not None:
-                _refuse_read_only(zst.st_mode, location.rel)
-            materializer.materialize(location)
-            continue
-        try:
-            failpoints.hit("append.after_open", location.rel)
-            coord.guard_handle(fd, location)
-            failpoints.hit("append.after_lock", location.rel)
-            if still_at(fd, location.plain):
-                _refuse_read_only(os.fstat(fd).st_mode, location.rel)
-                return fd
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)  # replaced or unlinked between open and lock: start over
-    raise BusyError("the rollout kept changing under the writer; retry later", path=location.rel)
-
-
 def _stat_or_none(path: str) -> os.stat_result | None:
     try:
         return os.stat(path, follow_symlinks=False)
@@ -205,58 +172,127 @@ def write_line(fd: int, data: bytes, path: str) -> None:
     failpoints.hit("append.after_write", path)
 
 
-def append(
-    location: Location, lines: list[str], coord: Coordination, materializer: Materializer | None = None
-) -> None:
-    """Short append: take the writer locks, open (materializing if needed), write each line, close."""
-    payloads = [encode_line(line) for line in lines]
-    held = coord.writer_locks(location)
-    try:
-        fd = open_for_append(location, coord, materializer)
+class Appender:
+    """Opens, writes and creates rollouts; every step is a method so a variant changes exactly one.
+
+    ``open`` and ``create`` are the order SPEC.md section 5 gives the steps, and the only place
+    that order lives; a store builds one per operation over its coordination and materializer.
+    """
+
+    def __init__(self, coord: Coordination, materializer: Materializer) -> None:
+        self.coord = coord
+        self.materializer = materializer
+
+    # -- the steps ---------------------------------------------------------------------------
+    def writer_locks(self, location: Location) -> Held:
+        """Every scheme's writer lock, taken before the open and held until the writer closes."""
+        return self.coord.writer_locks(location)
+
+    def open_plain(self, location: Location) -> tuple[int, str] | None:
+        """``O_APPEND`` on the plain file, never creating it (R4); None when there is none."""
+        try:
+            fd = open_existing(location.plain, os.O_WRONLY | os.O_APPEND)
+        except IoError:
+            st = os.stat(location.plain, follow_symlinks=False)
+            _refuse_read_only(st.st_mode, location.rel)
+            raise
+        return None if fd is None else (fd, location.plain)
+
+    def materialize(self, location: Location) -> None:
+        """No plain file: decode the `.zst` back first (a read-only one refuses, nothing changed)."""
+        zst = _stat_or_none(location.zst)
+        if zst is not None:
+            _refuse_read_only(zst.st_mode, location.rel)
+        self.materializer.materialize(location)
+
+    def guard(self, fd: int, location: Location) -> None:
+        """Every scheme's lock on the fresh handle (``LOCK_SH`` on the inode: no compressor replaces it)."""
+        self.coord.guard_handle(fd, location)
+
+    def still_current(self, fd: int, path: str) -> bool:
+        """Under the guard: the handle is still the file at ``path`` (not unlinked or replaced meanwhile)."""
+        return still_at(fd, path)
+
+    def create_plain(self, location: Location) -> int:
+        """``O_CREAT|O_EXCL``: of two concurrent creates exactly one succeeds (APPEND-006)."""
+        os.makedirs(location.folder, mode=0o700, exist_ok=True)
+        # Between the existence check and the open: only O_EXCL keeps a create that lands here from
+        # truncating a rollout another process created meanwhile (APPEND-006).
+        failpoints.hit("create.before_open", location.rel)
+        return os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, CREATE_MODE)
+
+    # -- the order ---------------------------------------------------------------------------
+    def open(self, location: Location) -> tuple[int, Held]:
+        """An ``O_APPEND`` handle on the plain file with the writer locks that guard it (the caller
+        closes the one and releases the other)."""
+        held = self.writer_locks(location)
+        try:
+            return self._open_guarded(location), held
+        except BaseException:
+            held.release()
+            raise
+
+    def _open_guarded(self, location: Location) -> int:
+        for _ in range(MAX_ATTEMPTS):
+            opened = self.open_plain(location)
+            if opened is None:
+                self.materialize(location)
+                continue
+            fd, path = opened
+            try:
+                failpoints.hit("append.after_open", location.rel)
+                self.guard(fd, location)
+                failpoints.hit("append.after_lock", location.rel)
+                if self.still_current(fd, path):
+                    _refuse_read_only(os.fstat(fd).st_mode, location.rel)
+                    return fd
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # replaced or unlinked between open and lock: start over
+        raise BusyError("the rollout kept changing under the writer; retry later", path=location.rel)
+
+    def append(self, location: Location, lines: list[str]) -> None:
+        """Short append: take the writer locks, open (materializing if needed), write each line, close."""
+        payloads = [encode_line(line) for line in lines]
+        fd, held = self.open(location)
         try:
             for data in payloads:
                 write_line(fd, data, location.rel)
         finally:
             os.close(fd)
-    finally:
-        held.release()
+            held.release()
 
+    def create(self, location: Location, lines: list[str]) -> None:
+        """A new rollout with ``lines``, under the writer locks; refuses when either representation exists."""
+        held = self.writer_locks(location)
+        try:
+            self._create(location, lines)
+        finally:
+            held.release()
 
-def create(location: Location, lines: list[str], coord: Coordination) -> None:
-    """Create a new rollout with ``lines``, under the writer locks; refuse when either representation exists."""
-    held = coord.writer_locks(location)
-    try:
-        _create(location, lines, coord)
-    finally:
-        held.release()
-
-
-def _create(location: Location, lines: list[str], coord: Coordination) -> None:
-    payloads = [encode_line(line) for line in lines]
-    if os.path.islink(location.plain) or os.path.islink(location.zst):
-        # Never create at (or beside) a symlink, wherever it points (SEC-005).
-        raise OutsideHomeError("refusing to create at a symlinked rollout path", path=location.rel)
-    if _exists(location.zst):
-        raise AlreadyExistsError("a compressed representation already exists", path=location.rel)
-    try:
-        os.makedirs(location.folder, mode=0o700, exist_ok=True)
-        # Between the existence check and the open: only O_EXCL keeps a create that lands here from
-        # truncating a rollout another process created meanwhile (APPEND-006).
-        failpoints.hit("create.before_open", location.rel)
-        fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, CREATE_MODE)
-    except OSError as exc:
-        if exc.errno == errno.EEXIST and os.path.islink(location.plain):
-            raise OutsideHomeError("refusing to create at a symlinked rollout path", path=location.rel) from None
-        raise from_os_error(exc, location.rel) from None
-    try:
-        os.fchmod(fd, CREATE_MODE)
-        coord.guard_handle(fd, location)
+    def _create(self, location: Location, lines: list[str]) -> None:
+        payloads = [encode_line(line) for line in lines]
+        if os.path.islink(location.plain) or os.path.islink(location.zst):
+            # Never create at (or beside) a symlink, wherever it points (SEC-005).
+            raise OutsideHomeError("refusing to create at a symlinked rollout path", path=location.rel)
         if _exists(location.zst):
-            # A compressor cannot have made it (the file is fresh); someone created the `.zst`
-            # beside us: undo, so the two never split the history (R4).
-            os.unlink(location.plain)
-            raise AlreadyExistsError("a compressed representation appeared", path=location.rel)
-        for data in payloads:
-            write_line(fd, data, location.rel)
-    finally:
-        os.close(fd)
+            raise AlreadyExistsError("a compressed representation already exists", path=location.rel)
+        try:
+            fd = self.create_plain(location)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST and os.path.islink(location.plain):
+                raise OutsideHomeError("refusing to create at a symlinked rollout path", path=location.rel) from None
+            raise from_os_error(exc, location.rel) from None
+        try:
+            os.fchmod(fd, CREATE_MODE)
+            self.guard(fd, location)
+            if _exists(location.zst):
+                # A compressor cannot have made it (the file is fresh); someone created the `.zst`
+                # beside us: undo, so the two never split the history (R4).
+                os.unlink(location.plain)
+                raise AlreadyExistsError("a compressed representation appeared", path=location.rel)
+            for data in payloads:
+                write_line(fd, data, location.rel)
+        finally:
+            os.close(fd)

@@ -91,7 +91,8 @@ def reconcile_all(home: Home, coord: Coordination) -> list[Reconciled]:
     return [r for location in scan_pairs(home) if (r := reconcile(location, coord)) is not None]
 
 
-def _temp_paths(home: Home):
+def temp_paths(home: Home):
+    """Every temp (a name ending in ``.tmp``) under the home's two areas, as absolute paths."""
     for area in (ACTIVE_DIR, ARCHIVED_DIR):
         for folder, files in walk(os.path.join(home.root, area)):
             for name in files:
@@ -103,7 +104,7 @@ def remove_orphaned_temps(home: Home, now_ns: int | None = None) -> list[str]:
     """Remove temps whose owner is gone (no lock) and that are older than six hours."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     removed = []
-    for path in _temp_paths(home):
+    for path in temp_paths(home):
         try:
             fd = open_existing(path, os.O_RDONLY)
         except StoreError as exc:

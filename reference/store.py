@@ -10,12 +10,13 @@ import types
 from conformance.api.errors import BadRequestError, from_os_error
 from conformance.api.store import CAPABILITIES, PROTOCOL_VERSION, CleanupReport, Hello, ReadResult, RolloutEntry, SearchHit, WorkerReport
 from conformance.api.version import __version__
-from reference import appending, failpoints, lifecycle, reading, searching, worker
-from reference.appending import Materializer
+from reference import appending, failpoints, reading, searching, worker
+from reference.appending import Appender, Materializer
 from reference.compression import Compressor
 from reference.coordination import SCHEME_CLASSES, CodexThreadLocks, Coordination, InodeFlock, Scheme
 from reference.discovery import Found, find_by_id, list_rollouts, listing
 from reference.home import DEFAULT_COLD_AFTER_SECONDS, Home, Location
+from reference.lifecycle import Lifecycle
 from reference.naming import ZST_SUFFIX, is_uuid
 
 
@@ -54,6 +55,10 @@ class ReferenceStore(metaclass=_TypedErrors):
     compressor_class: type[Compressor] = Compressor
     #: The materialization steps (a variant overrides one of them in a subclass).
     materializer_class: type[Materializer] = Materializer
+    #: The steps of append, open_writer and create (a variant overrides one of them in a subclass).
+    appender_class: type[Appender] = Appender
+    #: The steps of archive, unarchive and delete (a variant overrides one of them in a subclass).
+    lifecycle_class: type[Lifecycle] = Lifecycle
 
     def __init__(self, schemes: tuple[str, ...] | None = None) -> None:
         if schemes is not None:
@@ -91,6 +96,12 @@ class ReferenceStore(metaclass=_TypedErrors):
     def _materializer(self) -> Materializer:
         return self.materializer_class()
 
+    def _appender(self) -> Appender:
+        return self.appender_class(self.coord, self._materializer())
+
+    def _lifecycle(self) -> Lifecycle:
+        return self.lifecycle_class(self.home, self.coord)
+
     @property
     def coord(self) -> Coordination:
         if self._coord is None:
@@ -112,12 +123,20 @@ class ReferenceStore(metaclass=_TypedErrors):
         )
 
     # -- reader --------------------------------------------------------------------------
+    def _open_selected(self, location: Location) -> reading.Opened:
+        """The reader's step that picks and opens a representation (plain first, retried, R11)."""
+        return reading.open_selected(location)
+
+    def _chunks(self, opened: reading.Opened):
+        """The reader's step that turns an opened representation into content bytes (every frame)."""
+        return reading.byte_chunks(opened)
+
     def read(self, path: str) -> ReadResult:
         location = self._locate(path)
-        opened = reading.open_selected(location)
+        opened = self._open_selected(location)
         try:
             sink: list[bytes] = []
-            counts = reading.count_lines(reading.byte_chunks(opened), sink)
+            counts = reading.count_lines(self._chunks(opened), sink)
         finally:
             os.close(opened.fd)
         return ReadResult(
@@ -130,9 +149,9 @@ class ReferenceStore(metaclass=_TypedErrors):
 
     def header(self, path: str) -> dict:
         location = self._locate(path)
-        opened = reading.open_selected(location)
+        opened = self._open_selected(location)
         try:
-            chunks = reading.byte_chunks(opened)
+            chunks = self._chunks(opened)
             payload = reading.session_meta(chunks, location.rel)
             if opened.compressed:
                 for _ in chunks:  # decode to the end: a .zst that does not decode is corrupt (ERR-003)
@@ -165,22 +184,17 @@ class ReferenceStore(metaclass=_TypedErrors):
     # -- writer --------------------------------------------------------------------------
     def create(self, path: str, lines: list[str]) -> str:
         location = self._locate(path)
-        appending.create(location, lines, self.coord)
+        self._appender().create(location, lines)
         return location.rel
 
     def append(self, path: str, lines: list[str]) -> str:
         location = self._locate(path)
-        appending.append(location, lines, self.coord, self._materializer())
+        self._appender().append(location, lines)
         return location.rel
 
     def open_writer(self, path: str) -> str:
         location = self._locate(path)
-        held = self.coord.writer_locks(location)
-        try:
-            fd = appending.open_for_append(location, self.coord, self._materializer())
-        except BaseException:
-            held.release()
-            raise
+        fd, held = self._appender().open(location)
         handle = f"w{next(self._handles)}"
         self._writers[handle] = (fd, location, held)
         return handle
@@ -239,13 +253,13 @@ class ReferenceStore(metaclass=_TypedErrors):
 
     # -- lifecycle -----------------------------------------------------------------------
     def archive(self, path: str) -> str:
-        return lifecycle.archive(self.home, self._locate(path), self.coord)
+        return self._lifecycle().archive(self._locate(path))
 
     def unarchive(self, path: str) -> str:
-        return lifecycle.unarchive(self.home, self._locate(path), self.coord)
+        return self._lifecycle().unarchive(self._locate(path))
 
     def delete(self, path: str) -> None:
-        lifecycle.delete(self._locate(path), self.coord)
+        self._lifecycle().delete(self._locate(path))
 
     def close(self) -> None:
         for fd, _, held in self._writers.values():

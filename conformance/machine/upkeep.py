@@ -17,7 +17,7 @@ from conformance.oracle import disk as oracle
 from conformance.machine.support import ModelRollout, blames, model_line
 from conformance.api.errors import StoreError
 
-STALE_TEMP_AGE_NS = 7 * 3600 * 10**9  # older than recovery's 6 hours
+STALE_TEMP_AGE_NS = int(oracle.STALE_TEMP_AGE * 10**9)  # older than recovery's 6 hours
 
 
 def _leftover_requirement(machine, data, kind, recover) -> str:
@@ -126,7 +126,7 @@ class UpkeepRules:
     def age_temps(self):
         for rel, old in self.temps.items():
             if not old:
-                oracle.backdate(self.home, rel, days=STALE_TEMP_AGE_NS / 86_400e9)
+                oracle.backdate(self.home, rel, seconds=oracle.STALE_TEMP_AGE)
                 self.temps[rel] = True
 
     # -- lifecycle rules -------------------------------------------------------------------------

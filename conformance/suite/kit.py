@@ -102,13 +102,6 @@ def require_failpoints(session: "FailpointSession", *points: str) -> None:
         raise Inconclusive(f"the store declares the failpoints capability but not the points {missing}")
 
 
-def age_temps(home: Path, hours: float = 7) -> None:
-    """Back-date every leftover temp past the 6 h rule (os.utime), as the spec's recovery tests allow."""
-    t = time.time_ns() - int(hours * 3600 * 10**9)
-    for rel in oracle.temps(home):
-        os.utime(Path(home, rel), ns=(t, t))
-
-
 def line_text(rid: str, size: int = 0) -> str:
     """One JSON event line carrying a unique record id (and optional padding)."""
     return oracle.user_message_line(f"{rid} " + "x" * size).decode().rstrip("\n")

@@ -118,7 +118,7 @@ def test_an_error_after_the_point_of_no_return_leaves_a_crash_state(store_select
         content = checker.read(r.rel).content
         assert content in (r.data, r.data + line.encode() + b"\n"), f"{point}: read lost or mangled lines"
         assert not acknowledged or content.endswith(line.encode() + b"\n"), f"{point}: an acknowledged line is gone"
-        kit.age_temps(home)
+        oracle.age_temps(home)
         checker.cleanup()
     finally:
         checker.close()

@@ -204,7 +204,7 @@ def _check_after_crash(s, home: Path, r: kit.Rollout, point: str) -> None:
     s.append(r.rel, [line])
     full = r.data + line.encode() + b"\n"
     assert s.read(r.rel).content == full, f"{point}: the appended line is not there exactly once"
-    kit.age_temps(home)
+    oracle.age_temps(home)
     s.cleanup()
     found = oracle.representations(home, r.rel)
     assert len(found) == 1, f"{point}: after cleanup the rollout has {found}"

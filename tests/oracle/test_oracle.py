@@ -8,6 +8,7 @@ import shutil
 import stat
 import struct
 import subprocess
+import time
 from datetime import date, datetime
 
 import pytest
@@ -123,7 +124,7 @@ def test_skippable_frames_are_ignored(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped", "raw_append", "garbage", "empty", "half_header",
-                                    "truncated_skippable"])
+                                    "truncated_skippable", "skippable_only"])
 def test_damage_is_corrupt(tmp_path, damage):
     good = independent_zst(tmp_path, BODY)
     mid = bytearray(good)
@@ -136,10 +137,35 @@ def test_damage_is_corrupt(tmp_path, damage):
         "empty": b"",
         "half_header": good + good[:3],
         "truncated_skippable": good + struct.pack("<II", 0x184D2A50, 100) + b"short",
+        "skippable_only": o.skippable_frame(b"no data"),  # SPEC 4.4: one or more data frames (READ-013)
     }[damage]
     with pytest.raises(o.OracleCorrupt):
         o.decode_zst(put(tmp_path, blob))
-    assert cli_accepts(tmp_path, blob) in (False, None)
+    # The zstd CLI passes a file of skippable frames only; SPEC 4.4 wants one or more data frames.
+    assert cli_accepts(tmp_path, blob) in ((True, None) if damage == "skippable_only" else (False, None))
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("raw_append", "raw_bytes"), ("raw_append_after_newlines", "raw_bytes"), ("truncated", "torn_frame"),
+    ("flipped", "torn_frame"), ("binary_tail", "torn_frame"), ("truncated_skippable", "torn_frame"),
+    ("empty", "torn_frame")])
+def test_decode_partial_keeps_what_decoded_and_names_the_damage(tmp_path, damage, problem):
+    """The race checker's view: raw JSONL where a frame must start is APPEND-001's raw_bytes, anything else torn."""
+    good = o.encode_zst(BODY)
+    second = o.encode_zst(b"second frame\n")
+    blob = {
+        "raw_append": good + o.user_message_line("raw"),
+        "raw_append_after_newlines": good + b"\n\n" + o.user_message_line("raw"),
+        "truncated": good + second[:-3],
+        "flipped": good + second[:len(second) // 2] + bytes([second[len(second) // 2] ^ 0x5A]) + second[len(second) // 2 + 1:],
+        "binary_tail": good + b"\x00\x01\x02\xff\xfe",
+        "truncated_skippable": good + struct.pack("<II", 0x184D2A50, 100) + b"short",
+        "empty": b"",
+    }[damage]
+    decoded = o.decode_partial(put(tmp_path, blob))
+    assert decoded.problem == problem, decoded.detail
+    assert decoded.content.startswith(b"" if damage == "empty" else BODY) and decoded.detail
+    assert o.decode_partial(put(tmp_path, good + second)) == o.Decoded(BODY + b"second frame\n")
 
 
 def test_truncation_detected_across_read_chunks(tmp_path):
@@ -189,6 +215,28 @@ def test_backdate(tmp_path):
     o.write_plain(tmp_path, "f.jsonl", b"")
     assert o.backdate(tmp_path, "f.jsonl", 8, now_ns=10**19) == 10**19 - 8 * 86_400 * 10**9
     assert os.stat(tmp_path / "f.jsonl").st_mtime_ns == 10**19 - 8 * 86_400 * 10**9
+    assert o.backdate(tmp_path, "f.jsonl", 1, now_ns=10**19, seconds=1.5) == 10**19 - 86_400 * 10**9 - 1_500_000_000
+    with pytest.raises(FileNotFoundError):
+        o.backdate(tmp_path, "gone.jsonl", seconds=1)
+
+
+def test_age_temps_backdates_every_temp_and_only_temps(tmp_path):
+    rel = o.active_path(NAME)
+    o.write_plain(tmp_path, rel, BODY)
+    temps = [rel + ".zst.compress.1.0.tmp", f"archived_sessions/{NAME}.materialize.1.0.tmp"]
+    for temp in temps:
+        o.write_plain(tmp_path, temp, b"x")
+    outside = tmp_path.parent / (tmp_path.name + "-target")
+    outside.write_bytes(b"not ours")
+    os.symlink(outside, tmp_path / "sessions" / "link.tmp")
+    before = os.stat(outside).st_mtime_ns
+    o.write_plain(tmp_path, ".tmp/elsewhere.tmp", b"x")  # not under sessions/ or archived_sessions/: no temp
+    assert o.age_temps(tmp_path) == sorted(temps + ["sessions/link.tmp"])
+    for temp in temps:
+        assert time.time_ns() - os.stat(tmp_path / temp).st_mtime_ns >= o.STALE_TEMP_AGE * 10**9
+    assert time.time_ns() - os.stat(tmp_path / rel).st_mtime_ns < 3600 * 10**9
+    assert time.time_ns() - os.stat(tmp_path / ".tmp/elsewhere.tmp").st_mtime_ns < 3600 * 10**9
+    assert os.stat(outside).st_mtime_ns == before  # the link is aged, never what it points at
 
 
 def test_snapshot_representations_and_logical_content(tmp_path):

@@ -75,7 +75,7 @@ class _CleanupByAge(Compressor):
     def remove_orphaned_temps(self) -> list[str]:
         """Upstream's cleanup: every *.tmp older than 6 h goes, whether or not its owner lives (R10)."""
         removed = []
-        for path in recovery._temp_paths(self.home):
+        for path in recovery.temp_paths(self.home):
             try:
                 st = os.stat(path, follow_symlinks=False)
             except FileNotFoundError:

@@ -16,7 +16,7 @@ from reference.compression import Compressor
 from reference.coordination import WRITER_LOCK_TIMEOUT, CodexThreadLocks, InodeFlock
 from reference.store import ReferenceStore
 
-from conformance.api.errors import AlreadyExistsError, BusyError, from_os_error
+from conformance.api.errors import BusyError
 from conformance.stores.mutants._gallery import Gallery
 
 MUTANTS = Gallery()
@@ -92,32 +92,18 @@ class CloseUnlinksSharedThreadLock(ReferenceStore):
     schemes = (InodeFlock, _CarelessThreadLocks)
 
 
+class _TruncatesOnCreate(appending.Appender):
+    def create_plain(self, location) -> int:
+        os.makedirs(location.folder, mode=0o700, exist_ok=True)
+        failpoints.hit("create.before_open", location.rel)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | appending.OPEN_FLAGS  # no O_EXCL
+        return os.open(location.plain, flags, appending.CREATE_MODE)
+
+
 @MUTANTS.store(
     "create-check-then-act", ("APPEND-006",),
     "a create that checks that the name is free, then opens with O_CREAT|O_TRUNC (no O_EXCL): a rollout "
     "another process created in between is truncated and both creates are acknowledged",
 )
 class CreateCheckThenAct(ReferenceStore):
-    def create(self, path: str, lines: list[str]) -> str:
-        location = self._locate(path)
-        held = self.coord.writer_locks(location)
-        try:
-            if os.path.lexists(location.plain) or os.path.lexists(location.zst):
-                raise AlreadyExistsError("the rollout already exists", path=location.rel)
-            try:
-                os.makedirs(location.folder, mode=0o700, exist_ok=True)
-                failpoints.hit("create.before_open", location.rel)
-                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | appending.OPEN_FLAGS
-                fd = os.open(location.plain, flags, appending.CREATE_MODE)
-            except OSError as exc:
-                raise from_os_error(exc, location.rel) from None
-            try:
-                os.fchmod(fd, appending.CREATE_MODE)
-                self.coord.guard_handle(fd, location)
-                for line in lines:
-                    appending.write_line(fd, appending.encode_line(line), location.rel)
-            finally:
-                os.close(fd)
-        finally:
-            held.release()
-        return location.rel
+    appender_class = _TruncatesOnCreate

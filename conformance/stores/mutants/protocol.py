@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 
-from reference import appending, lifecycle
+from reference.appending import Appender
 from reference.compression import Compressor
-from reference.coordination import Coordination, Held
-from conformance.api.errors import from_os_error
+from reference.coordination import Held
 from reference.home import Location
-from reference.locks import OPEN_FLAGS, fsync_folder
+from reference.lifecycle import Lifecycle
 from reference.store import ReferenceStore
 
 from conformance.stores.mutants._gallery import Gallery
@@ -18,24 +17,18 @@ from conformance.stores.mutants.writing import ZstUnlocked
 MUTANTS = Gallery()
 
 
-def _open_unlocked(location: Location, coord: Coordination) -> int:
-    """Upstream's writer as merged: O_APPEND on plain (materializing first), no flock, no identity check."""
-    if not os.path.lexists(location.plain) and os.path.lexists(location.zst):
-        st = os.stat(location.zst, follow_symlinks=False)
-        appending._refuse_read_only(st.st_mode, location.rel)
-        appending.Materializer().materialize(location)
-    try:
-        fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | OPEN_FLAGS)
-    except FileNotFoundError:
-        return appending.open_for_append(location, coord)  # reference errors (not_found) for absent rollouts
-    except OSError as exc:
-        raise from_os_error(exc, location.rel) from None
-    try:
-        appending._refuse_read_only(os.fstat(fd).st_mode, location.rel)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+class _UnlockedAppender(Appender):
+    """Upstream's writer as merged: O_APPEND on plain (materializing first), no lock of any scheme,
+    no identity check."""
+
+    def writer_locks(self, location: Location) -> Held:
+        return Held()
+
+    def guard(self, fd: int, location: Location) -> None:
+        pass
+
+    def still_current(self, fd: int, path: str) -> bool:
+        return True
 
 
 class _StatRecheckCompressor(Compressor):
@@ -65,24 +58,7 @@ class _StatRecheckCompressor(Compressor):
 )
 class UpstreamStatRecheck(ReferenceStore):
     compressor_class = _StatRecheckCompressor
-
-    def append(self, path: str, lines: list[str]) -> str:
-        location = self._locate(path)
-        payloads = [appending.encode_line(line) for line in lines]
-        fd = _open_unlocked(location, self.coord)
-        try:
-            for data in payloads:
-                appending.write_line(fd, data, location.rel)
-        finally:
-            os.close(fd)
-        return location.rel
-
-    def open_writer(self, path: str) -> str:
-        location = self._locate(path)
-        fd = _open_unlocked(location, self.coord)
-        handle = f"w{next(self._handles)}"
-        self._writers[handle] = (fd, location, Held())  # upstream's writer holds no lock of any scheme
-        return handle
+    appender_class = _UnlockedAppender
 
 
 @MUTANTS.store(
@@ -95,6 +71,19 @@ class MaterializeNoLock(ReferenceStore):
     materializer_class = ZstUnlocked
 
 
+class _MovesWhatItFinds(Lifecycle):
+    """Renames the first representation it finds, unlocked and without looking for the other one."""
+
+    def lock_for_move(self, fd: int, compressed: bool, location: Location) -> None:
+        pass
+
+    def hold_for_move(self, location: Location) -> Held:
+        return Held()
+
+    def refuse_pair(self, location: Location) -> None:
+        pass
+
+
 @MUTANTS.store(
     "archive-races-materialize", ("LIFE-004", "COORD-008", "CTL-005"),
     "archive that renames whatever it finds first, without locking it or checking for the other "
@@ -102,21 +91,4 @@ class MaterializeNoLock(ReferenceStore):
     scenarios=("r8-archive-vs-materialize",),
 )
 class ArchiveRacesMaterialize(ReferenceStore):
-    def archive(self, path: str) -> str:
-        location = self._locate(path)
-        if location.archived:
-            return location.rel
-        target = self.home.archived_location(location.name)
-        if os.path.lexists(target.plain) or os.path.lexists(target.zst):
-            return lifecycle.archive(self.home, location, self.coord)  # the reference's already_exists
-        for source, destination in ((location.plain, target.plain), (location.zst, target.zst)):
-            if os.path.lexists(source):
-                os.makedirs(target.folder, mode=0o700, exist_ok=True)
-                try:
-                    lifecycle.rename_noreplace(source, destination)
-                except OSError as exc:
-                    raise from_os_error(exc, location.rel) from None
-                fsync_folder(target.folder)
-                return target.rel
-        return lifecycle.archive(self.home, location, self.coord)  # not_found, as the reference says it
-
+    lifecycle_class = _MovesWhatItFinds

@@ -21,46 +21,18 @@ from conformance.stores.mutants._gallery import Gallery
 MUTANTS = Gallery()
 
 
-class _ReadVia(ReferenceStore):
-    """The reference read/header, with the opener and the decoder as overridable steps."""
-
-    def _open(self, location: Location) -> reading.Opened:
-        return reading.open_selected(location)
-
-    def _chunks(self, opened: reading.Opened):
-        return reading.byte_chunks(opened)
-
-    def read(self, path: str) -> ReadResult:
-        opened = self._open(self._locate(path))
-        try:
-            sink: list[bytes] = []
-            counts = reading.count_lines(self._chunks(opened), sink)
-        finally:
-            os.close(opened.fd)
-        return ReadResult(b"".join(sink), counts.items, counts.parse_errors,
-                          "zst" if opened.compressed else "plain", self.home.rel(opened.path))
-
-    def header(self, path: str) -> dict:
-        location = self._locate(path)
-        opened = self._open(location)
-        try:
-            return reading.session_meta(self._chunks(opened), location.rel)
-        finally:
-            os.close(opened.fd)
-
-
 @MUTANTS.store(
     "reader-prefers-zst", ("READ-001",),
     "a reader that tries X.jsonl.zst before X.jsonl, so after a crash between publish and unlink "
     "(or after appends to a materialized file) it returns stale content",
 )
-class ReaderPrefersZst(_ReadVia):
-    def _open(self, location: Location) -> reading.Opened:
+class ReaderPrefersZst(ReferenceStore):
+    def _open_selected(self, location: Location) -> reading.Opened:
         for path, compressed in ((location.zst, True), (location.plain, False)):
             fd = open_existing(path, os.O_RDONLY)
             if fd is not None:
                 return reading.Opened(fd, path, compressed, os.fstat(fd))
-        return super()._open(location)
+        return super()._open_selected(location)
 
 
 def _first_frame_only(fd: int, path: str):
@@ -81,7 +53,7 @@ def _first_frame_only(fd: int, path: str):
     "readers built on Python zstandard without read_across_frames=True: content after the first "
     "frame (and after a leading skippable frame) silently disappears",
 )
-class ReaderFirstFrameOnly(_ReadVia):
+class ReaderFirstFrameOnly(ReferenceStore):
     def _chunks(self, opened: reading.Opened):
         if opened.compressed:
             return _first_frame_only(opened.fd, opened.path)
@@ -94,8 +66,8 @@ class ReaderFirstFrameOnly(_ReadVia):
     "not_found although the rollout always had a representation; upstream retries 3 x 50 ms",
     scenarios=("r11-read-during-transition",),
 )
-class ReaderNoRetry(_ReadVia):
-    def _open(self, location: Location) -> reading.Opened:
+class ReaderNoRetry(ReferenceStore):
+    def _open_selected(self, location: Location) -> reading.Opened:
         for path, compressed in ((location.plain, False), (location.zst, True)):
             fd = open_existing(path, os.O_RDONLY)
             if fd is not None:
@@ -108,7 +80,7 @@ class ReaderNoRetry(_ReadVia):
     "paths resolved by joining strings (no realpath check) and files opened without O_NOFOLLOW: a "
     "symlinked folder or rollout leads reads and appends out of the home",
 )
-class FollowsSymlinkOutOfHome(_ReadVia):
+class FollowsSymlinkOutOfHome(ReferenceStore):
     def _locate(self, path: str) -> Location:
         home = self.home
         joined = os.path.normpath(path if os.path.isabs(path) else os.path.join(home.root, path))
@@ -118,14 +90,14 @@ class FollowsSymlinkOutOfHome(_ReadVia):
         top = os.path.relpath(folder, home.root).split(os.sep, 1)[0]
         return Location(plain=plain, rel=home.rel(plain), name=name, archived=top == "archived_sessions")
 
-    def _open(self, location: Location) -> reading.Opened:
+    def _open_selected(self, location: Location) -> reading.Opened:
         for path, compressed in ((location.plain, False), (location.zst, True)):
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # follows a symlinked rollout
             except FileNotFoundError:
                 continue
             return reading.Opened(fd, path, compressed, os.fstat(fd))
-        return super()._open(location)
+        return super()._open_selected(location)
 
 
 @MUTANTS.store(

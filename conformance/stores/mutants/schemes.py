@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from reference import appending, thread_locks
+from reference import thread_locks
 from reference.coordination import CODEX_THREAD_LOCKS, SCHEMES, CodexThreadLocks, Coordination, Held, InodeFlock
 from reference.store import ReferenceStore
 
@@ -57,7 +57,7 @@ class AppendSkipsThreadLock(ReferenceStore):
     def append(self, path: str, lines: list[str]) -> str:
         location = self._locate(path)
         without_thread_locks = tuple(s for s in self.coord.schemes if s.name != CODEX_THREAD_LOCKS)
-        appending.append(location, lines, Coordination(self.home, without_thread_locks))
+        self.appender_class(Coordination(self.home, without_thread_locks), self._materializer()).append(location, lines)
         return location.rel
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import fcntl
 import os
 
-from reference import appending, lifecycle
-from reference.appending import Materializer
-from conformance.api.errors import AlreadyExistsError, BusyError, NotFoundError, from_os_error
+from conformance.api.errors import from_os_error
+from reference.appending import Appender, Materializer
+from reference.coordination import Held
 from reference.home import Location
-from reference.locks import OPEN_FLAGS, fsync_folder
+from reference.lifecycle import Lifecycle
+from reference.locks import OPEN_FLAGS
 from reference.store import ReferenceStore
 
 from conformance.stores.mutants._gallery import Gallery
@@ -85,6 +86,14 @@ class MaterializeNeedsItsTempName(ReferenceStore):
     materializer_class = _TempNameMustExist
 
 
+class _OpensEitherRepresentation(Appender):
+    def open_plain(self, location: Location) -> tuple[int, str] | None:
+        opened = super().open_plain(location)
+        if opened is None and os.path.lexists(location.zst):
+            return os.open(location.zst, os.O_WRONLY | os.O_APPEND | OPEN_FLAGS), location.zst  # no materialize
+        return opened
+
+
 @MUTANTS.store(
     "append-to-zst", ("APPEND-001", "MAT-001"),
     "an appender that opens whatever representation exists with O_APPEND: raw JSONL lands in "
@@ -92,22 +101,17 @@ class MaterializeNeedsItsTempName(ReferenceStore):
     scenarios=("r4-append-after-unlink",),
 )
 class AppendToZst(ReferenceStore):
-    def append(self, path: str, lines: list[str]) -> str:
-        location = self._locate(path)
-        payloads = [appending.encode_line(line) for line in lines]
-        if os.path.lexists(location.plain) or not os.path.lexists(location.zst):
-            return super().append(path, lines)
-        held = self.coord.writer_locks(location)
+    appender_class = _OpensEitherRepresentation
+
+
+class _ReopensWithCreate(Appender):
+    def open_plain(self, location: Location) -> tuple[int, str] | None:
         try:
-            fd = os.open(location.zst, os.O_WRONLY | os.O_APPEND | OPEN_FLAGS)
-            try:
-                for data in payloads:
-                    appending.write_line(fd, data, location.rel)
-            finally:
-                os.close(fd)
-        finally:
-            held.release()
-        return location.rel
+            os.makedirs(location.folder, mode=0o700, exist_ok=True)
+            fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, 0o600)
+        except OSError as exc:
+            raise from_os_error(exc, location.rel) from None
+        return fd, location.plain  # never absent, so never materialized
 
 
 @MUTANTS.store(
@@ -117,26 +121,12 @@ class AppendToZst(ReferenceStore):
     scenarios=("r4-append-after-unlink",),
 )
 class ReopenWithCreate(ReferenceStore):
-    def append(self, path: str, lines: list[str]) -> str:
-        location = self._locate(path)
-        payloads = [appending.encode_line(line) for line in lines]
-        held = self.coord.writer_locks(location)
-        try:
-            try:
-                os.makedirs(location.folder, mode=0o700, exist_ok=True)
-                fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, 0o600)
-            except OSError as exc:
-                raise from_os_error(exc, location.rel) from None
-            try:
-                self.coord.guard_handle(fd, location)
-                appending._refuse_read_only(os.fstat(fd).st_mode, location.rel)
-                for data in payloads:
-                    appending.write_line(fd, data, location.rel)
-            finally:
-                os.close(fd)
-        finally:
-            held.release()
-        return location.rel
+    appender_class = _ReopensWithCreate
+
+
+class _RemovesWhatItFinds(Lifecycle):
+    def delete(self, location: Location) -> None:
+        self.remove_selected(location)  # once: the other representation, if any, survives
 
 
 @MUTANTS.store(
@@ -146,22 +136,15 @@ class ReopenWithCreate(ReferenceStore):
     scenarios=("r9-delete-vs-materialize",),
 )
 class ResurrectsDeleted(ReferenceStore):
-    def delete(self, path: str) -> None:
-        location = self._locate(path)
-        fd, found, compressed = lifecycle._open_selected_locked(location, lifecycle.DELETE_LOCK_TIMEOUT)
-        claim = None
-        try:
-            claim = self.coord.claim(location, None if compressed else fd, wait=lifecycle.DELETE_LOCK_TIMEOUT)
-            if claim is None:
-                raise BusyError("a writer holds the rollout", path=location.rel)
-            os.unlink(found)
-            fsync_folder(location.folder)
-        except OSError as exc:
-            raise from_os_error(exc, location.rel) from None
-        finally:
-            if claim is not None:
-                claim.release()
-            os.close(fd)
+    lifecycle_class = _RemovesWhatItFinds
+
+
+class _DeletesLikeRm(Lifecycle):
+    def lock_for_delete(self, fd: int, compressed: bool, location: Location) -> None:
+        pass
+
+    def claim_for_delete(self, location: Location, fd: int, compressed: bool) -> Held:
+        return Held()  # whoever writes it
 
 
 @MUTANTS.store(
@@ -170,14 +153,7 @@ class ResurrectsDeleted(ReferenceStore):
     "being written goes on acknowledging lines into an unlinked inode, every one of them lost",
 )
 class DeleteIgnoresWriters(ReferenceStore):
-    def delete(self, path: str) -> None:
-        location = self._locate(path)
-        removed = [p for p in (location.plain, location.zst) if os.path.lexists(p)]
-        if not removed:
-            raise NotFoundError("no representation", path=location.rel)
-        for found in removed:
-            os.unlink(found)
-        fsync_folder(location.folder)
+    lifecycle_class = _DeletesLikeRm
 
 
 @MUTANTS.store(
@@ -220,29 +196,16 @@ class MaterializesInPlace(ReferenceStore):
     materializer_class = _DecodesInPlace
 
 
+class _CreatesShared(Appender):
+    def create_plain(self, location: Location) -> int:
+        os.makedirs(location.folder, mode=0o700, exist_ok=True)
+        return os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, 0o600)  # no O_EXCL
+
+
 @MUTANTS.store(
     "create-not-exclusive", ("APPEND-006",),
     "create that opens X.jsonl with O_CREAT|O_APPEND instead of O_EXCL (refusing only an existing .zst): "
     "two concurrent creates both succeed and the second's lines land in the first's rollout",
 )
 class CreateNotExclusive(ReferenceStore):
-    def create(self, path: str, lines: list[str]) -> str:
-        location = self._locate(path)
-        payloads = [appending.encode_line(line) for line in lines]
-        if os.path.lexists(location.zst):
-            raise AlreadyExistsError("a compressed representation already exists", path=location.rel)
-        held = self.coord.writer_locks(location)
-        try:
-            os.makedirs(location.folder, mode=0o700, exist_ok=True)
-            fd = os.open(location.plain, os.O_WRONLY | os.O_APPEND | os.O_CREAT | OPEN_FLAGS, 0o600)
-            try:
-                self.coord.guard_handle(fd, location)
-                for data in payloads:
-                    appending.write_line(fd, data, location.rel)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise from_os_error(exc, location.rel) from None
-        finally:
-            held.release()
-        return location.rel
+    appender_class = _CreatesShared
