@@ -297,25 +297,29 @@ def thread_lock_held(home: Path, rollout_id: str) -> bool:
 
 
 class FailpointSession:
-    """A store in a child process whose failpoints this test answers (hold, crash, error)."""
+    """A store in a child process whose failpoints this test answers (hold, crash, error).
 
-    def __init__(self, selection: str, home: Path, cold_after: float = 0) -> None:
+    ``umask`` (when given) is the umask the store process starts with, e.g. 0 for the tests that
+    check a store's own modes are private whatever the umask."""
+
+    def __init__(self, selection: str, home: Path, cold_after: float = 0, umask: int | None = None) -> None:
         self._dir = tempfile.mkdtemp(prefix="fp-", dir="/tmp")
         self.bus: "queue.Queue[object]" = queue.Queue()
         self.controller = Controller(self._dir, self.bus)
         socket_path = self.controller.socket_for("store")
         previous = os.environ.get("ROLLOUT_FAILPOINT_SOCKET")
+        previous_umask = os.umask(umask) if umask is not None else None
         os.environ["ROLLOUT_FAILPOINT_SOCKET"] = socket_path
         try:
             self.store = open_store("cmd:" + serve_command(selection))
         finally:
+            if previous_umask is not None:
+                os.umask(previous_umask)
             if previous is None:
                 del os.environ["ROLLOUT_FAILPOINT_SOCKET"]
             else:
                 os.environ["ROLLOUT_FAILPOINT_SOCKET"] = previous
         self.store.configure(os.fspath(home), cold_after)
-        self._holding: str | None = None
-        self._started: list = []
         self._since = 0
 
     def answer(self, point: str, action: str, errno: str | None = None) -> None:
@@ -336,21 +340,32 @@ class FailpointSession:
                 "report each declared failpoint where SPEC.md section 5.4 places it"
             )
 
-    def hold_at(self, point: str) -> None:
-        """Hold the store at the first hit of ``point`` (wait for it with :meth:`wait_held`)."""
-        self._holding = point
+    @contextlib.contextmanager
+    def held_at(self, point: str, operation, *args):
+        """Run ``operation(*args)`` (a call on :attr:`store`) in a thread and hold the store at its
+        first hit of ``point``; while the block runs the store waits there, then it is released
+        and the operation finished (:func:`finish`).  Yields the operation's outcome dict, which
+        holds "value" or "error" once the block is over.
+
+        Inconclusive, never failed nor passed, when the store does not declare ``point``, or the
+        operation returns or runs out of time without reporting it: the scheduled interleaving did
+        not happen.  An exception in the block releases the store and propagates (the session's
+        close answers whatever it reaches later)."""
+        require_failpoints(self, point)
         self.controller.policy = lambda hit: None if hit.point == point else ("continue", None)
+        thread, outcome = in_thread(operation, *args)
+        hit = self._wait_held(point, thread, outcome)
+        try:
+            yield outcome
+        finally:
+            self.controller.policy = lambda h: ("continue", None)
+            self.controller.release(hit, "continue")
+        finish(thread, f"{getattr(operation, '__name__', 'the operation')} released at {point}")
 
-    def start(self, fn, *args):
-        """Run ``fn(*args)`` (an operation that should reach the held point) in a thread."""
-        thread, outcome = in_thread(fn, *args)
-        self._started.append((thread, outcome))
-        return thread, outcome
-
-    def wait_held(self, timeout: float = OPERATION_BOUND_SECONDS) -> Hit:
-        """The held hit; Inconclusive when the operations started with :meth:`start` finish, or
-        ``timeout`` runs out, without the store reporting the point."""
-        deadline = time.monotonic() + timeout
+    def _wait_held(self, point: str, thread: threading.Thread, outcome: dict) -> Hit:
+        """The held hit of ``point``; Inconclusive when ``thread`` finishes, or the bound runs out,
+        without the store reporting it."""
+        deadline = time.monotonic() + OPERATION_BOUND_SECONDS
         while True:
             try:
                 message = self.bus.get(timeout=0.05)
@@ -358,18 +373,14 @@ class FailpointSession:
                 message = None
             if isinstance(message, Held):
                 return message.hit
-            finished = self._started and not any(thread.is_alive() for thread, _ in self._started)
+            finished = not thread.is_alive()
             if finished or time.monotonic() >= deadline:
-                errors = [repr(o["error"]) for _, o in self._started if "error" in o]
-                why = f"finished ({'; '.join(errors) or 'without error'})" if finished else f"ran {timeout} s"
+                error = repr(outcome["error"]) if "error" in outcome else "without error"
+                why = f"finished ({error})" if finished else f"ran {OPERATION_BOUND_SECONDS:g} s"
                 raise Inconclusive(
-                    f"the operation {why} without the store reporting failpoint {self._holding!r}, "
+                    f"the operation {why} without the store reporting failpoint {point!r}, "
                     "which it declares; the scheduled interleaving did not happen"
                 )
-
-    def release(self, hit: Hit, action: str = "continue") -> None:
-        self.controller.policy = lambda h: ("continue", None)
-        self.controller.release(hit, action)
 
     def close(self) -> None:
         self.controller.close()
@@ -378,8 +389,9 @@ class FailpointSession:
 
 
 @contextlib.contextmanager
-def failpoint_session(selection: str, home: Path, cold_after: float = 0):
-    session = FailpointSession(selection, home, cold_after)
+def failpoint_session(selection: str, home: Path, cold_after: float = 0, umask: int | None = None):
+    """A :class:`FailpointSession` closed at exit (every hit still held is answered ``continue``)."""
+    session = FailpointSession(selection, home, cold_after, umask)
     try:
         yield session
     finally:

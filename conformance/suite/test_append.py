@@ -352,19 +352,14 @@ def test_concurrent_creates_of_one_path_let_exactly_one_win(store_selection, hom
     first = [oracle.session_meta_line(r.id).decode().rstrip("\n"), kit.line_text("first-creator")]
     second = [oracle.session_meta_line(r.id).decode().rstrip("\n"), kit.line_text("second-creator")]
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "append.before_write")
-        session.hold_at("append.before_write")
-        thread, box = session.start(session.store.create, r.rel, first)
-        hit = session.wait_held()
-        other = kit.fresh_store(store_selection, home)
-        try:
-            outcome = kit.store_error(other.create, r.rel, second).kind
-        except AssertionError:
-            outcome = "acknowledged"
-        finally:
-            other.close()
-            session.release(hit)
-        kit.finish(thread, "the released create")
+        with session.held_at("append.before_write", session.store.create, r.rel, first) as box:
+            other = kit.fresh_store(store_selection, home)
+            try:
+                outcome = kit.store_error(other.create, r.rel, second).kind
+            except AssertionError:
+                outcome = "acknowledged"
+            finally:
+                other.close()
         assert "error" not in box, box.get("error")
     assert outcome == "already_exists", f"the second concurrent create was {outcome}"
     assert oracle.logical_content(home, r.rel) == "".join(line + "\n" for line in first).encode()

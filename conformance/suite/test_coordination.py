@@ -1,140 +1,30 @@
 """COORD: the lock protocol between processes, observed from the test process and from real children.
 
 Locks are taken by the test process with flock(2); concurrent participants are real child processes,
-each opening its own store through conformance.selection.open_store(selection).
+the race harness's actors (:mod:`conformance.suite.children`), each opening its own store.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-import conformance
 from conformance.oracle import disk as oracle
 from conformance.protocol.client import CommandStore
 from conformance.api.errors import Inconclusive
 from conformance.suite import kit
+from conformance.suite.children import Children, appender, looping_compressor, materializer, session_writer
 from conformance.api.errors import StoreError
-
-REPO = Path(conformance.__file__).resolve().parents[1]
+from race_harness.history import FAIL, OK, RunSummary, rids_in
 
 
 def _lines_of(home: Path, rel: str) -> list[bytes]:
     content = oracle.logical_content(home, rel)
     assert content is not None, f"{rel} has no representation"
     return content.split(b"\n")
-
-
-# --- child processes -------------------------------------------------------------------------
-
-_CHILD = r"""
-import json, os, sys, time
-from conformance.stores.selection import open_store
-from conformance.suite import kit
-from conformance.api.errors import StoreError
-a = json.loads(sys.argv[1])
-store = open_store(a["selection"])
-store.configure(a["home"], a["cold"])
-def say(**kw):
-    print(json.dumps(kw), flush=True)
-say(ready=True)
-while not os.path.exists(a["go"]):
-    time.sleep(0.002)
-role = a["role"]
-try:
-    if role == "appender":
-        for n in range(a["count"]):
-            rid = "%s-%04d" % (a["name"], n)
-            try:
-                store.append(a["rel"], [kit.line_text(rid)])
-                say(ack=rid)
-            except StoreError as exc:
-                say(error=exc.kind, id=rid)
-    elif role == "writer":
-        handle = store.open_writer(a["rel"])
-        for n in range(a["count"]):
-            rid = "%s-%04d" % (a["name"], n)
-            try:
-                store.write(handle, kit.line_text(rid))
-                say(ack=rid)
-            except StoreError as exc:
-                say(error=exc.kind, id=rid)
-        store.close_writer(handle)
-        for n in range(a["count"], 2 * a["count"]):
-            rid = "%s-%04d" % (a["name"], n)
-            try:
-                store.append(a["rel"], [kit.line_text(rid)])
-                say(ack=rid)
-            except StoreError as exc:
-                say(error=exc.kind, id=rid)
-    elif role == "compressor":
-        outcomes = {}
-        n = 0
-        while not os.path.exists(a["stop"]):
-            if n % 5 == 4:
-                for o in store.run_worker().outcomes.values():
-                    outcomes[o] = outcomes.get(o, 0) + 1
-            else:
-                o = store.compress(a["rel"])
-                outcomes[o] = outcomes.get(o, 0) + 1
-            n += 1
-        say(outcomes=outcomes)
-    elif role == "materializer":
-        did = store.materialize(a["rel"])
-        rid = "%s-0000" % a["name"]
-        store.append(a["rel"], [kit.line_text(rid)])
-        say(materialized=did, ack=rid)
-finally:
-    store.close()
-"""
-
-
-class Children:
-    """Real child processes driving their own store instances; started together through a go file."""
-
-    def __init__(self, tmp: Path, selection: str, home: Path) -> None:
-        self.tmp, self.selection, self.home = tmp, selection, home
-        self.go, self.stop = tmp / "go", tmp / "stop"
-        self.procs: list[subprocess.Popen] = []
-        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-
-    def spawn(self, role: str, name: str, rel: str, cold: float = 7 * 86400, count: int = 0) -> subprocess.Popen:
-        arg = dict(selection=self.selection, home=str(self.home), cold=cold, go=str(self.go), stop=str(self.stop),
-                   role=role, name=name, rel=rel, count=count)
-        p = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(arg)], stdout=subprocess.PIPE,
-                             env=self.env, text=True, cwd=str(REPO))
-        self.procs.append(p)
-        return p
-
-    def start(self) -> None:
-        for p in self.procs:
-            line = p.stdout.readline()
-            assert json.loads(line).get("ready"), f"a child did not start: {line!r}"
-        self.go.touch()
-
-    @staticmethod
-    def results(p: subprocess.Popen) -> list[dict]:
-        """A child's messages once it exits; Inconclusive when a loaded machine keeps it running
-        past the bound (the caller's ``kill_all`` ends it)."""
-        try:
-            out, _ = p.communicate(timeout=kit.OPERATION_BOUND_SECONDS)
-        except subprocess.TimeoutExpired:
-            raise Inconclusive(f"a child had not finished after {kit.OPERATION_BOUND_SECONDS:g} s: "
-                               "too slow to judge, not a failure") from None
-        assert p.returncode == 0, f"child exited with {p.returncode}"
-        return [json.loads(x) for x in out.splitlines() if x.strip()]
-
-    def kill_all(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
 
 
 # --- COORD-001 / COORD-003 -------------------------------------------------------------------
@@ -223,15 +113,10 @@ def test_append_held_after_open_lands_in_the_materialized_file(store_selection, 
     r = kit.make_rollout(home, old=True)
     line = kit.line_text("held-append")
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "append.after_open")
-        session.hold_at("append.after_open")
-        t, box = session.start(session.store.append, r.rel, [line])
-        hit = session.wait_held()
-        # The oracle compresses behind the writer's back, as a compressor that knows no scheme
-        # would: only the writer's own identity check can save the line now.
-        kit.compress_behind_the_store(home, r.rel)
-        session.release(hit)
-        kit.finish(t, "the released operation")
+        with session.held_at("append.after_open", session.store.append, r.rel, [line]) as box:
+            # The oracle compresses behind the writer's back, as a compressor that knows no scheme
+            # would: only the writer's own identity check can save the line now.
+            kit.compress_behind_the_store(home, r.rel)
         assert "error" not in box, box.get("error")
     assert oracle.representations(home, r.rel) == (r.rel,), "the acknowledged append is not in a plain file"
     assert oracle.logical_content(home, r.rel) == r.data + line.encode() + b"\n"
@@ -245,27 +130,22 @@ def test_change_during_encode_is_skipped_changed(store_selection, home, change):
     compressor is held at compress.after_encode: skipped_changed, plain untouched, no .zst, no temp."""
     r = kit.make_rollout(home, old=True, lines=2)
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "compress.after_encode")
-        session.hold_at("compress.after_encode")
-        t, box = session.start(session.store.compress, r.rel)
-        hit = session.wait_held()
-        st = os.stat(home / r.rel)
-        if change == "append":
-            other = kit.fresh_store(store_selection, home)
-            try:
-                other.append(r.rel, [kit.line_text("during-encode")])
-            finally:
-                other.close()
-            expected = r.data + kit.line_text("during-encode").encode() + b"\n"
-        else:
-            expected = r.data.replace(b"hello 0", b"HELLO 0")
-            assert len(expected) == len(r.data) and expected != r.data
-            replacement = home / (r.rel + ".replacement")
-            oracle.write_plain(home, r.rel + ".replacement", expected, 0o600, st.st_mtime_ns)
-            os.rename(replacement, home / r.rel)
-            assert os.stat(home / r.rel).st_mtime_ns == st.st_mtime_ns
-        session.release(hit)
-        kit.finish(t, "the released operation")
+        with session.held_at("compress.after_encode", session.store.compress, r.rel) as box:
+            st = os.stat(home / r.rel)
+            if change == "append":
+                other = kit.fresh_store(store_selection, home)
+                try:
+                    other.append(r.rel, [kit.line_text("during-encode")])
+                finally:
+                    other.close()
+                expected = r.data + kit.line_text("during-encode").encode() + b"\n"
+            else:
+                expected = r.data.replace(b"hello 0", b"HELLO 0")
+                assert len(expected) == len(r.data) and expected != r.data
+                replacement = home / (r.rel + ".replacement")
+                oracle.write_plain(home, r.rel + ".replacement", expected, 0o600, st.st_mtime_ns)
+                os.rename(replacement, home / r.rel)
+                assert os.stat(home / r.rel).st_mtime_ns == st.st_mtime_ns
     assert box.get("value") == "skipped_changed", box
     assert oracle.representations(home, r.rel) == (r.rel,)
     assert (home / r.rel).read_bytes() == expected
@@ -279,18 +159,13 @@ def test_no_zst_ending_in_a_partial_line(store_selection, home):
     compressor has just opened the file; no .zst is published and the plain bytes stay."""
     r = kit.make_rollout(home, old=True)
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "compress.after_open")
-        session.hold_at("compress.after_open")
-        t, box = session.start(session.store.compress, r.rel)
-        hit = session.wait_held()
-        fd = os.open(home / r.rel, os.O_WRONLY | os.O_APPEND)
-        try:
-            os.write(fd, kit.line_text("whole").encode() + b"\n" + b'{"timestamp":"2025-01-03T12:00:00.000Z","ty')
-        finally:
-            os.close(fd)
-        oracle.backdate(home, r.rel, 8)
-        session.release(hit)
-        kit.finish(t, "the released operation")
+        with session.held_at("compress.after_open", session.store.compress, r.rel) as box:
+            fd = os.open(home / r.rel, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, kit.line_text("whole").encode() + b"\n" + b'{"timestamp":"2025-01-03T12:00:00.000Z","ty')
+            finally:
+                os.close(fd)
+            oracle.backdate(home, r.rel, 8)
     assert box.get("value") in ("skipped_incomplete_tail", "skipped_changed"), box
     assert oracle.representations(home, r.rel) == (r.rel,), "a .zst was published from a partial line"
     assert oracle.temps(home) == []
@@ -303,14 +178,9 @@ def test_publish_never_replaces_an_existing_zst(store_selection, home):
     byte: skipped_already_compressed, temp removed, plain intact."""
     r = kit.make_rollout(home, old=True)
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "compress.before_publish")
-        session.hold_at("compress.before_publish")
-        t, box = session.start(session.store.compress, r.rel)
-        hit = session.wait_held()
-        oracle.write_zst(home, r.zst, r.data + oracle.user_message_line("someone else's"), 0o600)
-        theirs = oracle.file_state(home / r.zst)
-        session.release(hit)
-        kit.finish(t, "the released operation")
+        with session.held_at("compress.before_publish", session.store.compress, r.rel) as box:
+            oracle.write_zst(home, r.zst, r.data + oracle.user_message_line("someone else's"), 0o600)
+            theirs = oracle.file_state(home / r.zst)
     assert box.get("value") == "skipped_already_compressed", box
     assert oracle.file_state(home / r.zst) == theirs, "the existing .zst was replaced"
     assert (home / r.rel).read_bytes() == r.data
@@ -323,11 +193,7 @@ def test_plain_is_locked_between_publish_and_unlink(store_selection, home):
     """Held at compress.after_publish: the plain file still exists and is held LOCK_EX by the compressor."""
     r = kit.make_rollout(home, old=True)
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "compress.after_publish")
-        session.hold_at("compress.after_publish")
-        t, box = session.start(session.store.compress, r.rel)
-        hit = session.wait_held()
-        try:
+        with session.held_at("compress.after_publish", session.store.compress, r.rel) as box:
             assert (home / r.rel).exists(), "plain unlinked before the publish was reported"
             assert oracle.decode_zst(home / r.zst) == r.data
             declared = session.store.hello().coordination
@@ -335,9 +201,6 @@ def test_plain_is_locked_between_publish_and_unlink(store_selection, home):
                 assert kit.lock_nb_fails(home / r.rel, exclusive=False), "publish without LOCK_EX on the plain file"
             if "codex-thread-locks" in declared:
                 assert kit.lock_nb_fails(kit.coordination_lock_path(home)), "publish without the coordination lock"
-        finally:
-            session.release(hit)
-        kit.finish(t, "the released operation")
     assert box.get("value") == "compressed"
     assert oracle.representations(home, r.rel) == (r.zst,)
 
@@ -365,16 +228,9 @@ def test_new_plain_file_is_locked_from_the_instant_it_is_visible(store_selection
     """Held at materialize.after_link: LOCK_SH|LOCK_NB on the new plain file fails."""
     r = kit.make_rollout(home, old=True, compressed=True)
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "materialize.after_link")
-        session.hold_at("materialize.after_link")
-        t, box = session.start(session.store.materialize, r.rel)
-        hit = session.wait_held()
-        try:
+        with session.held_at("materialize.after_link", session.store.materialize, r.rel) as box:
             assert (home / r.rel).exists()
             assert kit.lock_nb_fails(home / r.rel, exclusive=False), "the new plain file is visible unlocked"
-        finally:
-            session.release(hit)
-        kit.finish(t, "the released operation")
     assert box.get("value") is True
     assert oracle.representations(home, r.rel) == (r.rel,)
 
@@ -432,40 +288,45 @@ def test_delete_refuses_a_plain_file_with_a_writer(store, home):
 
 
 @pytest.mark.req("COORD-009", "COORD-010", "COORD-001", "COORD-003")
-def test_concurrent_writers_during_compression(store_selection, home, tmp_path):
+def test_concurrent_writers_during_compression(store_selection, home):
     """Concurrent writers during compression: child processes append unique lines (short appends and a
     long-lived writer) while another compresses in a loop with cold threshold 0; afterwards every
     acknowledged line appears exactly once, whole, in each writer's order."""
     r = kit.make_rollout(home, old=True, lines=2)
-    kids = Children(tmp_path, store_selection, home)
+    kids = Children(store_selection, home)
     try:
-        appenders = [kids.spawn("appender", f"a{k}", r.rel, count=40) for k in range(2)]
-        writer = kids.spawn("writer", "w0", r.rel, count=15)
-        compressor = kids.spawn("compressor", "c", r.rel, cold=0)
+        writers = [kids.spawn(f"appender-{k}", "writer", appender(r.rel, r.id, 40)) for k in range(2)]
+        writers.append(kids.spawn("session-writer", "writer", session_writer(r.rel, r.id, 15)))
+        kids.spawn("compressor", "compressor", looping_compressor(r.rel, r.id, kids.stop), cold_after=0)
         kids.start()
+        kids.wait(*writers)
         acked: dict[str, list[str]] = {}
-        for p in appenders + [writer]:
-            for msg in kids.results(p):
-                if msg.get("error") == "busy":
+        for name in writers:
+            for op in kids.operations(name):
+                if op.status == FAIL and op.op in ("append", "write") and op.error.startswith("busy:"):
                     continue  # a bounded lock wait that ran out on a loaded machine: allowed, not acked
-                assert "error" not in msg, f"a concurrent writer failed: {msg}"
-                acked.setdefault(msg["ack"].split("-")[0], []).append(msg["ack"])
+                assert op.status == OK, f"a concurrent writer failed: {op.describe()}"
+                acked.setdefault(name, []).extend(op.rids)
         kids.stop.touch()
-        outcomes = kids.results(compressor)[-1]["outcomes"]
+        kids.wait("compressor")
+        compressions = kids.operations("compressor")
+        failed = [op.describe() for op in compressions if op.status != OK]
+        assert not failed, f"the compressor failed: {failed}"
+        outcomes = RunSummary.of(compressions).outcomes
     finally:
-        kids.kill_all()
+        kids.close()
     assert set(outcomes) <= {"compressed", "skipped_busy", "skipped_changed", "skipped_already_compressed",
                              "skipped_not_cold", "skipped_incomplete_tail"}, outcomes
     content = oracle.logical_content(home, r.rel)
     assert content is not None and content.startswith(r.data)
     assert oracle.whole_json_lines(content), "a line was torn or interleaved"
-    text = content.decode()
+    found = rids_in(content)
     for name, ids in acked.items():
         positions = []
         for rid in ids:
-            count = text.count(f'"{rid} ')
+            count = found.count(rid)
             assert count == 1, f"acknowledged line {rid} appears {count} times"
-            positions.append(text.index(f'"{rid} '))
+            positions.append(found.index(rid))
         assert positions == sorted(positions), f"lines of {name} out of order"
     assert len(oracle.representations(home, r.rel)) == 1
     assert oracle.temps(home) == []
@@ -478,25 +339,30 @@ def test_concurrent_writers_during_compression(store_selection, home, tmp_path):
 
 
 @pytest.mark.req("COORD-010")
-def test_concurrent_materializations_decode_once(store_selection, home, tmp_path):
+def test_concurrent_materializations_decode_once(store_selection, home):
     """Several processes materialize (then append to) one .zst at once: exactly one decodes it, the
     content is the decoded bytes once followed by every appended line once."""
     r = kit.make_rollout(home, old=True, compressed=True, lines=20)
-    kids = Children(tmp_path, store_selection, home)
+    kids = Children(store_selection, home)
     try:
-        procs = [kids.spawn("materializer", f"m{k}", r.rel) for k in range(4)]
+        names = [kids.spawn(f"materializer-{k}", "writer", materializer(r.rel, r.id)) for k in range(4)]
         kids.start()
-        results = [kids.results(p)[-1] for p in procs]
+        kids.wait(*names)
+        results = [kids.operations(name) for name in names]
     finally:
-        kids.kill_all()
-    assert sum(1 for m in results if m["materialized"] is True) == 1, results
+        kids.close()
+    for ops in results:
+        failed = [op.describe() for op in ops if op.status != OK]
+        assert not failed, f"a materializer failed: {failed}"
+    materialized = [ops[0].value for ops in results]
+    assert sum(1 for did in materialized if did is True) == 1, materialized
     content = oracle.logical_content(home, r.rel)
     assert oracle.representations(home, r.rel) == (r.rel,)
     assert content.startswith(r.data) and content.count(r.data) == 1
-    tail = content[len(r.data):].decode()
-    for m in results:
-        assert tail.count(f'"{m["ack"]} ') == 1
-    assert len(tail.splitlines()) == len(results)
+    tail = content[len(r.data):]
+    for ops in results:
+        assert rids_in(tail).count(ops[1].rids[0]) == 1
+    assert len(tail.decode().splitlines()) == len(results)
 
 
 @pytest.mark.req("COORD-011")

@@ -129,18 +129,8 @@ def test_held_compression_temp_is_private_and_locked(store_selection, home):
     """Held at compress.after_encode (umask 000, 0644 rollout): the temp has st_mode & 0o077 == 0 and a
     test process's LOCK_EX|LOCK_NB on it fails, so cleanup (aged or not) never takes it for an orphan."""
     r = kit.make_rollout(home, old=True, mode=0o644)
-    previous = os.umask(0)
-    try:
-        session_cm = kit.failpoint_session(store_selection, home)
-        session = session_cm.__enter__()
-    finally:
-        os.umask(previous)
-    try:
-        kit.require_failpoints(session, "compress.after_encode")
-        session.hold_at("compress.after_encode")
-        t, box = session.start(session.store.compress, r.rel)
-        hit = session.wait_held()
-        try:
+    with kit.failpoint_session(store_selection, home, umask=0) as session:
+        with session.held_at("compress.after_encode", session.store.compress, r.rel) as box:
             found = oracle.temps(home)
             assert found, "no temp exists while the compressor is held after encoding"
             for rel in found:
@@ -160,11 +150,6 @@ def test_held_compression_temp_is_private_and_locked(store_selection, home):
             finally:
                 cleaner.close()
             assert not set(found) & set(removed), "cleanup removed an in-flight temp"
-        finally:
-            session.release(hit)
-        kit.finish(t, "the released compress")
-    finally:
-        session_cm.__exit__(None, None, None)
     assert box.get("value") == "compressed"
     assert oracle.file_state(home / r.zst).mode == 0o644
     assert oracle.temps(home) == []

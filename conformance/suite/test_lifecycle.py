@@ -157,15 +157,11 @@ def test_archive_racing_materialize_leaves_one_area(store_selection, store, home
     r = kit.make_rollout(home, compressed=True, old=True)
     target = _archived_rel(r.rel)
     with kit.failpoint_session(store_selection, home) as session:
-        session.hold_at(point)
-        mat_thread, mat = session.start(session.store.materialize, r.rel)
-        hit = session.wait_held()
-        arch_thread, arch = kit.in_thread(store.archive, r.rel)
-        # Archive gets a moment to race the held materialize; a loaded machine only makes it
-        # start later (archive then meets a finished materialize), never fails a correct store.
-        arch_thread.join(0.3)
-        session.release(hit)
-        kit.finish(mat_thread, "the released materialize")
+        with session.held_at(point, session.store.materialize, r.rel) as mat:
+            arch_thread, arch = kit.in_thread(store.archive, r.rel)
+            # Archive gets a moment to race the held materialize; a loaded machine only makes it
+            # start later (archive then meets a finished materialize), never fails a correct store.
+            arch_thread.join(0.3)
         kit.finish(arch_thread, "archive")
     assert "error" not in mat, f"materialize failed: {mat.get('error')!r}"
     if "error" in arch:

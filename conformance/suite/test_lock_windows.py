@@ -73,18 +73,10 @@ def _sweep(store_selection: str, home: Path, window: Window) -> None:
         kit.require_failpoints(session, *window.points)
         for minute, point in enumerate(window.points):
             r = kit.make_rollout(home, old=True, compressed=window.op == "materialize", lines=2, minute=minute)
-            session.hold_at(point)
-            call = {"append": lambda: session.store.append(r.rel, [kit.line_text("in-the-window")]),
-                    "materialize": lambda: session.store.materialize(r.rel),
-                    "compress": lambda: session.store.compress(r.rel)}[window.op]
-            thread, box = session.start(call)
-            hit = session.wait_held()
-            try:
+            args = (r.rel, [kit.line_text("in-the-window")]) if window.op == "append" else (r.rel,)
+            with session.held_at(point, getattr(session.store, window.op), *args) as box:
                 if not _held(home, r, window.held):
                     unheld.append(point)
-            finally:
-                session.release(hit)
-            kit.finish(thread, f"{window.op} released at {point}")
             assert "error" not in box, f"{point}: {box.get('error')!r}"
     assert not unheld, (f"{window.op}: the {window.held} lock is not held at {', '.join(unheld)}, inside the window "
                         f"{window.points[0]} .. {window.points[-1]} ({window.requirement})")

@@ -92,13 +92,9 @@ def test_plain_appearing_before_link_is_not_replaced(store_selection, home):
     zst_before = oracle.file_state(home / r.zst)
     intruder = r.data + kit.line_text("written meanwhile").encode() + b"\n"
     with kit.failpoint_session(store_selection, home) as session:
-        session.hold_at("materialize.before_link")
-        thread, outcome = session.start(session.store.materialize, r.rel)
-        hit = session.wait_held()
-        oracle.write_plain(home, r.rel, intruder, 0o600)
-        plain_before = oracle.file_state(home / r.rel)
-        session.release(hit)
-        kit.finish(thread, "the released materialize")
+        with session.held_at("materialize.before_link", session.store.materialize, r.rel) as outcome:
+            oracle.write_plain(home, r.rel, intruder, 0o600)
+            plain_before = oracle.file_state(home / r.rel)
     assert "error" not in outcome, f"materialize failed: {outcome.get('error')!r}"
     assert outcome["value"] is False, "a materialize that did not publish must report False"
     assert oracle.file_state(home / r.rel) == plain_before, "the existing plain file was modified or replaced"
@@ -113,14 +109,10 @@ def test_temp_swept_after_link_still_finishes(store_selection, home):
     the plain file was back-dated) must not fail the materialization nor leave the `.zst`."""
     r = kit.make_rollout(home, compressed=True, old=True)
     with kit.failpoint_session(store_selection, home) as session:
-        session.hold_at("materialize.after_link")
-        thread, outcome = session.start(session.store.materialize, r.rel)
-        hit = session.wait_held()
-        swept = oracle.temps(home)
-        for temp in swept:
-            os.unlink(home / temp)
-        session.release(hit)
-        kit.finish(thread, "the released materialize")
+        with session.held_at("materialize.after_link", session.store.materialize, r.rel) as outcome:
+            swept = oracle.temps(home)
+            for temp in swept:
+                os.unlink(home / temp)
     assert swept, "no temp was on disk while the materialization was held after its link"
     assert "error" not in outcome, f"materialize failed once its temp was swept: {outcome.get('error')!r}"
     assert outcome["value"] is True

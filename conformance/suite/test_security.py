@@ -55,13 +55,8 @@ def test_materialize_temp_is_private_and_locked(store_selection, home, zst_mode)
     """Temps never readable by others: held at materialize.after_decode under umask 000, the temp
     has no group/other bits, no bit beyond the `.zst` owner bits, and its creator's lock."""
     r = kit.make_rollout(home, compressed=True, old=True, mode=zst_mode)
-    with contextlib.ExitStack() as stack:
-        with _umask(0):
-            session = stack.enter_context(kit.failpoint_session(store_selection, home))
-        session.hold_at("materialize.after_decode")
-        thread, outcome = session.start(session.store.materialize, r.rel)
-        hit = session.wait_held()
-        try:
+    with kit.failpoint_session(store_selection, home, umask=0) as session:
+        with session.held_at("materialize.after_decode", session.store.materialize, r.rel) as outcome:
             temps = oracle.temps(home)
             assert len(temps) == 1, f"expected one materialization temp while held, found {temps}"
             mode = _mode(home / temps[0])
@@ -73,9 +68,6 @@ def test_materialize_temp_is_private_and_locked(store_selection, home, zst_mode)
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             finally:
                 os.close(fd)
-        finally:
-            session.release(hit)
-        kit.finish(thread, "the released materialize")
     assert outcome.get("value") is True
     assert _mode(home / r.rel) == zst_mode
     assert oracle.temps(home) == []

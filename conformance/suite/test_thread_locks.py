@@ -50,20 +50,9 @@ def test_short_writers_hold_the_thread_lock(store_selection, home, op):
     point = "materialize.after_link" if op == "materialize" else "append.before_write"
     line = kit.line_text(f"{op}-held")
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, point)
-        session.hold_at(point)
-        call = {
-            "append": lambda: session.store.append(r.rel, [line]),
-            "create": lambda: session.store.create(r.rel, [line]),
-            "materialize": lambda: session.store.materialize(r.rel),
-        }[op]
-        thread, box = session.start(call)
-        hit = session.wait_held()
-        try:
+        args = (r.rel,) if op == "materialize" else (r.rel, [line])
+        with session.held_at(point, getattr(session.store, op), *args) as box:
             held = kit.thread_lock_held(home, r.id)
-        finally:
-            session.release(hit)
-        kit.finish(thread, "the released operation")
         assert "error" not in box, box.get("error")
     assert held, f"{op} reached {point} without holding thread-writer-locks/{r.id}.lock"
 
@@ -114,15 +103,8 @@ def test_compressor_holds_the_coordination_lock_until_the_unlink(store_selection
     """Held at compress.before_unlink, the compressor still holds the coordination lock."""
     r = kit.make_rollout(home, old=True)
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "compress.before_unlink")
-        session.hold_at("compress.before_unlink")
-        thread, box = session.start(session.store.compress, r.rel)
-        hit = session.wait_held()
-        try:
+        with session.held_at("compress.before_unlink", session.store.compress, r.rel) as box:
             held = kit.lock_nb_fails(kit.coordination_lock_path(home))
-        finally:
-            session.release(hit)
-        kit.finish(thread, "the released operation")
         assert box.get("value") == "compressed", box
     assert held, "the coordination lock was free between the probe and the unlink of the plain file"
 

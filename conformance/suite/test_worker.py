@@ -216,11 +216,7 @@ def test_run_lock_is_held_for_the_whole_run(store_selection, home):
     (another process) reports ran = False and changes nothing."""
     r = kit.make_rollout(home, old=True)
     with kit.failpoint_session(store_selection, home, cold_after=0) as session:
-        kit.require_failpoints(session, "compress.after_encode")
-        session.hold_at("compress.after_encode")
-        t, outcome = session.start(session.store.run_worker)
-        hit = session.wait_held()
-        try:
+        with session.held_at("compress.after_encode", session.store.run_worker) as outcome:
             assert (home / RUN_LOCK).exists(), "a run is in progress without the run lock file"
             assert kit.lock_nb_fails(home / RUN_LOCK), "a test process took LOCK_EX on the run lock during a run"
             second = kit.fresh_store(store_selection, home, 0)
@@ -230,9 +226,6 @@ def test_run_lock_is_held_for_the_whole_run(store_selection, home):
                 assert _snap(home) == before
             finally:
                 second.close()
-        finally:
-            session.release(hit)
-        kit.finish(t, "the released worker run")
     assert "value" in outcome and outcome["value"].ran and outcome["value"].outcomes.get(r.rel) == "compressed"
 
 
