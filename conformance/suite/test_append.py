@@ -375,17 +375,12 @@ def test_a_create_held_between_its_check_and_its_open_does_not_truncate_a_rival(
     held_lines = [oracle.session_meta_line(r.id).decode().rstrip("\n"), kit.line_text("held-creator")]
     winner = [oracle.session_meta_line(r.id).decode().rstrip("\n"), kit.line_text("winning-creator")]
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "create.before_open")
-        session.hold_at("create.before_open")
-        thread, box = session.start(session.store.create, r.rel, held_lines)
-        hit = session.wait_held()
-        other = kit.fresh_store(store_selection, home)
-        try:
-            other.create(r.rel, winner)
-        finally:
-            other.close()
-            session.release(hit)
-        kit.finish(thread, "the released create")
+        with session.held_at("create.before_open", session.store.create, r.rel, held_lines) as box:
+            other = kit.fresh_store(store_selection, home)
+            try:
+                other.create(r.rel, winner)
+            finally:
+                other.close()
     error = box.get("error")
     if error is not None and not isinstance(error, StoreError):
         raise error  # the store broke (inconclusive), not a verdict on create
