@@ -322,10 +322,11 @@ def _stray_kind(tail: bytes) -> str:
 
 def _one_frame(dctx, f, buf: bytes, offset: int, path) -> tuple[FrameInfo, bytes, int, bytes]:
     # Decode one frame with a fresh decompressobj: eof marks its end and unused_data is what follows.
+    out: list[bytes] = []  # what decoded before any damage (a header that does not parse decodes nothing)
     try:
         params = zstandard.get_frame_parameters(buf)
         obj = dctx.decompressobj()
-        out, used, data = [], 0, buf
+        used, data = 0, buf
         while True:
             out.append(obj.decompress(data))
             if obj.eof:

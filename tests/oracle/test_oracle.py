@@ -124,7 +124,7 @@ def test_skippable_frames_are_ignored(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped", "raw_append", "garbage", "empty", "half_header",
-                                    "truncated_skippable", "skippable_only"])
+                                    "bad_second_header", "truncated_skippable", "skippable_only"])
 def test_damage_is_corrupt(tmp_path, damage):
     good = independent_zst(tmp_path, BODY)
     mid = bytearray(good)
@@ -136,6 +136,8 @@ def test_damage_is_corrupt(tmp_path, damage):
         "garbage": BODY,
         "empty": b"",
         "half_header": good + good[:3],
+        # The magic of a frame, then a header zstd cannot parse (reserved bit set): corrupt, not a crash.
+        "bad_second_header": good + b"\x28\xb5\x2f\xfd" + b"\xff" * 64,
         "truncated_skippable": good + struct.pack("<II", 0x184D2A50, 100) + b"short",
         "skippable_only": o.skippable_frame(b"no data"),  # SPEC 4.4: one or more data frames (READ-013)
     }[damage]
