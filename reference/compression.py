@@ -5,7 +5,8 @@ while writers may still open the file.  Phase 2 claims the rollout through every
 scheme (``LOCK_EX|LOCK_NB`` on the plain handle; the coordination lock and the thread's lock file:
 any writer makes it ``skipped_busy``, R2, R12), re-checks identity, size, mtime and mode (R1, R7),
 publishes without replacing, and unlinks the plain file while still holding the claim, so no
-writer can have it open for writing at that moment.
+writer can have it open for writing at that moment; a writer that takes no lock at all is looked
+for in ``/proc`` just before the unlink (COORD-012), and finding one withdraws the ``.zst``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import stat
 import time
 from dataclasses import dataclass
 
-from reference import codec, failpoints, reading
+from reference import codec, failpoints, open_files, reading
 from reference.coordination import Coordination
 from conformance.api.errors import NotARolloutError, NotFoundError, StoreError, from_os_error
 from reference.home import Home, Location
@@ -52,9 +53,10 @@ class Compressor:
     is the order SPEC.md section 5.2 gives them, and the only place that order lives.
     """
 
-    def __init__(self, home: Home, coord: Coordination) -> None:
+    def __init__(self, home: Home, coord: Coordination, sees_lockless_writers: bool = True) -> None:
         self.home = home
         self.coord = coord
+        self.sees_lockless_writers = sees_lockless_writers
 
     # -- the steps ---------------------------------------------------------------------------
     def is_cold(self, st: os.stat_result) -> bool:
@@ -99,6 +101,12 @@ class Compressor:
     def claim(self, location: Location, fd: int):
         """Every scheme's claim (None: a writer is present)."""
         return self.coord.claim(location, fd)
+
+    def writers_without_locks(self, fd: int) -> tuple[int, ...]:
+        """Other processes holding the plain file open for writing, lock or no lock (COORD-012): a
+        writer that takes no lock of any scheme (codex before 0.147.0, a third-party tool) is seen
+        only here.  A compressor following only its schemes' rules (``reference:<scheme>``) does not look."""
+        return open_files.writers_elsewhere(fd) if self.sees_lockless_writers else ()
 
     def unchanged(self, fd: int, location: Location, st: os.stat_result) -> bool:
         """Under the claim: still the same inode at the path, same size, mtime and mode (R1, R7)."""
@@ -178,6 +186,10 @@ class Compressor:
             failpoints.hit("compress.after_publish", location.rel)
             self.fsync_folder(location.folder)
             failpoints.hit("compress.before_unlink", location.rel)
+            # Last, just before the unlink, so the window left is the one from this scan to the unlink.
+            holders = self.writers_without_locks(fd)
+            if holders:
+                return CompressResult("skipped_busy", detail=f"held open for writing by pid {holders[0]}")
             os.unlink(location.plain)
             published = False
             failpoints.hit("compress.after_unlink", location.rel)
