@@ -109,3 +109,14 @@ def test_the_compressor_suite_on_a_release_without_rollout_compress_skips_with_t
     assert "COMP-001" in done.stdout and "store did not declare capability compressor" in done.stdout
     statuses = {row.split()[3] for row in done.stdout.splitlines() if re.match(r"[A-Z]+-\d{3}\s", row)}
     assert "failed" not in statuses and "skipped" in statuses
+
+
+def test_codex_install_refuses_what_is_not_a_release_number(tmp_path):
+    done = cli("codex", "install", "0.145", "--folder", str(tmp_path))
+    assert done.returncode == 1 and "'0.145' is not a release number" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_codex_list_says_how_to_install_when_nothing_is(tmp_path):
+    done = cli("codex", "list", env={**os.environ, "ROLLOUT_CONFORMANCE_CODEX_DIR": str(tmp_path)})
+    assert done.returncode == 0 and "rollout-conformance codex install VERSION" in done.stdout
