@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from conformance.api.errors import Inconclusive
 from conformance.oracle import disk as oracle
 from conformance.stores.codex import launch
 from conformance.stores.codex.rpc import RpcError
@@ -79,7 +80,7 @@ class PairResult:
 
 
 def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, seed: int = 0,
-             bundle_dir: str | None = None, timeout: float = 60.0,
+             bundle_dir: str | None = None, timeout: float = 180.0,
              progress: Callable[[str], None] | None = None) -> PairResult:
     """The three experiments of the pair and its verdict (see the module contract)."""
     say = progress or (lambda _line: None)
@@ -87,10 +88,14 @@ def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, see
         return PairResult(session, compressor, NOT_APPLICABLE, f"{compressor} has no compression pass "
                                                                "(no rollout/compress request)")
     folder = fresh_workdir(root, f"{_slug(session)}--{_slug(compressor)}")
-    seen = visibility(session, compressor, os.path.join(folder, "visibility"), timeout)
-    say(f"{session} sessions / {compressor} compressor: visibility: "
-        f"{sum(s.visible for s in seen)} of {len(seen)} visible")
-    hold = hold_then_compress(session, compressor, os.path.join(folder, "hold"), timeout)
+    try:
+        seen = visibility(session, compressor, os.path.join(folder, "visibility"), timeout)
+        say(f"{session} sessions / {compressor} compressor: visibility: "
+            f"{sum(s.visible for s in seen)} of {len(seen)} visible")
+        hold = hold_then_compress(session, compressor, os.path.join(folder, "hold"), timeout)
+    except Inconclusive as exc:  # a hang or crash of codex proves nothing about the pair
+        say(f"{session} sessions / {compressor} compressor: inconclusive: {exc.args[0]}")
+        return PairResult(session, compressor, INCONCLUSIVE, f"an experiment could not finish: {exc.args[0]}")
     say(f"{session} sessions / {compressor} compressor: hold: {hold.outcome}, "
         f"{'kept' if hold.kept else 'lost' if hold.kept is False else 'not told'}")
     campaign = {}
@@ -151,6 +156,7 @@ def hold_then_compress(session: str, compressor: str, home: str, timeout: float)
     os.makedirs(home)
     rel, _ident = _cold_rollout(home, 0, archived=False)
     writer = open_store(session)
+    writer.timeout = timeout  # the codex store's bound on each request and on each acknowledged turn
     try:
         writer.configure(home, WEEK)
         handle = writer.open_writer(rel)

@@ -36,6 +36,8 @@ def register(subparsers) -> None:
     cmd.add_argument("--install", action="store_true", help="install the releases that are missing first (npm)")
     cmd.add_argument("--seconds", type=float, default=0.0, help="random campaign per pair, in seconds (0: none)")
     cmd.add_argument("--seed", type=int, default=0, help="seed of the campaigns")
+    cmd.add_argument("--timeout", type=float, default=180.0,
+                     help="bound on each codex request and acknowledged turn, in seconds (beyond it: inconclusive)")
     cmd.add_argument("--bundle-dir", default="race-bundles", help="where a failing campaign leaves its repro bundle")
     cmd.add_argument("--workdir", help="keep the homes of every experiment here (default: a temporary folder)")
     cmd.add_argument("--json", metavar="FILE", help="write the matrix as JSON here ('-': stdout)")
@@ -67,7 +69,7 @@ def _cmd_versions(args: argparse.Namespace) -> int:
     folder = WorkFolder.create(args.workdir, False, "versions-")
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 - progress goes to stderr
     results = [run_pair(f"codex:{row}", column, folder.path, args.seconds, args.seed,
-                        os.path.abspath(args.bundle_dir), progress=say)
+                        os.path.abspath(args.bundle_dir), args.timeout, progress=say)
                for row in releases for column in columns]
     for result in results:
         print(f"{result.session} sessions, {result.compressor} compressor: {result.verdict}: {result.why}")
