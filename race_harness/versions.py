@@ -111,10 +111,11 @@ def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, see
 
 def judge(seen: tuple[Seen, ...], hold: Hold, campaign: dict) -> tuple[str, str]:
     """One verdict: a loss outranks blindness, which outranks an experiment that proved nothing."""
+    hidden = [s for s in seen if not s.visible]
     if hold.kept is False or "lost_line" in campaign.get("classes", ()):
         where = "the held session's line after the pass" if hold.kept is False else "the campaign"
-        return LOSES_WRITES, f"an acknowledged line is in no representation ({where})"
-    hidden = [s for s in seen if not s.visible]
+        also = f"; also {len(hidden)} of {len(seen)} rollouts not seen" if hidden else ""
+        return LOSES_WRITES, f"an acknowledged line is in no representation ({where}){also}"
     if hidden:
         first = hidden[0]
         what = ("not listed" if not first.listed else f"read: {first.read}" if first.read != "ok"
