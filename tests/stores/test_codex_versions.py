@@ -120,3 +120,33 @@ def test_codex_install_refuses_what_is_not_a_release_number(tmp_path):
 def test_codex_list_says_how_to_install_when_nothing_is(tmp_path):
     done = cli("codex", "list", env={**os.environ, "ROLLOUT_CONFORMANCE_CODEX_DIR": str(tmp_path)})
     assert done.returncode == 0 and "rollout-conformance codex install VERSION" in done.stdout
+
+
+@needs_release(LOCKING)
+def test_a_process_forked_after_starting_codex_can_start_codex_again(tmp_path):
+    """A race actor forked by a process that already ran codex (``versions`` does) starts its own."""
+    import signal
+    import time
+
+    from conformance.stores.codex import launch
+
+    binary = releases.find_binary(LOCKING)
+    launch.start(binary, str(tmp_path), str(tmp_path), 60).close()
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            launch.start(binary, str(tmp_path), str(tmp_path), 60).close()
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 120  # a hang detector, not a timing assertion
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    pytest.fail("the forked child never got its codex started (it waited on its parent's spawner thread)")
