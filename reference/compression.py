@@ -190,6 +190,10 @@ class Compressor:
             holders = self.writers_without_locks(fd)
             if holders:
                 return CompressResult("skipped_busy", detail=f"held open for writing by pid {holders[0]}")
+            # A lockless writer that appended and closed before the scan left no descriptor to find,
+            # only a longer file: look again, after the scan.
+            if self.sees_lockless_writers and not self.unchanged(fd, location, st):
+                return CompressResult("skipped_changed", detail="written to while the .zst was published")
             os.unlink(location.plain)
             published = False
             failpoints.hit("compress.after_unlink", location.rel)

@@ -83,3 +83,28 @@ def test_a_reader_does_not_make_a_rollout_busy(store, home):
     finally:
         reader.close()
     assert oracle.logical_content(home, r.rel) == r.data
+
+
+@pytest.mark.req("COORD-012")
+@pytest.mark.needs("failpoints")
+def test_a_lockless_append_just_before_the_unlink_is_not_lost(store_selection, home):
+    """A process that takes no lock appends a line and closes the file while the compressor is held
+    just before its unlink (after it published the .zst): no descriptor is left to find, so the
+    compressor must see the longer file, withdraw its .zst and keep the plain file with the line."""
+    r = kit.make_rollout(home, old=True)
+    line = kit.line_text("appended-and-closed")
+    with kit.failpoint_session(store_selection, home) as session:
+        kit.require_failpoints(session, "compress.before_unlink")
+        session.hold_at("compress.before_unlink")
+        t, box = session.start(session.store.compress, r.rel)
+        hit = session.wait_held()
+        writer = _Holder(home / r.rel, "write")
+        writer.write(line)
+        writer.close()
+        oracle.backdate(home, r.rel, 8)
+        session.release(hit)
+        kit.finish(t, "the released compress")
+    assert box.get("value") in ("skipped_changed", "skipped_busy"), box
+    assert oracle.representations(home, r.rel) == (r.rel,), "a .zst stayed beside, or instead of, the longer plain file"
+    assert (home / r.rel).read_bytes() == r.data + line.encode() + b"\n"
+    assert oracle.temps(home) == []
