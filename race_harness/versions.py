@@ -76,7 +76,7 @@ class PairResult:
     why: str
     seen: tuple[Seen, ...] = ()
     hold: Hold | None = None
-    campaign: dict = field(default_factory=dict)  # {"status", "classes", "bundle"} when one ran
+    campaign: dict = field(default_factory=dict)  # {"status", "classes", "bundle", "notes"} when one ran
 
 
 def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, seed: int = 0,
@@ -103,7 +103,8 @@ def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, see
         from race_harness.campaign import run_campaign
 
         verdict = run_campaign(pair_roles(session, compressor), campaign_config(seconds, seed), folder, bundle_dir)
-        campaign = {"status": verdict.status, "classes": list(verdict.classes), "bundle": verdict.bundle or ""}
+        campaign = {"status": verdict.status, "classes": list(verdict.classes), "bundle": verdict.bundle or "",
+                    "notes": list(verdict.notes)}
         say(f"{session} sessions / {compressor} compressor: campaign: {verdict.status} {list(verdict.classes)}")
     verdict, why = judge(seen, hold, campaign)
     return PairResult(session, compressor, verdict, why, seen, hold, campaign)
