@@ -102,11 +102,21 @@ class Compressor:
         """Every scheme's claim (None: a writer is present)."""
         return self.coord.claim(location, fd)
 
-    def writers_without_locks(self, fd: int) -> tuple[int, ...]:
-        """Other processes holding the plain file open for writing, lock or no lock (COORD-012): a
-        writer that takes no lock of any scheme (codex before 0.147.0, a third-party tool) is seen
-        only here.  A compressor following only its schemes' rules (``reference:<scheme>``) does not look."""
-        return open_files.writers_elsewhere(fd) if self.sees_lockless_writers else ()
+    def lockless_writer(self, fd: int, location: Location, st: os.stat_result) -> CompressResult | None:
+        """The outcome when a writer that takes no lock of any scheme (codex before 0.147.0, a
+        third-party tool) still holds the plain file open for writing, or wrote to it and closed it,
+        since the claim; None when there is none (COORD-012, SPEC.md 5.8).  Locks cannot show such a
+        writer: only ``/proc`` and the file itself can.  ``reference:<scheme>`` does not look."""
+        if not self.sees_lockless_writers:
+            return None
+        holders = open_files.writers_elsewhere(fd)
+        if holders:
+            return CompressResult("skipped_busy", detail=f"held open for writing by pid {holders[0]}")
+        # one that appended and closed before the scan left no descriptor to find, only a longer file
+        # (size and identity: an mtime set meanwhile, by an ager or a touch, loses no line)
+        if not (still_at(fd, location.plain) and os.fstat(fd).st_size == st.st_size):
+            return CompressResult("skipped_changed", detail="written to while the .zst was published")
+        return None
 
     def unchanged(self, fd: int, location: Location, st: os.stat_result) -> bool:
         """Under the claim: still the same inode at the path, same size, mtime and mode (R1, R7)."""
@@ -186,14 +196,10 @@ class Compressor:
             failpoints.hit("compress.after_publish", location.rel)
             self.fsync_folder(location.folder)
             failpoints.hit("compress.before_unlink", location.rel)
-            # Last, just before the unlink, so the window left is the one from this scan to the unlink.
-            holders = self.writers_without_locks(fd)
-            if holders:
-                return CompressResult("skipped_busy", detail=f"held open for writing by pid {holders[0]}")
-            # A lockless writer that appended and closed before the scan left no descriptor to find,
-            # only a longer file: look again, after the scan.
-            if self.sees_lockless_writers and not self.unchanged(fd, location, st):
-                return CompressResult("skipped_changed", detail="written to while the .zst was published")
+            # Last, just before the unlink, so the window left is the one from this look to the unlink.
+            seen = self.lockless_writer(fd, location, st)
+            if seen is not None:
+                return seen
             os.unlink(location.plain)
             published = False
             failpoints.hit("compress.after_unlink", location.rel)

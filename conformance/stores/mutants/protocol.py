@@ -47,8 +47,8 @@ class _StatRecheckCompressor(Compressor):
     def claim(self, location: Location, fd: int) -> Held:
         return Held()
 
-    def writers_without_locks(self, fd: int) -> tuple[int, ...]:
-        return ()  # upstream looks for no open descriptor either
+    def lockless_writer(self, fd: int, location: Location, st: os.stat_result) -> None:
+        return None  # upstream looks for no open descriptor either
 
     def unchanged(self, fd: int, location: Location, st: os.stat_result) -> bool:
         try:
