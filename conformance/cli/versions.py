@@ -94,7 +94,8 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 def render_markdown(data: dict, command: str) -> str:
     """The releases' facts and the verdict matrix (rows: session release, columns: compressor)."""
     yes = {True: "yes", False: "no"}
-    out = [f"Produced by `{command}`" + (f" --seconds {data['seconds']:g}" if data["seconds"] else "") + ".", "",
+    seconds = f" --seconds {data['seconds']:g}" if data["seconds"] else ""
+    out = [f"Produced by `{command}{seconds}`.", "",
            "| release | `rollout/compress` | resumed session holds `thread-writer-locks/<id>.lock` | reads `.jsonl.zst` |",
            "|---|---|---|---|"]
     out += [f"| {r['version']} | {yes[r['has_compress']]} | {yes[r['resume_holds_writer_lock']]} | {yes[r['reads_zst']]} |"
@@ -103,11 +104,18 @@ def render_markdown(data: dict, command: str) -> str:
     out += ["", "Rows: the release whose sessions list, read, resume and write; columns: the compressor (the "
             "releases with `rollout/compress`, and the reference).", "",
             "| sessions \\ compressor | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
-    cell = {(p["session"], p["compressor"]): p["verdict"] for p in data["pairs"]}
+    cell = {(p["session"], p["compressor"]): p["verdict"] + _campaign_words(p["campaign"]) for p in data["pairs"]}
     for release in data["releases"]:
         row = f"codex:{release['version']}"
         out.append(f"| {row} | " + " | ".join(cell.get((row, c), "") for c in columns) + " |")
     return "\n".join(out) + "\n"
+
+
+def _campaign_words(campaign: dict) -> str:
+    """`` (campaign: violation lost_line)`` when a campaign ran, else nothing."""
+    if not campaign:
+        return ""
+    return f" (campaign: {' '.join([campaign['status'], *campaign.get('classes', ())])})"
 
 
 def _write(target: str, text: str) -> None:
