@@ -31,6 +31,7 @@ from conformance.stores.codex import launch
 from conformance.stores.codex.rpc import RpcError
 from conformance.stores.selection import open_store
 
+from race_harness.campaign import run_campaign
 from race_harness.interop import campaign_config, pair_roles
 from race_harness.judge import fresh_workdir
 
@@ -100,8 +101,6 @@ def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, see
         f"{'kept' if hold.kept else 'lost' if hold.kept is False else 'not told'}")
     campaign = {}
     if seconds > 0:
-        from race_harness.campaign import run_campaign
-
         verdict = run_campaign(pair_roles(session, compressor), campaign_config(seconds, seed), folder, bundle_dir)
         campaign = {"status": verdict.status, "classes": list(verdict.classes), "bundle": verdict.bundle or "",
                     "notes": list(verdict.notes)}
