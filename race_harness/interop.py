@@ -4,7 +4,7 @@ Contract: :func:`run_matrix` runs, for each ordered pair of the given selections
 included), the scheduled scenarios of :data:`INTEROP_SCENARIOS` that apply (a scenario needing
 failpoints runs only when the stores of the roles reaching them declared them; otherwise it is
 listed as not applicable) and one seeded random campaign of ``seconds`` with writers of the writer
-store, a compressor of the compressor store, a reader (the writer's store) and an ager, so stores
+store, a compressor of the compressor store, a reader (the writer's store when it reads) and an ager, so stores
 with a fixed cold age get compressed too.  Each pair gets one cell verdict (:func:`cell_label`),
 with the bundle of each failing run; a "lines lost" cell's bundle is replayed (unless told not to)
 and the cell says whether the replay reproduced it.  A campaign that acknowledged no write or
@@ -18,6 +18,8 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+
+from conformance.stores.selection import default_reader
 
 from race_harness.campaign import CampaignConfig, run_campaign
 from race_harness.judge import fresh_workdir
@@ -127,8 +129,9 @@ def probe(selection: str) -> StoreInfo:
 
 
 def pair_roles(writer: str, compressor: str) -> Roles:
-    """Writers (and the reader: the application that writes also reads) of one store, compressor of the other."""
-    return Roles(writer=writer, compressor=compressor, reader=writer)
+    """Writers (and the reader: the application that writes also reads, unless it has no reader) of one
+    store, compressor of the other."""
+    return Roles(writer=writer, compressor=compressor, reader=default_reader(writer, compressor))
 
 
 def campaign_config(seconds: float, seed: int) -> CampaignConfig:

@@ -5,7 +5,8 @@ while writers may still open the file.  Phase 2 claims the rollout through every
 scheme (``LOCK_EX|LOCK_NB`` on the plain handle; the coordination lock and the thread's lock file:
 any writer makes it ``skipped_busy``, R2, R12), re-checks identity, size, mtime and mode (R1, R7),
 publishes without replacing, and unlinks the plain file while still holding the claim, so no
-writer can have it open for writing at that moment.
+writer can have it open for writing at that moment; a writer that takes no lock at all is looked
+for in ``/proc`` just before the unlink (COORD-013), and finding one withdraws the ``.zst``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import stat
 import time
 from dataclasses import dataclass
 
-from reference import codec, failpoints, reading, shared_home
+from reference import codec, failpoints, open_files, reading, shared_home
 from reference.coordination import Coordination
 from conformance.api.errors import NotARolloutError, NotFoundError, StoreError, from_os_error
 from reference.home import Home, Location
@@ -52,9 +53,10 @@ class Compressor:
     is the order SPEC.md section 5.2 gives them, and the only place that order lives.
     """
 
-    def __init__(self, home: Home, coord: Coordination) -> None:
+    def __init__(self, home: Home, coord: Coordination, sees_lockless_writers: bool = True) -> None:
         self.home = home
         self.coord = coord
+        self.sees_lockless_writers = sees_lockless_writers
 
     # -- the steps ---------------------------------------------------------------------------
     def is_cold(self, st: os.stat_result) -> bool:
@@ -103,6 +105,22 @@ class Compressor:
     def claim(self, location: Location, fd: int):
         """Every scheme's claim (None: a writer is present)."""
         return self.coord.claim(location, fd)
+
+    def lockless_writer(self, fd: int, location: Location, st: os.stat_result) -> CompressResult | None:
+        """The outcome when a writer that takes no lock of any scheme (codex before 0.147.0, a
+        third-party tool) still holds the plain file open for writing, or wrote to it and closed it,
+        since the claim; None when there is none (COORD-013, SPEC.md 5.9).  Locks cannot show such a
+        writer: only ``/proc`` and the file itself can.  ``reference:<scheme>`` does not look."""
+        if not self.sees_lockless_writers:
+            return None
+        holders = open_files.writers_elsewhere(fd)
+        if holders:
+            return CompressResult("skipped_busy", detail=f"held open for writing by pid {holders[0]}")
+        # one that appended and closed before the scan left no descriptor to find, only a longer file
+        # (size and identity: an mtime set meanwhile, by an ager or a touch, loses no line)
+        if not (still_at(fd, location.plain) and os.fstat(fd).st_size == st.st_size):
+            return CompressResult("skipped_changed", detail="written to while the .zst was published")
+        return None
 
     def unchanged(self, fd: int, location: Location, st: os.stat_result) -> bool:
         """Under the claim: still the same inode at the path, same size, mtime and mode (R1, R7)."""
@@ -185,6 +203,10 @@ class Compressor:
             failpoints.hit("compress.after_publish", location.rel)
             self.fsync_folder(location.folder)
             failpoints.hit("compress.before_unlink", location.rel)
+            # Last, just before the unlink, so the window left is the one from this look to the unlink.
+            seen = self.lockless_writer(fd, location, st)
+            if seen is not None:
+                return seen
             os.unlink(location.plain)
             published = False
             failpoints.hit("compress.after_unlink", location.rel)

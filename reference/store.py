@@ -46,7 +46,8 @@ class ReferenceStore(metaclass=_TypedErrors):
     """Every operation of SPEC.md over one home, in this process.
 
     ``schemes`` are the coordination scheme classes it follows (both by default, so it is safe next
-    to codex and next to any ``inode-flock`` store); ``ReferenceStore(("inode-flock",))`` follows one.
+    to codex and next to any ``inode-flock`` store); ``ReferenceStore(("inode-flock",))`` follows one
+    and nothing else: only the default also looks for writers that take no lock (SPEC.md 5.9).
     """
 
     name = "reference"
@@ -66,6 +67,8 @@ class ReferenceStore(metaclass=_TypedErrors):
             if unknown or not schemes:
                 raise BadRequestError(f"unknown coordination scheme(s) {unknown}; known: {', '.join(SCHEME_CLASSES)}")
             self.schemes = tuple(SCHEME_CLASSES[name] for name in schemes)
+        #: SPEC.md 5.9 (COORD-013): off for a selection that asks for one scheme's rules alone.
+        self.sees_lockless_writers = schemes is None
         self._home: Home | None = None
         self._coord: Coordination | None = None
         self._writers: dict[str, tuple[int, Location, object]] = {}
@@ -91,7 +94,7 @@ class ReferenceStore(metaclass=_TypedErrors):
         return self._home
 
     def _compressor(self) -> Compressor:
-        return self.compressor_class(self.home, self.coord)
+        return self.compressor_class(self.home, self.coord, self.sees_lockless_writers)
 
     def _materializer(self) -> Materializer:
         return self.materializer_class()

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "report": "conformance.cli.views",
     "timeline": "conformance.cli.views",
     "codex": "conformance.cli.codex",
+    "versions": "conformance.cli.versions",
     "reader-check": "conformance.cli.reader_check",
     "probe": "conformance.cli.probe",
     "matrix": "conformance.cli.matrix",

@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     for role, who in (("writer", "writers, appenders, archivers, deleters and the setup that creates rollouts"),
                       ("compressor", "compressors, cleaners and the recovery run"),
                       ("reader", "readers and listers")):
-        default_else = ", else the writer store" if role == "reader" else ""
+        default_else = (", else the writer store when it reads, else the compressor store when it reads, "
+                        "else reference") if role == "reader" else ""
         race.add_argument(f"--{role}-store", metavar="SELECTION",
                           help=f"the store of the {who} (default --store{default_else})")
     mode = race.add_mutually_exclusive_group()
@@ -251,14 +252,18 @@ def _replay_problem(args: argparse.Namespace) -> str:
 
 def _roles(args: argparse.Namespace):
     """The Roles the arguments select, or the usage error in words."""
-    from conformance.stores.selection import SelectionError, describe
+    from conformance.stores.selection import SelectionError, default_reader, describe, has_reader
 
     from race_harness.roles import STORE_ROLES, Roles
 
     chosen = {role: getattr(args, f"{role}_store") or args.store for role in STORE_ROLES}
-    # without --store, the writers' store reads back what they wrote (the issue's `--writer-store X
-    # --compressor-store Y` pairing)
-    chosen["reader"] = chosen["reader"] or chosen["writer"]
+    if not (chosen["writer"] and chosen["compressor"]):
+        return ("--store is required unless --writer-store and --compressor-store are both given "
+                "(reference | py:mod:factory | cmd:<command line> | mutant:<name>)")
+    # the readers read with the writers' store when it can read (the issue's `--writer-store X
+    # --compressor-store Y` pairing), else with one that can (codex declares no reader)
+    if not args.reader_store and not (args.store and has_reader(args.store)):
+        chosen["reader"] = default_reader(chosen["writer"], chosen["compressor"])
     if not all(chosen.values()):
         return ("--store is required unless --writer-store and --compressor-store are both given "
                 "(reference | py:mod:factory | cmd:<command line> | mutant:<name>)")

@@ -1,7 +1,7 @@
 """The one store-selection syntax used by the CLI, the pytest plugin and the race harness.
 
 Contract: :func:`open_store` turns ``reference`` (or ``reference:<scheme>``), ``py:package.module:factory``,
-``cmd:<command line>``, ``mutant:<name>``, ``codex`` or ``codex:/path/to/codex`` into an object satisfying
+``cmd:<command line>``, ``mutant:<name>``, ``codex``, ``codex:VERSION`` or ``codex:/path/to/codex`` into an object satisfying
 :class:`conformance.store_api.Store`, or raises :class:`SelectionError` saying which forms exist.
 """
 
@@ -25,6 +25,7 @@ FORMS = (
     "cmd:<command line> (a program speaking the stdio protocol of PROTOCOL.md), "
     "mutant:<name> (a deliberately broken reference from conformance.stores.mutants.MUTANTS), "
     "codex (the real Codex CLI: the pinned install of `rollout-conformance codex install`, else codex on PATH), "
+    "codex:VERSION (that release, installed by `rollout-conformance codex install VERSION`), "
     "codex:/path/to/codex (that codex binary)"
 )
 
@@ -44,6 +45,12 @@ def _parse(selection: str) -> tuple[str, str]:
     form, colon, argument = selection.partition(":")
     if not colon or form not in ("reference", "py", "cmd", "mutant", "codex"):
         raise _bad(selection, "unknown form")
+    if form == "codex" and argument[:1].isdigit() and "/" not in argument:
+        from conformance.stores.codex.install import is_version
+
+        if not is_version(argument):
+            raise _bad(selection, f"{argument!r} is neither a release number such as 0.171.0 nor a path to a "
+                                  "codex binary (write ./name for a file in this folder)")
     if form == "reference" and argument not in REFERENCE_SCHEMES:
         raise _bad(selection, f"the reference follows {' or '.join(REFERENCE_SCHEMES)}, not {argument!r}")
     if not argument.strip():
@@ -65,7 +72,10 @@ def describe(selection: str) -> str:
     if form == "cmd":
         return f"the program `{argument}` over the stdio protocol"
     if form == "codex":
-        return f"the Codex CLI {argument or '(pinned install, else PATH)'} driven through codex app-server"
+        from conformance.stores.codex.install import is_version
+
+        which = f"release {argument}" if is_version(argument) else argument or "(pinned install, else PATH)"
+        return f"the Codex CLI {which} driven through codex app-server"
     return f"the reference mutant {argument!r} (in process)"
 
 
@@ -137,3 +147,14 @@ def serve_command(selection: str) -> str:
     if selection.startswith("cmd:"):
         return selection[len("cmd:") :]
     return f"{shlex.quote(sys.executable)} -m conformance.cli.serve --store {shlex.quote(selection)}"
+
+
+def has_reader(selection: str) -> bool:
+    """False for a selection known to declare no ``reader`` (the codex adapter); True for any other."""
+    return _parse(selection)[0] != "codex"
+
+
+def default_reader(writer: str, compressor: str) -> str:
+    """The store a campaign's readers use when none is named: the writers' store when it can read,
+    else the compressor's, else the reference (a store without a reader would fail every read)."""
+    return next((s for s in (writer, compressor) if has_reader(s)), "reference")

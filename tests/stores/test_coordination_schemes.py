@@ -4,7 +4,8 @@ A child process plays a live writer the way each scheme says (codex's thread loc
 coordination lock, or ``LOCK_SH`` on the data inode), keeps its ``O_APPEND`` handle open on a
 rollout idle past the cold age, and writes one more line after a compressor ran.  The line must be
 in the rollout afterwards whenever the compressor follows the writer's scheme; with no lock at all
-it is lost, which shows the check can fail.
+it is seen only by the default reference, which also looks for open descriptors in /proc, and a
+single-scheme reference loses it, which shows the check can fail.
 """
 
 from __future__ import annotations
@@ -96,14 +97,16 @@ def test_compress_cli_loses_nothing_next_to_a_live_writer(tmp_path, style):
     assert oracle.logical_content(home, rel) == data + line.encode() + b"\n"
 
 
-def test_compress_cli_does_lose_an_unprotected_writers_line(tmp_path):
-    """Control: a writer that holds no lock of any scheme loses its line to the same command."""
+def test_compress_cli_sees_a_writer_that_takes_no_lock(tmp_path):
+    """A writer that holds no lock of any scheme (codex before 0.147.0): the default reference finds
+    it in /proc (COORD-013, SPEC.md 5.9), skips the rollout as busy, and its next line is kept."""
     home = tmp_path / "home"
     rel, ident, data = _cold_rollout(home)
     writer = LiveWriter(home, rel, ident, "none")
-    assert "compressed" in _cli_compress(home)
-    assert writer.write('{"type":"event_msg","payload":{}}') == 0
-    assert oracle.logical_content(home, rel) == data
+    assert "skipped_busy" in _cli_compress(home)
+    line = '{"type":"event_msg","payload":{}}'
+    assert writer.write(line) == 1, "the line went to an unlinked inode"
+    assert oracle.logical_content(home, rel) == data + line.encode() + b"\n"
 
 
 @pytest.mark.parametrize(
@@ -115,10 +118,15 @@ def test_compress_cli_does_lose_an_unprotected_writers_line(tmp_path):
         ("reference:codex-thread-locks", "inode-sh", False),
         ("reference:inode-flock", "inode-sh", True),
         ("reference:inode-flock", "thread-lock", False),
+        # no lock at all: only the default reference, which also looks in /proc (SPEC.md 5.9), sees it
+        ("reference", "none", True),
+        ("reference:inode-flock", "none", False),
+        ("reference:codex-thread-locks", "none", False),
     ],
 )
 def test_a_writer_is_safe_exactly_from_compressors_of_its_scheme(tmp_path, compressor, style, safe):
-    """Each single-scheme reference protects only its own scheme's writers (SPEC.md 5.7)."""
+    """Each single-scheme reference protects only its own scheme's writers (SPEC.md 5.7); the default
+    protects writers of either scheme and writers that take no lock (5.9)."""
     home = tmp_path / "home"
     rel, ident, data = _cold_rollout(home)
     writer = LiveWriter(home, rel, ident, style)

@@ -29,6 +29,16 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 _SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-spawner")
 
 
+def _new_spawner_in_child() -> None:
+    """A forked child has none of its parent's threads: an inherited executor would queue every
+    spawn for a worker that does not exist (a race actor forked by a process that ran codex hung so)."""
+    global _SPAWNER
+    _SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="codex-spawner")
+
+
+os.register_at_fork(after_in_child=_new_spawner_in_child)
+
+
 def _die_with_parent() -> None:
     """In the forked child: SIGKILL when the process that started it dies (its spawner thread lives as long).
 

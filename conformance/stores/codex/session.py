@@ -34,6 +34,7 @@ class CodexSession:
         self._fd_path = self._codex_descriptor()
         self._scanned = os.path.getsize(self._fd_path)
         self._partial = b""
+        self._turn_id: str | None = None  # the last turn started, interrupted before the next
 
     @classmethod
     def resume(cls, binary: str, home: str, scratch: str, rel: str, timeout: float) -> "CodexSession":
@@ -52,11 +53,13 @@ class CodexSession:
             raise
 
     def write(self, text: str) -> None:
+        self._interrupt_previous_turn()
         turn = {"threadId": self.thread_id, "input": [{"type": "text", "text": text, "text_elements": []}]}
         try:
-            self._server.request("turn/start", turn)
+            started = self._server.request("turn/start", turn)
         except RpcError as exc:
             raise _store_error(exc, self._plain_path) from exc
+        self._turn_id = ((started or {}).get("turn") or {}).get("id")
         deadline = time.monotonic() + self._timeout
         while not self._wrote(text):
             if not self._server.alive():
@@ -67,6 +70,17 @@ class CodexSession:
 
     def close(self) -> None:
         self._server.close(grace=_CLOSE_GRACE_SECONDS)
+
+    def _interrupt_previous_turn(self) -> None:
+        """End the previous turn, if any: offline its model call fails, but some releases (0.156.0
+        seen) retry it for minutes and queue a new turn behind it, writing nothing of the new one."""
+        if self._turn_id is None:
+            return
+        try:
+            self._server.request("turn/interrupt", {"threadId": self.thread_id, "turnId": self._turn_id})
+        except RpcError:
+            pass  # already over (the model call failed for good): nothing to end
+        self._turn_id = None
 
     def _codex_descriptor(self) -> str:
         """``/proc/<pid>/fd/<n>`` of the rollout codex holds open for appending."""

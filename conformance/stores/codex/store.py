@@ -1,10 +1,13 @@
 """The real Codex CLI as a store under test, driven through ``codex app-server``.
 
 Contract: :class:`CodexStore` satisfies :class:`conformance.store_api.Store` and declares only what
-codex really does: ``compressor`` (one real ``rollout/compress`` pass per worker run) and
-``session-writer`` (``open_writer``/``write``/``close_writer`` as a codex session: ``thread/resume``
-then ``turn/start``).  Everything else answers ``unsupported``.  A missing binary, a hang or a crash
-of codex raises :class:`conformance.protocol_client.Inconclusive` with the reason, never a result.
+the given codex binary was seen to do (:mod:`conformance.stores.codex.facts`): ``compressor`` when it
+has the ``rollout/compress`` request (one real pass per worker run), ``session-writer`` when
+``thread/resume`` works (``open_writer``/``write``/``close_writer`` as a codex session: ``thread/resume``
+then ``turn/start``), and the ``codex-thread-locks`` scheme only when a resumed session holds its
+writer lock.  Everything else answers ``unsupported``, naming the binary's own version.  A missing
+binary, a hang or a crash of codex raises :class:`conformance.protocol_client.Inconclusive` with the
+reason, never a result.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from conformance.api.errors import BusyError, InvalidHomeError, InvalidNameError
 from reference.thread_locks import CoordinationLock, thread_lock_path
 
 from conformance.stores.codex import launch, passes
-from conformance.stores.codex.install import CodexMissing, binary_version, find_binary
+from conformance.stores.codex.facts import CodexFacts, probe
+from conformance.stores.codex.install import CodexMissing, find_binary, is_version
 from conformance.stores.codex.session import CodexSession
 
 NAME = "codex"
-CAPABILITIES = ("compressor", "session-writer")
 _PASS_POLL_SECONDS = 0.02
 
 
@@ -36,13 +39,17 @@ class CodexStore:
     """One codex app-server per store instance, plus one per open writer (a codex session each)."""
 
     def __init__(self, binary: str | None = None, timeout: float = 60.0) -> None:
+        """``binary``: a path, a release number (its install under ``codex install VERSION``) or None
+        (the pinned install, else ``codex`` on PATH)."""
         self.timeout = timeout
         self._missing: str | None = None
         self._binary = self._version = ""
+        self._facts: CodexFacts | None = None
         try:
-            self._binary = binary or find_binary()
-            self._version = binary_version(self._binary)
-        except CodexMissing as exc:
+            self._binary = find_binary(binary) if binary and is_version(binary) else binary or find_binary()
+            self._facts = probe(self._binary, timeout)
+            self._version = self._facts.printed
+        except (CodexMissing, Inconclusive) as exc:
             self._missing = str(exc)
         self._home: str | None = None
         self._cold_after: float | None = None
@@ -55,8 +62,14 @@ class CodexStore:
 
     def hello(self) -> Hello:
         self._require_binary()
-        return Hello(protocol=1, name=NAME, version=self._version, capabilities=CAPABILITIES,
-                     failpoints=(), coordination=("codex-thread-locks",))
+        return Hello(protocol=1, name=NAME, version=self._version, capabilities=self._facts.capabilities(),
+                     failpoints=(), coordination=self._facts.coordination())
+
+    @property
+    def facts(self) -> CodexFacts:
+        """What the binary was seen to do (raises Inconclusive when it cannot run)."""
+        self._require_binary()
+        return self._facts
 
     def configure(self, home: str, cold_after_seconds: float) -> None:
         """Bind to ``home``; codex starts on first use (so it leaves nothing in a home it never served).
@@ -77,6 +90,7 @@ class CodexStore:
 
     def run_worker(self) -> WorkerReport:
         """One real compression pass over the whole home (the 6 h cooldown marker removed first)."""
+        self._require_capability("compressor")
         return self._pass(masked=())
 
     def compress(self, path: str) -> str:
@@ -86,6 +100,7 @@ class CodexStore:
         other id makes its pass skip them (skipped_busy), so only ``path`` can change.  The pass
         still takes codex's maintenance lock and sweeps temps older than 6 h, as every codex pass does.
         """
+        self._require_capability("compressor")
         rel = self._logical(path)
         present = oracle.representations(self._home, rel)
         if not present:
@@ -107,6 +122,7 @@ class CodexStore:
 
     def cleanup(self) -> CleanupReport:
         """The only cleanup codex does: the temp sweep at the start of a pass (every rollout held busy)."""
+        self._require_capability("compressor")
         ids = {oracle.parse_name(os.path.basename(r))[1].lower() for r in passes.scan(self._home).files}
         report = self._pass(masked=ids)
         if not report.ran:
@@ -119,6 +135,7 @@ class CodexStore:
 
     def open_writer(self, path: str) -> str:
         """A codex session on the rollout: its own app-server, ``thread/resume`` (materializes a .zst)."""
+        self._require_capability("session-writer")
         rel = self._logical(path)
         session = CodexSession.resume(self._binary, self._home, self._scratch, rel, self.timeout)
         handle = f"{session.thread_id}#{next(self._handles)}"
@@ -136,9 +153,11 @@ class CodexStore:
     # -- what codex does not offer ---------------------------------------------------------------
 
     def _unsupported(self, *_args, **_kwargs):
+        self._require_binary()
+        declared = ", ".join(self._facts.capabilities()) or "nothing"
         raise UndeclaredCapabilityError(
-            "codex 0.171.0 offers no byte-level reader, create/append/materialize or lifecycle here: "
-            f"this adapter declares only {', '.join(CAPABILITIES)}", None)
+            f"{self._version} offers no byte-level reader, create/append/materialize or lifecycle here: "
+            f"this adapter declares only {declared} for it", None)
 
     read = header = list = find = search = _unsupported
     create = append = materialize = _unsupported
@@ -176,7 +195,7 @@ class CodexStore:
             return  # gone meanwhile: codex's pass will say so
         if (age_ns >= self._cold_after * 1e9) != (age_ns >= passes.COLD_AGE_SECONDS * 1e9):
             raise Inconclusive(
-                f"codex {self._version} fixes the cold age at 7 days ({passes.COLD_AGE_SECONDS} s) and this run "
+                f"{self._version} fixes the cold age at 7 days ({passes.COLD_AGE_SECONDS} s) and this run "
                 f"configured {self._cold_after:g} s, which disagree on {rel} ({age_ns / 1e9:.0f} s old); "
                 "back-date rollouts past 7 days instead"
             )
@@ -234,6 +253,12 @@ class CodexStore:
     def _require_binary(self) -> None:
         if self._missing is not None:
             raise Inconclusive(self._missing)
+
+    def _require_capability(self, capability: str) -> None:
+        """UndeclaredCapabilityError naming what the binary lacks, when it lacks ``capability``."""
+        self._require_binary()
+        if capability not in self._facts.capabilities():
+            raise UndeclaredCapabilityError("; ".join(self._facts.limits()), capability)
 
     def _require_server(self):
         if self._home is None:

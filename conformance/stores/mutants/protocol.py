@@ -40,6 +40,9 @@ class _StatRecheckCompressor(Compressor):
     def claim(self, location: Location, fd: int) -> Held:
         return Held()
 
+    def lockless_writer(self, fd: int, location: Location, st: os.stat_result) -> None:
+        return None  # upstream looks for no open descriptor either
+
     def unchanged(self, fd: int, location: Location, st: os.stat_result) -> bool:
         try:
             now = os.stat(location.plain, follow_symlinks=False)
@@ -49,7 +52,7 @@ class _StatRecheckCompressor(Compressor):
 
 
 @MUTANTS.store(
-    "upstream-stat-recheck", ("COORD-001", "COORD-003", "COORD-004", "COORD-009", "CTL-001", "CTL-003"),
+    "upstream-stat-recheck", ("COORD-001", "COORD-003", "COORD-004", "COORD-009", "COORD-013", "CTL-001", "CTL-003"),
     "upstream as merged: writers hold no lock, the compressor takes no LOCK_EX and re-checks only "
     "size, mtime and mode before unlinking; a writer that opened the file earlier writes into the "
     "unlinked inode (R2), a writer idle for 7+ days loses every later line (R12), and a replaced "
