@@ -199,7 +199,7 @@ def _codes(members: list[Observation]) -> str:
 def _count(kind: str, members: list[Observation]) -> str:
     if kind in ("disappeared", "lost_content", "duplicated"):
         return f"{len(getattr(members[0].change, kind))} of {members[0].seen_before}"
-    if kind == "lookup":
+    if kind in ("lookup", "lookup_numbers"):
         return f"{len(members)} lookups"
     return f"{len(members)} run(s)"
 
