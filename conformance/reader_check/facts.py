@@ -20,6 +20,7 @@ MIN_HEX = 8  # the shortest id fragment recognised: 7 hex digits would collide i
 _HEX_TOKEN = re.compile(r"(?<![0-9a-z])(?>[0-9a-f]+(?:-[0-9a-f]+)*)(?![0-9a-z])")  # atomic: no partial tokens
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves are not information
+_LETTER, _DIGIT = re.compile("[a-f]"), re.compile("[0-9]")
 _SPACES = re.compile(r"\s+")  # column padding follows the width of the numbers: not information
 
 
@@ -117,8 +118,9 @@ def facts_of(stdout: str, stderr: str, manifest: HomeManifest) -> Facts:
                 elif named:
                     ambiguous.append(m.group(0))
                     mask = "<id?>"
-                elif len(m.group(0).replace("-", "")) >= MIN_HEX and re.search("[a-f]", m.group(0)):
-                    mask = "<hex>"  # the tool's own identifiers (run ids, hashes): names, not quantities
+                elif len(m.group(0).replace("-", "")) >= 6 and _LETTER.search(m.group(0)) and \
+                        _DIGIT.search(m.group(0)):
+                    mask = "<hex>"  # the tool's own identifiers (run ids, short hashes): names, not quantities
                 else:
                     continue
                 masked.append(raw[last:m.start()] + mask)
