@@ -248,9 +248,9 @@ class _Check:
     def _lookups(self, template: Template, case: Case, touched, cache: dict) -> list[tuple[RolloutTruth, tuple]]:
         """Up to ``lookups_per_case`` touched rollouts whose plain lookup shows something, with that run.
 
-        Something: the session's id or marker, or a number.  Candidates the lookup shows nothing of even
-        before (outside the tool's scope, say) are passed over; when none shows anything, that part is
-        inconclusive.
+        Something: the session's id or marker, or a number, from a run that neither hung nor crashed.
+        Candidates the lookup shows nothing of even before (outside the tool's scope, say) are passed
+        over; when none shows anything, that part is inconclusive.
         """
         wanted = self.settings.lookups_per_case
         in_scope = tuple(r for r in touched if not (self.settings.active_only and r.archived))
@@ -260,7 +260,8 @@ class _Check:
             if (template.text, rollout.id) not in cache:
                 cache[(template.text, rollout.id)] = self._lookup_baseline(template, rollout)
             before = cache[(template.text, rollout.id)]
-            if not before[0].timed_out and (before[1].seen(rollout) or any(line.numbers for line in before[1].lines)):
+            plain_ok = not before[0].timed_out and not before[0].crash
+            if plain_ok and (before[1].seen(rollout) or any(line.numbers for line in before[1].lines)):
                 chosen.append((rollout, before))
             if len(chosen) == wanted:
                 break
