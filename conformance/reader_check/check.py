@@ -14,7 +14,7 @@ from conformance.oracle.homegen import HomeManifest, RolloutTruth, realistic_hom
 from conformance.reader_check.cases import CASES, Case
 from conformance.reader_check.facts import Facts, compare, facts_of
 from conformance.reader_check.findings import Finding, Observation, group
-from conformance.reader_check.interpret import read_baseline
+from conformance.reader_check.interpret import Reading, read_baseline
 from conformance.reader_check.noise import DEFAULT_MAX_RUNS, Noise, learn
 from conformance.reader_check.runner import Run, Template, run_tool, tool_env
 
@@ -173,7 +173,7 @@ class _Check:
             self.inconclusive += reading.problems
             if reading.usable:
                 usable.add(template)
-            summary[template.text] = _summary(base, reading.note)
+            summary[template.text] = _summary(base, reading)
             self.log(f"plain home: `{template.text}` {base.noise.runs} identical runs"
                      + (f", ignoring {base.noise.describe()}" if base.noise.size() else ""))
         lookups_before: dict[tuple[str, str], tuple[Run, Facts]] = {}
@@ -285,12 +285,13 @@ class _Check:
         return Observation(template.text, case.name, run_before, after, change, 1, 1, rollout.id, bool(lost))
 
 
-def _summary(base: _Base, note: str) -> dict:
+def _summary(base: _Base, reading: Reading) -> dict:
     facts = base.facts
     return {"exit_code": base.run.exit_code, "sessions_seen": facts.sessions_seen,
             "sessions_seen_by_stream": {s: facts.seen_in(s) for s in ("stdout", "stderr")},
             "crash": base.run.crash, "baseline_runs": base.noise.runs, "noise_ignored": base.noise.describe(),
-            "ambiguous_fragments": list(facts.ambiguous[:5]), "reading": note}
+            "ambiguous_fragments": list(facts.ambiguous[:5]), "reading": reading.note,
+            "first_lines": list(reading.first_lines)}
 
 
 def _spread(items: tuple[RolloutTruth, ...], n: int) -> list[RolloutTruth]:

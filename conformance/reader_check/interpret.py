@@ -2,8 +2,9 @@
 
 Recognition, not guessing: a command whose output names none of the home's sessions in any form and
 prints no number that depends on the home is "could not interpret the output" (inconclusive), with
-the first lines seen and a hint; one whose lines grow with the home yet name no session is judged on
-its numbers only, and its session check is inconclusive for the same reason.  Never "0 of N".
+the first lines seen and a hint.  One that prints numbers about the home but names no session is
+judged on its numbers only, and the report says so (with the hint when its lines grow with the
+home, as a listing's do: its sessions could not be told apart).  Never "0 of N".
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from conformance.reader_check.noise import Noise
 from conformance.reader_check.runner import Run
 
 HINT = ("if the tool prints sessions in another form, give it its JSON output (--json) or a format flag "
-        "that prints full session ids, file paths or titles")
+        "that prints full session ids, file paths or titles, or widen a table that cuts them (--env COLUMNS=300)")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Reading:
     sessions: bool  # the output names sessions recognisably
     problems: tuple[str, ...] = ()  # inconclusive parts, each a sentence with the fix
     note: str = ""  # how the output is judged, for the report
+    first_lines: tuple[str, ...] = ()  # what it printed, when its sessions could not be recognised
 
 
 def read_baseline(command: str, run: Run, facts: Facts, empty: Facts, noise: Noise, count: int,
@@ -51,8 +53,8 @@ def read_baseline(command: str, run: Run, facts: Facts, empty: Facts, noise: Noi
             f"{HINT}. First lines seen:\n{first}",))
     grows = len(facts.lines) - len(empty.lines) >= max(2, count // 2)
     if grows:
-        return Reading(True, False, (
-            f"could not interpret the sessions in the output of `{command}`: it prints {len(facts.lines)} lines "
-            f"for {count} sessions but names none of them recognisably, so losses are judged on its numbers only; "
-            f"{HINT}. First lines seen:\n{first}",), "names no session recognisably: judged on its numbers only")
+        return Reading(True, False, note=(
+            f"could not interpret the sessions in its output: {len(facts.lines)} lines for {count} sessions, none "
+            f"named recognisably, so the session check is not made and it is judged on its numbers only; {HINT}"),
+            first_lines=facts.first_lines())
     return Reading(True, False, note="names no session (a summary): judged on the numbers it prints")

@@ -25,6 +25,7 @@ def text(outcome: Outcome, settings: Settings) -> list[str]:
                      f"{base['reading'] or 'not judged'} ({base['baseline_runs']} identical runs)")
         if base["noise_ignored"]:
             lines.append(f"  ignored as varying between identical runs: {base['noise_ignored']}")
+        lines += [f"  | {line}" for line in base["first_lines"]]
         if base["ambiguous_fragments"]:
             lines.append(f"  id fragments matching several sessions, counted for none: "
                          f"{', '.join(base['ambiguous_fragments'])}")
