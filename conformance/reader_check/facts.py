@@ -85,15 +85,13 @@ class IdForms:
         return set(self.fragments.get(digits, ())) if len(digits) >= MIN_HEX else set()
 
 
-_FORMS: dict[int, IdForms] = {}
+_FORMS: list = [None, None]  # (manifest, its forms): one home per check, built once
 
 
 def _forms(manifest: HomeManifest) -> IdForms:
-    key = id(manifest)
-    if key not in _FORMS:
-        _FORMS.clear()  # one home per check: keep only the current one
-        _FORMS[key] = IdForms(manifest)
-    return _FORMS[key]
+    if _FORMS[0] is not manifest:
+        _FORMS[:] = [manifest, IdForms(manifest)]
+    return _FORMS[1]
 
 
 def facts_of(stdout: str, stderr: str, manifest: HomeManifest) -> Facts:
@@ -104,7 +102,12 @@ def facts_of(stdout: str, stderr: str, manifest: HomeManifest) -> Facts:
     lines: list[Line] = []
     ambiguous: list[str] = []
     for stream, text in zip(STREAMS, (stdout, stderr)):
-        for raw in _ANSI.sub("", text).splitlines():
+        text = _ANSI.sub("", text)
+        lowered_text = text.lower()
+        for rollout in manifest.rollouts:
+            if rollout.marker and (n := lowered_text.count(rollout.marker)):
+                markers[stream][rollout.id] = n
+        for raw in text.splitlines():
             if not raw.strip():
                 continue
             lowered = raw.lower()
@@ -126,9 +129,6 @@ def facts_of(stdout: str, stderr: str, manifest: HomeManifest) -> Facts:
                 masked.append(raw[last:m.start()] + mask)
                 last = m.end()
             bare = "".join(masked) + raw[last:]
-            for rollout in manifest.rollouts:
-                if rollout.marker and (n := lowered.count(rollout.marker)):
-                    markers[stream][rollout.id] += n
             numbers = tuple(m.group(0).replace(",", "") for m in _NUMBER.finditer(bare))
             shape = _SPACES.sub(" ", _NUMBER.sub("#", bare)).strip()
             lines.append(Line(stream, shape, numbers, raw.strip()))
