@@ -1,4 +1,5 @@
-"""The before/after run: one plain home, the tool over it until its noise is known, then over each hard case."""
+"""The before/after run: one plain home, the tool over it until its noise is known, then over each hard case,
+then once more over the plain home (a control run: what drifted during the check is noise too)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from conformance.reader_check.cases import CASES, Case
 from conformance.reader_check.facts import Facts, compare, facts_of
 from conformance.reader_check.findings import Finding, Observation, group
 from conformance.reader_check.interpret import Reading, read_baseline
-from conformance.reader_check.noise import DEFAULT_MAX_RUNS, Noise, learn
+from conformance.reader_check.noise import DEFAULT_MAX_RUNS, Noise, difference, learn
 from conformance.reader_check.runner import Run, Template, run_tool, tool_env
 
 #: Settings every run gets unless ``--env`` says otherwise: the generated home is the user's
@@ -163,7 +164,7 @@ class _Check:
         home_cmds = [t for t in self.settings.commands if not t.per_rollout]
         lookup_cmds = [t for t in self.settings.commands if t.per_rollout]
         baseline: dict[str, _Base] = {}
-        summary: dict[str, dict] = {}
+        readings: dict[str, Reading] = {}
         usable = set()
         for template in home_cmds:
             base, nothing = self._baseline(template)
@@ -171,13 +172,13 @@ class _Check:
             reading = read_baseline(template.text, base.run, base.facts, nothing, base.noise,
                                     len(self.manifest.rollouts), self.settings.timeout)
             self.inconclusive += reading.problems
+            readings[template.text] = reading
             if reading.usable:
                 usable.add(template)
-            summary[template.text] = _summary(base, reading)
             self.log(f"plain home: `{template.text}` {base.noise.runs} identical runs"
                      + (f", ignoring {base.noise.describe()}" if base.noise.size() else ""))
         lookups_before: dict[tuple[str, str], tuple[Run, Facts]] = {}
-        observations: list[Observation] = []
+        pending: list[tuple] = []  # runs judged once the control runs have completed the noise model
         touched_by_case: dict[str, tuple[str, ...]] = {}
         for case in (c for c in CASES if c.name in self.settings.cases):
             if self.settings.active_only and case.name == "archived-zst":
@@ -190,13 +191,21 @@ class _Check:
                 continue
             for template in home_cmds:
                 if template in usable:
-                    observations.append(self._observe(template, case, baseline[template.text], len(touched)))
+                    pending.append((template, case, None, None, self._run(template, case=case.name), len(touched)))
             for template in lookup_cmds:
                 for rollout, before in self._lookups(template, case, touched, lookups_before):
-                    observations.append(self._observe_lookup(template, case, rollout, before))
+                    pending.append((template, case, rollout, before, self._run(template, rollout, case.name), 1))
             if self.settings.work is not None:
                 self.box.keep(case.name)
             self.log(f"{case.name}: {len(touched)} rollouts changed")
+        self._controls(baseline, usable, {(p[0], p[2].id): (p[2], p[3]) for p in pending if p[2] is not None})
+        observations = []
+        for template, case, rollout, before, after, touched in pending:
+            if rollout is None:
+                observations.append(self._observe(template, case, baseline[template.text], after, touched))
+            else:
+                observations.append(self._observe_lookup(template, case, rollout, before, after))
+        summary = {t: _summary(base, readings[t]) for t, base in baseline.items()}
         for template in lookup_cmds:
             noise = self.lookup_noise.get(template.text, Noise())
             summary[template.text] = {"lookup": True, "noise_ignored": noise.describe()}
@@ -227,8 +236,27 @@ class _Check:
                     f"as {self.box.home}), the plain one {self.box.pristine}")
         return dataclasses.replace(finding, detail=(finding.detail + "\n" + note).strip())
 
-    def _observe(self, template: Template, case: Case, base: _Base, touched: int) -> Observation:
-        after = self._run(template, case=case.name)
+    def _controls(self, baseline: dict, usable: set, lookups: dict) -> None:
+        """One more plain run of each judged command after every case, its difference added to the noise.
+
+        What drifts during the check (a clock's minutes, today's date) is noise too; the first runs,
+        seconds apart, cannot show it, a run after the last case can.
+        """
+        for template in usable:
+            base = baseline[template.text]
+            self.box.fresh(None, self.manifest)
+            control = self._run(template)
+            if not control.timed_out and not control.crash:
+                baseline[template.text] = dataclasses.replace(
+                    base, noise=base.noise.plus(difference(base.facts, self._facts(control))))
+        for (template, _), (rollout, (_, facts)) in lookups.items():
+            self.box.fresh(None, self.manifest)
+            control = self._run(template, rollout)
+            if not control.timed_out and not control.crash:
+                self.lookup_noise[template.text] = self.lookup_noise[template.text].plus(
+                    difference(facts, self._facts(control)))
+
+    def _observe(self, template: Template, case: Case, base: _Base, after: Run, touched: int) -> Observation:
         change = compare(base.facts, self._facts(after), self.manifest, base.noise)
         return Observation(template.text, case.name, base.run, after, change, base.facts.sessions_seen, touched)
 
@@ -273,9 +301,9 @@ class _Check:
                                                       "; a tool that reads sessions/ only: --scope sessions"))
         return chosen
 
-    def _observe_lookup(self, template: Template, case: Case, rollout: RolloutTruth, before: tuple) -> Observation:
+    def _observe_lookup(self, template: Template, case: Case, rollout: RolloutTruth, before: tuple,
+                        after: Run) -> Observation:
         run_before, b = before
-        after = self._run(template, rollout, case.name)
         a = self._facts(after)
         lost = (b.count("markers", rollout.id) and not a.count("markers", rollout.id)) or \
             (b.count("ids", rollout.id) and not a.count("ids", rollout.id))  # its first message, or its id, gone

@@ -153,7 +153,7 @@ def _finding(g: _Group) -> Finding:
         title = f"exit code {h.before.exit_code} -> {h.after.exit_code} {where} ({commands})"
         return Finding(title, g.requirements, cases, _runs(g.members), _tail(h.after.stderr))
     if g.kind == "lookup":
-        title = f"{len(g.members)} lookups by id {where} lose what they showed before ({commands}; {_codes(g.members)})"
+        title = f"{len(g.members)} lookups {where} lose what they showed before ({commands}; {_codes(g.members)})"
         return Finding(title, g.requirements, cases, tuple(f"{m.case}: {m.rollout}" for m in g.members[:3]),
                        f"per case: {per_case}\n" + _tail(h.after.stderr or h.after.stdout, 2))
     if g.kind == "lookup_numbers":

@@ -3,7 +3,9 @@
 A number is judged by its *slot*: (stream, line shape, position).  A slot whose values differ between
 two runs over the same home (a duration, a clock time, a counter of elapsed work) is noise; a line
 shape whose count differs is noise as a whole; a session named a different number of times is noise.
-Only noise is ignored, everything else is compared, and the report says what was ignored.
+Only noise is ignored, everything else is compared, and the report says what was ignored.  The
+check adds a control run after the last case (``check.py``), so what drifts slowly (a clock's
+minutes, today's date) is learnt from runs that span the whole check.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class Noise:
     def __or__(self, other: "Noise") -> "Noise":
         return Noise(self.ids | other.ids, self.shapes | other.shapes, self.slots | other.slots,
                      max(self.runs, other.runs))
+
+    def plus(self, other: "Noise") -> "Noise":
+        """This noise and the difference one more identical run showed (``other``)."""
+        return Noise(self.ids | other.ids, self.shapes | other.shapes, self.slots | other.slots, self.runs + 1)
 
     def size(self) -> int:
         return len(self.ids) + len(self.shapes) + len(self.slots)

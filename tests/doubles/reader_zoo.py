@@ -8,6 +8,8 @@ The shapes (the verdict a careful human reaches by hand is in tests/reader_check
 
 ``short-ids``  one line per session naming it by the last 12 hex digits of its id, then totals
 ``timing``     full ids, then "Scanned N files in NNms" and a random run id: noise on every run
+``drift``      full ids, then "generated at minute M", M moving every 5 runs (a clock's minutes;
+               the runs are counted in the file ``$ZOO_RUNS``): noise that the first runs cannot show
 ``counts``     no session named: "Found N session file(s)" on stderr, totals on stdout
 ``report P``   one session's totals ("N calls, $X.XX") for the rollout file P, naming nothing
 ``json``       a JSON array of sessions (full ids, tokens, titles)
@@ -28,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sessions  # noqa: E402  (the shared reading code of the small reader)
 
-SHAPES = ("short-ids", "timing", "counts", "report", "json", "opaque", "silent")
+SHAPES = ("short-ids", "timing", "drift", "counts", "report", "json", "opaque", "silent")
 
 
 def _lines(path: Path, mode: str) -> list[str]:
@@ -77,8 +79,17 @@ def main(argv: list[str] | None = None) -> int:
         for s in found:
             print(f"{s['id']}  {s['tokens']:>9,}  {s['title']}")
         elapsed = (time.monotonic() - start) * 1000 + random.randint(1, 900)
-        print(f"Scanned {len(files)} files in {elapsed:.0f}ms (run {random.getrandbits(48):012x}, "
+        run_id = f"{random.getrandbits(44):011x}e"  # hex with a letter, as a run id nearly always has
+        print(f"Scanned {len(files)} files in {elapsed:.0f}ms (run {run_id}, "
               f"at {time.strftime('%H:%M:%S')})")
+    elif args.shape == "drift":
+        with open(os.environ["ZOO_RUNS"], "a+") as tally:  # outside the home: it survives between runs
+            tally.write(".")
+            tally.seek(0)
+            runs = len(tally.read())
+        for s in found:
+            print(f"{s['id']}  {s['tokens']:>9,}  {s['title']}")
+        print(f"generated at minute {runs // 5}")
     elif args.shape == "counts":
         print(f"Found {len(files)} session file(s)", file=sys.stderr)
         print(f"total tokens: {total:,}")

@@ -17,10 +17,10 @@ ZOO = f"{sys.executable} {TESTS / 'doubles' / 'reader_zoo.py'}"
 COLD = 11  # of the 14 sessions of seed 0, cold ones (compressed in cold-zst)
 
 
-def check(tmp_path, *cmds: str, cases=("cold-zst",)) -> tuple[subprocess.CompletedProcess, dict]:
+def check(tmp_path, *cmds: str, cases=("cold-zst",), env: str = "") -> tuple[subprocess.CompletedProcess, dict]:
     report = tmp_path / "report.json"
     argv = [sys.executable, "-m", "conformance.cli", "reader-check", "--count", "14", "--large-mb", "0.3",
-            "--report", str(report)]
+            "--report", str(report)] + (["--env", env] if env else [])
     for cmd in cmds:
         argv += ["--cmd", f"{ZOO} {cmd}"]
     for case in cases:
@@ -56,6 +56,15 @@ def test_a_timing_line_is_noise_not_a_finding(tmp_path):
     assert base["baseline_runs"] >= 3
     assert "`Scanned # files in #ms (run <hex>, at #:#:#)` (stdout)" in base["noise_ignored"]
     assert "ignored as varying between identical runs" in out.stdout
+
+
+def test_noise_that_drifts_during_the_check_is_learnt_by_the_control_run(tmp_path):
+    # By hand: "generated at minute 0" in the first runs, "minute 1" later, on the same home: a clock.
+    out, report = check(tmp_path, "--mode zst drift", env=f"ZOO_RUNS={tmp_path / 'runs'}")
+    assert out.returncode == 0, out.stdout + out.stderr
+    (base,) = report["baseline"].values()
+    assert "`generated at minute #` (stdout)" in base["noise_ignored"]
+    assert base["baseline_runs"] == 4  # 3 identical runs, then the control after the last case
 
 
 def test_a_timing_line_does_not_hide_a_loss(tmp_path):
