@@ -19,7 +19,7 @@ disk, .jsonl.zst once compressed), {logical} (the .jsonl path), {stem} (the file
 .jsonl: rollout-<time>-<id>), {marker}.
 Every run gets HOME={user_home} and CODEX_HOME={home} unless --env says otherwise. stdout and stderr
 are both read; the plain run is repeated (at least 3 times, up to --baseline-runs) until what varies
-between identical runs is known, and only that is ignored.
+between identical runs is known, and once more after the last case; only what varied is ignored.
 exit codes: 0 same information after compression, 1 finding, 2 usage error, 3 inconclusive.
 """
 
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the generated home (same seed, byte-identical home)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per run before it counts as hung")
     p.add_argument("--large-mb", type=float, default=8.0, help="size of the one large rollout (0: none)")
-    p.add_argument("--lookups", type=int, default=2, help="rollouts looked up per case by {id} commands")
+    p.add_argument("--lookups", type=int, default=2, help="rollouts looked up per case by {id}, {path} or {stem} commands")
     p.add_argument("--baseline-runs", type=int, default=DEFAULT_MAX_RUNS,
                    help="at most this many identical plain runs per command to learn what varies (at least 3)")
     p.add_argument("--scope", choices=("all", "sessions"), default="all",
