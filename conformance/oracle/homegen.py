@@ -7,8 +7,9 @@ again, which is what makes real rollouts compress 5-10x), ``token_count`` events
 ``total_token_usage`` is the running sum of their ``last_token_usage``, assistant text, now and then
 an incompressible base64 image and, in big rollouts, a tool output of several MB on one line.  Line
 timestamps advance through the session; a home spreads its sessions over weeks, and each file's
-mtime is the timestamp of its last line.  Same seed and parameters -> same bytes (mtimes are
-relative to ``now``), so runs compare like with like.
+mtime is the timestamp of its last line.  Same seed, parameters and ``now`` -> same bytes (timestamps
+and mtimes are relative to ``now``; :func:`seed_now_ns` gives a ``now`` derived from the seed alone,
+so two homes of one seed are byte-identical, mtimes included).
 
 Used by ``demo-home``, ``reader-check``, the suite kit and the benchmarks (``benchmarks/data.py``).
 """
@@ -35,6 +36,7 @@ _WORDS = 1500
 _MODELS = ("gpt-5", "gpt-5-codex", "gpt-5-mini")
 _PROJECTS = ("/home/user/src/api", "/home/user/src/web", "/home/user/src/infra", "/home/user/notes")
 _FIXED_START = datetime(2025, 1, 3, 12, 0, 0, tzinfo=timezone.utc)
+_SEED_EPOCH_NS = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()) * 10**9
 
 
 class _Text:
@@ -212,15 +214,22 @@ class HomeManifest:
     home: Path
     rollouts: tuple[RolloutTruth, ...]
     temps: tuple[tuple[str, bool], ...]  # (relative path, stale)
+    now_ns: int = 0  # the "now" the home was generated against (cold = 7+ days before it)
 
     def as_json(self) -> dict:
-        return {"home": str(self.home), "rollouts": [asdict(r) for r in self.rollouts],
+        return {"home": str(self.home), "now_ns": self.now_ns, "rollouts": [asdict(r) for r in self.rollouts],
                 "temps": [list(t) for t in self.temps],
                 "totals": {k: sum(r.tokens.get(k, 0) for r in self.rollouts) for k in _USAGE_KEYS}}
 
     def write(self, path: Path | str) -> None:
         """Save the manifest as JSON (keep it outside the home: a tool under test scans the home)."""
         Path(path).write_text(json.dumps(self.as_json(), indent=1) + "\n")
+
+
+def seed_now_ns(seed: int) -> int:
+    """A "now" derived from ``seed`` alone (a whole second within 2026-01-01): homes built against it
+    are byte-identical for one seed, mtimes included, whatever the clock says."""
+    return _SEED_EPOCH_NS + random.Random(f"now-{seed}").randrange(86_400) * 10**9
 
 
 def unique_markers(rng: random.Random, count: int) -> list[str]:
@@ -277,7 +286,7 @@ def realistic_home(root: Path | str, count: int = 120, seed: int = 0, now_ns: in
                                      session.model, session.cwd, session.lines, len(data), dict(session.tokens)))
         if temps_every and i % temps_every == temps_every // 2:
             temps += write_temps(root, rel, data, i, now_ns, stale_first=(i // temps_every) % 2 == 0)
-    return HomeManifest(Path(root), tuple(rollouts), tuple(temps))
+    return HomeManifest(Path(root), tuple(rollouts), tuple(temps), now_ns)
 
 
 def write_temps(root: Path | str, rel: str, data: bytes, n: int, now_ns: int, stale_first: bool = True,

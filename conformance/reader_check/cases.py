@@ -7,7 +7,6 @@ and mtime as the compression worker does, and returns the rollouts it touched.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -82,11 +81,13 @@ def _both_plain_wins(home: Path, manifest: HomeManifest) -> tuple[RolloutTruth, 
 
 
 def _stale_temps(home: Path, manifest: HomeManifest) -> tuple[RolloutTruth, ...]:
-    # Temps of every upstream naming holding a whole valid copy of the rollout (the worst kind).
+    # Temps of every upstream naming holding a whole valid copy of the rollout (the worst kind), dated
+    # against the home's own "now" so one seed gives the same case home.
     touched = _cold(manifest)
+    now_ns = manifest.now_ns or max(r.mtime_ns for r in manifest.rollouts)
     for n, rollout in enumerate(touched):
         data = _content(home, rollout)
-        write_temps(home, rollout.logical, data, n, time.time_ns(), stale_first=n % 2 == 0, content=data)
+        write_temps(home, rollout.logical, data, n, now_ns, stale_first=n % 2 == 0, content=data)
     return touched
 
 

@@ -4,7 +4,8 @@ A symptom seen in the ordinary ``cold-zst`` case explains the same symptom in ev
 leaves rollouts as a lone ``.zst`` (multi-frame, skippable, read-only, archived, large): those fold
 into it and the finding carries only the ordinary case's requirement ids.  Crashes group by their
 exception line, exit-code changes by the pair of codes.  A crash or an exit change explains the
-lost output of its own run, and lost sessions explain the numbers that changed with them.
+lost output of its own run, and lost sessions explain the numbers that changed with them (in a
+listing's totals or in a lookup of one session).  Every finding names the stream it was read on.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def _symptoms(obs: Observation) -> list[str]:
     if after.crash and not before.crash:
         return ["crash"]
     if obs.rollout:
-        return ["lookup"] if obs.lookup_lost or after.exit_code != before.exit_code else []
+        if obs.lookup_lost or after.exit_code != before.exit_code:
+            return ["lookup"]
+        return ["lookup_numbers"] if obs.change.numbers_lost or obs.change.numbers_gained else []
     if after.exit_code != before.exit_code:
         return ["exit"]
     kinds = [k for k in ("disappeared", "lost_content", "duplicated") if getattr(obs.change, k)]
@@ -95,7 +98,7 @@ def _requirements(kind: str, case: Case, obs: Observation) -> tuple[str, ...]:
         return case.duplicate_requirements
     if kind == "lookup":
         return ("DISC-005",) + case.requirements
-    return case.requirements
+    return case.requirements  # lookup_numbers: the session is found, its content is not all read
 
 
 def group(observations: list[Observation]) -> list[Finding]:
@@ -119,7 +122,7 @@ def group(observations: list[Observation]) -> list[Finding]:
 
 def _fold_consequences(groups: dict[tuple, _Group]) -> None:
     """Failed lookups and changed totals where a listing lost the same sessions are that listing's cause."""
-    for key in [k for k in groups if k[0] in ("lookup", "numbers")]:
+    for key in [k for k in groups if k[0] in ("lookup", "lookup_numbers", "numbers")]:
         target = next((g for k, g in groups.items() if k[0] in ("disappeared", "lost_content", "duplicated")
                        and k[-1] == key[-1]), None)
         if target is not None:
@@ -127,6 +130,8 @@ def _fold_consequences(groups: dict[tuple, _Group]) -> None:
             if key[0] == "lookup":
                 target.lookups += folded.members
                 target.requirements = tuple(dict.fromkeys(target.requirements + ("DISC-005",)))
+            elif key[0] == "lookup_numbers":
+                target.lookups += folded.members
             else:
                 target.totals.append(folded.headline)
 
@@ -148,32 +153,42 @@ def _finding(g: _Group) -> Finding:
         title = f"exit code {h.before.exit_code} -> {h.after.exit_code} {where} ({commands})"
         return Finding(title, g.requirements, cases, _runs(g.members), _tail(h.after.stderr))
     if g.kind == "lookup":
-        title = f"{len(g.members)} lookups by id {where} lose what they showed before ({commands}; {_codes(g.members)})"
+        title = f"{len(g.members)} lookups {where} lose what they showed before ({commands}; {_codes(g.members)})"
         return Finding(title, g.requirements, cases, tuple(f"{m.case}: {m.rollout}" for m in g.members[:3]),
                        f"per case: {per_case}\n" + _tail(h.after.stderr or h.after.stdout, 2))
+    if g.kind == "lookup_numbers":
+        title = (f"{len(g.members)} lookups of one session {where} print different numbers ({commands}, "
+                 f"{_streams(h.change.number_streams)}; {_codes(g.members)}): {_largest(h)}")
+        return Finding(title, g.requirements, cases, tuple(f"{m.case}: {m.rollout}" for m in g.members[:3]),
+                       f"per case: {per_case}\n" + "\n".join(h.change.lines))
     ids = getattr(h.change, g.kind, ())
     what = {"disappeared": "disappear", "lost_content": "are still listed but lose their content",
             "duplicated": "show up more than once"}
     if g.kind == "numbers":
-        lost, gained = h.change.numbers_lost, h.change.numbers_gained
-        title = f"the numbers printed change {where} ({commands}): {_largest(h)}"
-        examples = (f"gone: {' '.join(lost[:8])}", f"new: {' '.join(gained[:8])}")
+        title = f"the numbers printed change {where} ({commands}, {_streams(h.change.number_streams)}): {_largest(h)}"
+        examples = h.change.lines or (f"gone: {' '.join(h.change.numbers_lost[:8])}",
+                                      f"new: {' '.join(h.change.numbers_gained[:8])}")
     else:
-        title = f"{len(ids)} of {h.seen_before} sessions {what[g.kind]} {where} ({commands})"
+        title = (f"{len(ids)} of {h.seen_before} sessions {what[g.kind]} {where} ({commands}, "
+                 f"{_streams(h.change.session_streams)})")
         examples = tuple(ids[:3])
     detail = f"per case: {per_case}"
     if g.lookups:
         lookup_commands = ", ".join(f"`{c}`" for c in dict.fromkeys(m.command for m in g.lookups))
         detail += (f"\nlooking them up fails too: {len(g.lookups)} lookups with {lookup_commands} lose what "
-                   f"they showed before ({_codes(g.lookups)})")
+                   f"they showed before or print different numbers ({_codes(g.lookups)})")
     for obs in g.totals:
         detail += f"\nthe numbers `{obs.command}` prints change too: {_largest(obs)}"
     return Finding(title, g.requirements, cases, examples, detail)
 
 
 def _largest(obs: Observation) -> str:
-    before, after = obs.change.largest
+    before, after = (n.rpartition(":")[2] for n in obs.change.largest)
     return f"largest number printed {before} before, {after} after"
+
+
+def _streams(streams: tuple[str, ...]) -> str:
+    return "read on " + " and ".join(streams) if streams else "read on stdout and stderr"
 
 
 def _codes(members: list[Observation]) -> str:
@@ -184,7 +199,7 @@ def _codes(members: list[Observation]) -> str:
 def _count(kind: str, members: list[Observation]) -> str:
     if kind in ("disappeared", "lost_content", "duplicated"):
         return f"{len(getattr(members[0].change, kind))} of {members[0].seen_before}"
-    if kind == "lookup":
+    if kind in ("lookup", "lookup_numbers"):
         return f"{len(members)} lookups"
     return f"{len(members)} run(s)"
 

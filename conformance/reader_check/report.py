@@ -17,8 +17,18 @@ def text(outcome: Outcome, settings: Settings) -> list[str]:
     lines = [f"home: {len(m.rollouts)} rollouts over {_span_days(m)} days ({sum(r.old for r in m.rollouts)} cold, "
              f"{sum(r.archived for r in m.rollouts)} archived, largest {large / (1 << 20):.1f} MiB), seed {settings.seed}"]
     for command, base in outcome.baseline.items():
-        lines.append(f"plain home: `{command}` exit {base['exit_code']}, names or quotes "
-                     f"{base['sessions_seen']} of {len(m.rollouts)} sessions")
+        if base.get("lookup"):
+            lines.append(f"lookup: `{command}`, per session" + (f"; ignored as varying between identical runs: "
+                                                                f"{base['noise_ignored']}" if base["noise_ignored"] else ""))
+            continue
+        lines.append(f"plain home: `{command}` exit {base['exit_code']}, "
+                     f"{base['reading'] or 'not judged'} ({base['baseline_runs']} identical runs)")
+        if base["noise_ignored"]:
+            lines.append(f"  ignored as varying between identical runs: {base['noise_ignored']}")
+        lines += [f"  | {line}" for line in base["first_lines"]]
+        if base["ambiguous_fragments"]:
+            lines.append(f"  id fragments matching several sessions, counted for none: "
+                         f"{', '.join(base['ambiguous_fragments'])}")
     lines.append("")
     lines.append(f"{'case':<17} {'changed':>7}  result")
     for case in CASES:
@@ -101,6 +111,7 @@ def as_json(outcome: Outcome, settings: Settings) -> dict:
         "runs": [{"case": o.case, "command": o.command, "rollout": o.rollout, "argv": list(o.after.argv),
                   "exit_before": o.before.exit_code, "exit_after": o.after.exit_code,
                   "seconds": round(o.after.seconds, 3), "crash": o.after.crash,
+                  "stdout_lines": len(o.after.stdout.splitlines()), "stderr_lines": len(o.after.stderr.splitlines()),
                   "disappeared": list(o.change.disappeared), "lost_content": list(o.change.lost_content),
                   "duplicated": list(o.change.duplicated), "numbers_lost": list(o.change.numbers_lost[:20]),
                   "numbers_gained": list(o.change.numbers_gained[:20])} for o in outcome.observations],

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 #: Placeholders a command or an ``--env`` value may use; the per-rollout ones make a lookup command.
 HOME_PLACEHOLDERS = ("home", "sessions", "archived_sessions", "user_home")
-ROLLOUT_PLACEHOLDERS = ("id", "path", "logical", "marker")
+ROLLOUT_PLACEHOLDERS = ("id", "path", "logical", "stem", "marker")
 _FIELD = re.compile(r"\{([a-z_]*)\}")
 _OUTPUT_LIMIT = 8 << 20  # what one run may print before the rest is dropped
 
@@ -50,7 +50,7 @@ class Template:
 
     @property
     def per_rollout(self) -> bool:
-        """True when the command looks one rollout up (it names ``{id}``, ``{path}``, ...)."""
+        """True when the command looks one rollout up (it names ``{id}``, ``{path}``, ``{stem}``, ...)."""
         return any(name in ROLLOUT_PLACEHOLDERS for name in _FIELD.findall(self.text))
 
     def expand(self, values: dict[str, str]) -> list[str]:

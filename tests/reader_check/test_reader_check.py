@@ -7,9 +7,11 @@ Each run is a real process tree: reader-check builds a real home, runs the reade
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -102,7 +104,8 @@ def test_a_tool_that_prints_nothing_about_the_home_is_inconclusive(tmp_path):
     out, _ = reader_check(tmp_path, "zst", "--case", "cold-zst", "--env", "CODEX_HOME={user_home}/elsewhere",
                           lookups=False)
     assert out.returncode == 3, out.stdout + out.stderr
-    assert "printed nothing about the 14 sessions" in out.stdout
+    assert "could not interpret the output of" in out.stdout and "it names none of the 14 sessions" in out.stdout
+    assert "First lines seen:\nstdout: 0 sessions, 0 tokens" in out.stdout and "--json" in out.stdout
 
 
 def test_a_tool_that_deletes_what_it_reads_breaks_read_003(tmp_path):
@@ -126,3 +129,64 @@ def test_usage_errors_exit_2(args, message):
     out = subprocess.run([sys.executable, "-m", "conformance.cli", "reader-check", "--count", "6",
                           "--large-mb", "0", *args], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--timeout", "-1"), ("--timeout", "0"), ("--timeout", "nan"), ("--lookups", "-1"), ("--lookups", "0"),
+    ("--large-mb", "-5"), ("--count", "3"), ("--seed", "-1"), ("--baseline-runs", "2"),
+])
+def test_every_numeric_option_out_of_range_exits_2_before_any_work(tmp_path, option, value):
+    keep = tmp_path / "kept"
+    out = subprocess.run([sys.executable, "-m", "conformance.cli", "reader-check", "--cmd", f"{READER} list",
+                          "--keep", str(keep), option, value], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(f"reader-check: {option} {value}: must be between")
+    assert not keep.exists() and out.stdout == ""  # no home built, nothing run
+
+
+def _tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_one_seed_gives_byte_identical_homes_mtimes_included(tmp_path):
+    homes = []
+    for n in (1, 2):
+        keep = tmp_path / f"kept{n}"
+        out = subprocess.run([sys.executable, "-m", "conformance.cli", "reader-check", "--cmd",
+                              f"{READER} --mode plain-only list", "--count", "8", "--large-mb", "0", "--seed", "7",
+                              "--case", "cold-zst", "--case", "stale-temps", "--keep", str(keep)],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 1, out.stdout + out.stderr
+        homes.append(keep)
+    for part in ("pristine", "cases/cold-zst/.codex", "cases/stale-temps/.codex"):
+        first, second = _tree(homes[0] / part), _tree(homes[1] / part)
+        assert first and first == second, part
+    assert (homes[0] / "manifest.json").read_text().replace("kept1", "kept2") == \
+        (homes[1] / "manifest.json").read_text()
+
+
+def test_with_keep_a_finding_says_where_the_files_it_cites_are(tmp_path):
+    keep = tmp_path / "kept"
+    report = tmp_path / "report.json"
+    out = subprocess.run([sys.executable, "-m", "conformance.cli", "reader-check", "--cmd",
+                          f"{READER} --mode plain-only show {{path}}", "--count", "8", "--large-mb", "0",
+                          "--case", "cold-zst", "--keep", str(keep), "--report", str(report)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stdout + out.stderr
+    (crash,) = json.loads(report.read_text())["findings"]
+    assert f"kept with --keep: each case's home is {keep / 'cases'}/CASE/.codex" in crash["detail"]
+    cited = crash["examples"][0].split(" show ")[1].split(" -> ")[0]
+    kept_file = Path(cited.replace(str(keep / "run"), str(keep / "cases" / "cold-zst")))
+    assert cited.endswith(".jsonl.zst") and kept_file.is_file()
+
+
+def test_a_stem_lookup_gets_the_file_name_without_its_extension(tmp_path):
+    report = tmp_path / "report.json"
+    out = subprocess.run([sys.executable, "-m", "conformance.cli", "reader-check", "--cmd", "echo {stem}",
+                          "--count", "8", "--large-mb", "0", "--case", "cold-zst", "--report", str(report)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr  # the stem names the session before and after
+    runs = json.loads(report.read_text())["runs"]
+    assert runs and all(os.path.basename(r["argv"][1]).startswith("rollout-") and r["argv"][1].endswith(r["rollout"])
+                        for r in runs)
