@@ -94,16 +94,11 @@ def test_a_lockless_append_just_before_the_unlink_is_not_lost(store_selection, h
     r = kit.make_rollout(home, old=True)
     line = kit.line_text("appended-and-closed")
     with kit.failpoint_session(store_selection, home) as session:
-        kit.require_failpoints(session, "compress.before_unlink")
-        session.hold_at("compress.before_unlink")
-        t, box = session.start(session.store.compress, r.rel)
-        hit = session.wait_held()
-        writer = _Holder(home / r.rel, "write")
-        writer.write(line)
-        writer.close()
-        oracle.backdate(home, r.rel, 8)
-        session.release(hit)
-        kit.finish(t, "the released compress")
+        with session.held_at("compress.before_unlink", session.store.compress, r.rel) as box:
+            writer = _Holder(home / r.rel, "write")
+            writer.write(line)
+            writer.close()
+            oracle.backdate(home, r.rel, 8)
     assert box.get("value") in ("skipped_changed", "skipped_busy"), box
     assert oracle.representations(home, r.rel) == (r.rel,), "a .zst stayed beside, or instead of, the longer plain file"
     assert (home / r.rel).read_bytes() == r.data + line.encode() + b"\n"
