@@ -7,13 +7,13 @@ guard, :func:`race_harness.judge.unearned`).
 
 from __future__ import annotations
 
-COMPRESS_POINTS = ("compress.after_open", "compress.after_encode", "compress.after_verify", "compress.before_lock",
-                   "compress.after_lock", "compress.before_publish", "compress.after_publish",
-                   "compress.before_unlink", "compress.after_unlink")
-MATERIALIZE_POINTS = ("materialize.after_lock", "materialize.after_decode", "materialize.before_link",
-                      "materialize.after_link", "materialize.before_unlink", "materialize.after_unlink")
+from conformance.api.failpoints import POINTS
+
+COMPRESS_POINTS = tuple(p for p in POINTS if p.startswith("compress."))
+MATERIALIZE_POINTS = tuple(p for p in POINTS if p.startswith("materialize."))
 OPEN_POINTS = ("append.after_open", "append.after_lock")
 WRITE_POINTS = ("append.before_write", "append.after_write")
+
 
 def went_through(kind: str, status: str, value: object, lines: int) -> tuple[str, ...]:
     """The points an operation that ended this way must have passed: only answers that prove the
