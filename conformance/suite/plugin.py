@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conformance.api import requirements
+from conformance.machine.support import without_local_constants
 from conformance.suite.ledger import Ledger, LedgerError
 from conformance.protocol.wire import STRICT_ENV
 from conformance.api.errors import Inconclusive
@@ -161,6 +162,14 @@ def pytest_runtest_setup(item):
         pytest.skip(f"store did not declare coordination scheme {', '.join(undeclared)}")
     if item.get_closest_marker("archived_sessions") and "archived_sessions" not in hello.scope:
         pytest.skip(f"store declared scope {', '.join(hello.scope)}: it does not read archived_sessions/")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test's Hypothesis draws follow ``--seed`` alone, not the literals of whatever else this
+    worker loaded (see :func:`conformance.machine.support.without_local_constants`)."""
+    with without_local_constants():
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
