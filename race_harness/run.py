@@ -50,13 +50,14 @@ class Scheduled:
 
     actor: str
     point: str
-    what: str  # "held", "crash", "choice": what was to happen there, for the note
+    what: str  # "held", "required hold", "crash", "choice": what was to happen there, for the note
 
     @property
     def strict(self) -> bool:
-        """A crash must happen; a hold or choice point may be legitimately missed by an operation
-        that ended before it (a compressor that found a writer and skipped never reaches its unlink)."""
-        return self.what == "crash"
+        """A crash or a required hold must happen; a plain hold or a choice point may be legitimately
+        missed by an operation that ended before it (a compressor that found a writer and skipped
+        never reaches its unlink)."""
+        return self.what in ("crash", "required hold")
 
 
 @dataclass

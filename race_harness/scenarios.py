@@ -28,7 +28,6 @@ from conformance.api.errors import Inconclusive
 WEEK = 7 * 24 * 3600.0
 
 
-
 @dataclass(frozen=True)
 class Scenario:
     """A forced interleaving; ``needs`` lists failpoints without which it proves nothing."""
@@ -78,7 +77,8 @@ def window(run: Run, held: str, op: Op, point: str, others: list[tuple[str, Op]]
     if isinstance(first, Held):
         run.notes.append(f"{held} held at {point} while {', '.join(a + ' ' + o.kind for a, o in others)} ran")
     else:
-        # The window never opened; the judge's guard makes the run inconclusive, naming the point.
+        # The window never opened: noted by the judge's guard, which also makes the run inconclusive
+        # when the operation's answer shows it went past the point without reporting it.
         reached = [d.point for d in run.controller.schedule[since:] if d.actor == held]
         run.notes.append(f"{held} ended {op.kind} before {point} (last point reached: "
                          f"{reached[-1] if reached else 'none'}): "
@@ -205,11 +205,11 @@ def r8(run: Run) -> None:
 def r8_crash(run: Run) -> None:
     rollout, path = seed(run)
     _spawn(run, "compressor", "archiver")
-    run.hold("compressor", "compress.after_lock", "compress.before_unlink")
+    run.hold("compressor", "compress.after_lock", "compress.before_unlink", what="required hold")
     run.start("compressor", Op("compress", path, rollout))
     locked = run.held_or_done("compressor")
     if not isinstance(locked, Held):
-        return  # the judge's guard: compress.after_lock was scheduled and never reached
+        return  # the judge's guard: a required hold that never happened, the run proves nothing
     # The archiver looks while only plain exists, then queues on the compressor's exclusive lock.
     run.start("archiver", Op("archive", path, rollout))
     early = run.wait(lambda m: isinstance(m, Done) and m.actor == "archiver", 0.5)
@@ -234,11 +234,11 @@ def r9(run: Run) -> None:
 def r10(run: Run) -> None:
     rollout, path = seed(run)
     _spawn(run, "compressor", "cleaner")
-    run.hold("compressor", "compress.after_encode")
+    run.hold("compressor", "compress.after_encode", what="required hold")
     run.start("compressor", Op("compress", path, rollout))
     first = run.held_or_done("compressor")
     if not isinstance(first, Held):
-        return  # the judge's guard: compress.after_encode was scheduled and never reached
+        return  # the judge's guard: a required hold that never happened, the run proves nothing
     temps = home_view.scan(run.home).temps
     run.age_temps()
     run.call("cleaner", Op("cleanup"))
