@@ -160,21 +160,39 @@ def _lister(rng: random.Random, rollouts: list[tuple[str, str]], config: Campaig
     return next_ops
 
 
-def _archiver(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig,
-              declared: frozenset[str] = frozenset()) -> Callable[[], list[Op]]:
+class _Archiver:
     """Archive and unarchive a rollout writers are writing to; now and then delete it while they write
-    and, when the store can create, start it again under the same path (so the writers go on)."""
+    and, when the store can create, start it again under the same path (so the writers go on).
 
-    def size() -> int:
-        return rng.choice(config.line_sizes)
+    Each round is a chain: an operation is issued only if the answers before it make it legitimate
+    for a correct store.  A refused archive ends the round; a create follows only a delete that
+    removed the rollout; a rollout whose unarchive was refused (``conflict`` while a worker is
+    between publish and unlink, SPEC.md 5.2) stays archived until a later round unarchives it, and
+    nothing touches its active path meanwhile (a create there would make it exist twice).
+    """
 
-    def next_ops() -> list[Op]:
-        rollout, path = rng.choice(rollouts)
-        if "writer" in declared and rng.random() < DELETE_PROBABILITY:
-            return [Op("delete", path, rollout), Op("create", path, rollout, 1, size())]
-        return [Op("archive", path, rollout), Op("unarchive", ARCHIVED + os.path.basename(path), rollout)]
+    def __init__(self, rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig,
+                 declared: frozenset[str] = frozenset()) -> None:
+        self.rng, self.rollouts, self.config, self.declared = rng, rollouts, config, declared
+        self.away: set[str] = set()  # rollouts left archived by a refused unarchive
 
-    return next_ops
+    def __call__(self) -> list[Op]:
+        rollout, path = self.rng.choice(self.rollouts)
+        archived = ARCHIVED + os.path.basename(path)
+        if rollout in self.away:
+            return [Op("unarchive", archived, rollout)]
+        if "writer" in self.declared and self.rng.random() < DELETE_PROBABILITY:
+            return [Op("delete", path, rollout), Op("create", path, rollout, 1, self.rng.choice(self.config.line_sizes))]
+        return [Op("archive", path, rollout), Op("unarchive", archived, rollout)]
+
+    def answered(self, op: Op, status: str, error: str) -> bool:
+        """Record an answer; False when the rest of the round is no longer legitimate."""
+        if op.kind == "unarchive":
+            if status == OK or error.startswith("not_found"):
+                self.away.discard(op.rollout)
+            else:
+                self.away.add(op.rollout)
+        return status == OK
 
 
 def _ager(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
@@ -188,7 +206,7 @@ def _ager(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignC
     return next_ops
 
 
-ROLES = {"writer": _writer, "compressor": _compressor, "reader": _reader, "lister": _lister, "archiver": _archiver,
+ROLES = {"writer": _writer, "compressor": _compressor, "reader": _reader, "lister": _lister, "archiver": _Archiver,
          "ager": _ager}
 
 
@@ -200,7 +218,8 @@ def program(role: str, actor_seed: int, rollouts: list[tuple[str, str]], config:
     def body(executor, conn) -> None:
         rng = random.Random(actor_seed)
         make = ROLES[role]
-        next_ops = make(rng, rollouts, config, declared) if make is _archiver else make(rng, rollouts, config)
+        next_ops = make(rng, rollouts, config, declared) if make is _Archiver else make(rng, rollouts, config)
+        answered = getattr(next_ops, "answered", None)  # a role whose rounds are chains
         done = 0
         while time.monotonic() < deadline and (not budget or done < budget):
             for op in next_ops():
@@ -211,6 +230,8 @@ def program(role: str, actor_seed: int, rollouts: list[tuple[str, str]], config:
                 done += 1
                 if op.kind == "open_writer" and result.status != "ok":
                     break  # no handle: the session's writes and close have nothing to act on
+                if answered and not answered(op, result.status, result.error or ""):
+                    break
             time.sleep(rng.random() * 0.002)  # a little jitter so roles drift against each other
 
     return body

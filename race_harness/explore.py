@@ -5,6 +5,9 @@ explorer chooses which one goes on, so an interleaving is the list of those choi
 mode enumerates choice lists depth first (each run reveals the later choice points), up to a bound;
 random mode draws each choice from the seed.  Every interleaving is listed (actor@point order) and
 counted, judged by the checker, and a violating one is bundled with its choice list for ``replay``.
+The verdict says how many interleavings it explored of how many the reported points allowed; an
+interleaving in which an actor went past a declared point without reporting it is inconclusive (the
+judge's guard), and so is the exploration: the interleavings through that point were never run.
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ def interleave(selection: "str | Roles", pair: Pair, workdir: str, choices: tupl
                 raise Inconclusive(f"{pair.name} needs failpoints; the stores declared none of "
                                    f"{', '.join(pair.points)}")
             for name in names:
-                run.hold(name, *points[name])
+                run.hold(name, *points[name], what="choice")
                 if not points[name]:
                     run.notes.append(f"{name}'s store {UNCONTROLLED}: it is never a choice point")
             _drive(run, names, queues, choices, rng, taken, steps, diverged)
@@ -214,12 +217,18 @@ def explore(selection: "str | Roles", name: str, root: str, limit: int = 200, se
     # The first violating interleaving is the witness; the others are counted, not repeated.
     violations = failing[0].verdict.violations if failing else ()
     complete = not todo or bool(rng)
-    notes = (f"{len(done)} interleaving(s) run, {len(failing)} violating"
+    bound = "" if complete else "at least "
+    possible = "sampled at random" if rng else f"of {bound}{len(done) + len(todo)} possible with the points reported"
+    notes = (f"{len(done)} interleaving(s) explored {possible}, {len(failing)} violating"
              f"{'' if complete else f', {len(todo)} left unexplored (bound reached)'}",)
+    unearned = next((n for i in done for n in i.verdict.notes if n.startswith("not earned")), "")
+    if unearned:
+        notes += (unearned,)
     if done:
         notes += tuple(n for n in done[0].verdict.notes if UNCONTROLLED in n)
-    if done and done[-1].verdict.status == INCONCLUSIVE:
+    if done and done[-1].verdict.status == INCONCLUSIVE and unearned not in done[-1].verdict.notes:
         notes += done[-1].verdict.notes  # why the last interleaving proved nothing
     bundle = next((i.verdict.bundle for i in done if i.verdict.bundle), "")
-    stats = {"interleavings": [i.describe() for i in done], "complete": complete}
+    stats = {"interleavings": [i.describe() for i in done], "complete": complete,
+             "explored": len(done), "possible": None if rng else len(done) + len(todo)}
     return Verdict(f"exhaustive:{name}", status, violations, notes, root, bundle, stats), done

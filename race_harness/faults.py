@@ -3,7 +3,9 @@
 Contract: for each N a fresh home gets a seed rollout, one operation runs with the N-th failpoint
 hit answered ``error`` (every other hit continues), then the recovery run and the checker prove that
 nothing acknowledged was lost; the sweep stops at the first N the operation never reaches (it then
-succeeded untouched).  The verdict lists, per N, where the error landed and how the operation ended.
+succeeded untouched).  That last, untouched run must have reported every point its answer proves it
+passed (the judge's guard: else the sweep skipped them and is inconclusive).  The verdict lists, per
+N, where the error landed and how the operation ended.
 """
 
 from __future__ import annotations

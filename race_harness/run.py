@@ -43,6 +43,23 @@ class ActorFailed(RuntimeError):
     """An actor could not start its store: the run proves nothing (inconclusive)."""
 
 
+@dataclass(frozen=True)
+class Scheduled:
+    """A failpoint event a mode scheduled for ``actor`` (its store declared ``point``): unless the
+    actor reports ``point``, the run did not do what it set out to and earns no pass."""
+
+    actor: str
+    point: str
+    what: str  # "held", "required hold", "crash", "choice": what was to happen there, for the note
+
+    @property
+    def strict(self) -> bool:
+        """A crash or a required hold must happen; a plain hold or a choice point may be legitimately
+        missed by an operation that ended before it (a compressor that found a writer and skipped
+        never reaches its unlink)."""
+        return self.what in ("crash", "required hold")
+
+
 @dataclass
 class ActorHandle:
     name: str
@@ -51,6 +68,7 @@ class ActorHandle:
     role: str = ""
     ready: Ready | None = None
     exited: bool = False
+    reports: tuple[str, ...] = ()  # the failpoints its store reports to the controller (declared, filtered)
 
 
 class Run:
@@ -74,6 +92,7 @@ class Run:
         self.notes: list[str] = []
         self.kills: list[dict] = []  # each SIGKILL with its time, for the bundle's timeline
         self.findings: list[Violation] = []  # scenario-specific violations seen while running
+        self.scheduled: list[Scheduled] = []  # what the mode set out to make happen (judge.unearned)
         self.crashed = False
         self._pending: list[object] = []
         self._holds: set[tuple[str, str]] = set()
@@ -107,6 +126,8 @@ class Run:
             raise ActorFailed(f"actor {name} could not start its {role} store {selection}: "
                               f"{getattr(message, 'error', 'it exited or did not answer')}")
         handle.ready = message
+        if socket_path:
+            handle.reports = tuple(p for p in message.failpoints if not failpoint_filter or p in failpoint_filter)
         self.hellos.setdefault(role, message)
         return handle
 
@@ -221,9 +242,23 @@ class Run:
         """Answer ``crash`` when ``name`` reaches ``point`` (the store SIGKILLs itself there)."""
         self._crashes.add((name, point))
         self.crashed = True
+        self.expect(name, (point,), "crash")
 
-    def hold(self, name: str, *points: str) -> None:
+    def hold(self, name: str, *points: str, what: str = "held") -> None:
+        """Hold ``name`` at each of ``points`` (each one scheduled, see :meth:`expect`)."""
         self._holds.update((name, point) for point in points)
+        self.expect(name, points, what)
+
+    def expect(self, name: str, points: tuple[str, ...] | list[str], what: str) -> None:
+        """Record that the mode scheduled ``what`` at ``points`` of actor ``name``; those its store
+        reports are judged by :func:`race_harness.judge.unearned` (SPEC.md 5.4)."""
+        reports = self.actors[name].reports
+        self.scheduled.extend(Scheduled(name, p, what) for p in points if p in reports
+                              and Scheduled(name, p, what) not in self.scheduled)
+
+    def reached(self) -> set[tuple[str, str]]:
+        """(actor, point) of every failpoint hit any actor's store reported in this run."""
+        return {(hit.actor, hit.point) for hit in list(self.controller.hits)}
 
     def unhold(self, name: str | None = None) -> None:
         self._holds = {h for h in self._holds if name is not None and h[0] != name}

@@ -2,11 +2,12 @@
 
 It runs the suite (Hypothesis at its ``smoke`` profile), every scheduled race scenario, a random
 campaign with kills against one store (default: the embedded reference) and one campaign per
-cross-scheme pairing (``race_harness.pairing``), then folds them into one table by SPEC.md id.
-A race scenario speaks for the requirements that close its window; a pairing for the store's half
-of its scheme.
-With ``--profile`` only that capability's tests run (no race); requirements outside the profile or
-whose capability the store did not declare are shown as skipped, with the reason.
+cross-scheme pairing (``race_harness.pairing``), then folds them into one table by SPEC.md id (the
+merge rules: :mod:`conformance.cli.check_merge`).  A race scenario speaks for the requirements that
+close its window; a pairing for the store's half of its scheme.  With ``--profile`` only that
+capability's tests run (no race); requirements outside the profile, or of a capability or scheme the
+store did not declare, are skipped whatever a column says, with the reason.  ``--report`` and
+``--junitxml`` write the table for CI (:mod:`conformance.cli.check_report`).
 """
 
 from __future__ import annotations
@@ -21,23 +22,19 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from datetime import datetime, timezone
 
 from conformance.runtime import interrupts
 from conformance.api import requirements
 from conformance.api.exit_codes import FAILED, INCONCLUSIVE, INTERRUPTED, PASSED
+from conformance.cli import check_report
+from conformance.cli.check_merge import merge
 from conformance.runtime.workfolder import WorkFolder
 
-_RANK = ("failed", "inconclusive", "passed", "skipped", "not_run")
-_RACE_TO_SUITE = {"violation": "failed", "inconclusive": "inconclusive", "passed": "passed"}
 PROFILES = ("reader", "writer", "compressor", "lifecycle", "full")
 DEFAULT_SECONDS = 30.0
 _PROGRESS_EVERY_SECONDS = 10.0
 _SUITE_STOP_SECONDS = 15.0
-
-
-def _worst(statuses) -> str:
-    statuses = [s for s in statuses if s]
-    return min(statuses, key=_RANK.index) if statuses else "not_run"
 
 
 def _suite_progress(log: str) -> str:
@@ -139,16 +136,6 @@ def _plan(args: argparse.Namespace, hello) -> tuple[bool, str]:
     return race, f"will run: {' + '.join(parts)}{why_not}"
 
 
-def _skip_reason(requirement, profile: str, declared: set[str], coordination: set[str]) -> str:
-    if profile != "full" and requirement.capability != profile:
-        return f"not in profile {profile}"
-    if requirement.capability not in declared:
-        return f"store did not declare capability {requirement.capability}"
-    if requirement.scheme and requirement.scheme not in coordination:
-        return f"store did not declare coordination scheme {requirement.scheme}"
-    return ""
-
-
 def _timeline_note(verdict) -> str:
     return f"  timeline: {os.path.join(verdict.bundle, 'timeline.html')}" if verdict.bundle else ""
 
@@ -157,7 +144,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from conformance.stores.preflight import check_store
     from conformance.stores.selection import describe
 
-    started = time.monotonic()
+    started, started_at = time.monotonic(), _now()
     known = requirements.load()
     hello = check_store(args.store)  # checked before the run too; here for its capabilities
     folder = WorkFolder.create(args.workdir, args.keep, "rollout-check-")
@@ -181,43 +168,26 @@ def _cmd_check(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
 
-    race_status: dict[str, list[str]] = defaultdict(list)
-    evidence: dict[str, list[str]] = defaultdict(list)
-    for window, verdict in race:
-        for violation in verdict.violations:
-            race_status[violation.requirement].append("failed")
-            evidence[violation.requirement].append(f"{verdict.name}: {violation.cls}")
-        for rid, requirement in known.items():
-            if window in requirement.closes:
-                race_status[rid].append(_RACE_TO_SUITE[verdict.status])
-                if verdict.status != "passed":
-                    evidence[rid].append(f"{verdict.name}: {verdict.status}")
-    for pairing, verdict in paired:  # a pairing speaks for the store's half of its scheme
-        race_status[pairing.requirement].append(_RACE_TO_SUITE[verdict.status])
-        if verdict.status == "inconclusive":
-            evidence[pairing.requirement].append(f"{verdict.name}: {verdict.status}")
-
-    declared, coordination = set(hello.capabilities), set(hello.coordination)
+    rows = merge(known, suite, race, args.profile, set(hello.capabilities), set(hello.coordination),
+                 [(pairing.requirement, verdict) for pairing, verdict in paired])
     print(f"\n{'requirement':<12} {'level':<6} {'suite':<13} {'race':<13} verdict")
     totals: dict[str, int] = defaultdict(int)
-    for rid, requirement in known.items():
-        skip = _skip_reason(requirement, args.profile, declared, coordination)
-        suite_status = suite.get(rid, {}).get("status", "not_run")
-        suite_status = "failed" if suite_status == "expected_failure" else suite_status
-        race_result = _worst(race_status.get(rid, ()))
-        verdict = _worst([suite_status, race_result if race_result != "not_run" else None])
-        if skip and verdict in ("not_run", "skipped"):
-            verdict, suite_status = "skipped", "skipped"
-            evidence[rid].insert(0, skip)
-        totals[verdict] += 1
-        note = f"  ({'; '.join(evidence[rid][:2])})" if evidence.get(rid) else ""
-        print(f"{rid:<12} {requirement.level:<6} {suite_status:<13} {race_result:<13} {verdict}{note}")
+    for row in rows:
+        totals[row.verdict] += 1
+        note = f"  ({'; '.join(row.evidence[:2])})" if row.evidence else ""
+        print(f"{row.rid:<12} {row.level:<6} {row.suite:<13} {row.race:<13} {row.verdict}{note}")
     status = ("interrupted" if interrupted else "failed" if totals.get("failed")
               else "inconclusive" if totals.get("inconclusive") or totals.get("not_run") else "passed")
     print("\n" + ", ".join(f"{n} {s}" for s, n in sorted(totals.items())) +
           f" -- {len(race)} race runs, {time.monotonic() - started:.0f} s")
     for pairing, verdict in paired:
         print(f"cross-scheme pairing: {pairing.name}: {verdict.status} (speaks for {pairing.requirement})")
+    if args.report:
+        check_report.write_json(check_report.build(
+            rows, known, race + [("pairing", verdict) for _, verdict in paired], hello, store=args.store, profile=args.profile, seed=args.seed, seconds=args.seconds,
+            started=started_at, finished=_now(), interrupted=interrupted, status=status, totals=totals), args.report)
+    if args.junitxml:
+        check_report.write_junit(rows, args.junitxml)
     if interrupted:
         print("check: interrupted: the table above is partial (what finished before the signal)")
     print(f"check: {status}")
@@ -225,6 +195,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if kept:
         print(kept)
     return {"interrupted": INTERRUPTED, "failed": FAILED, "inconclusive": INCONCLUSIVE}.get(status, PASSED)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _bounds_problem(args: argparse.Namespace) -> str:
@@ -248,5 +222,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (same seed, same schedule)")
     p.add_argument("--workdir", help="keep reports, run folders and repro bundles here (default: a temporary "
                                      "folder, removed after a passing run, kept and named otherwise)")
+    p.add_argument("--report", metavar="OUT.json", help="write the table as JSON here (schema: "
+                   "conformance/protocol/schemas/check-report.schema.json)")
+    p.add_argument("--junitxml", metavar="OUT.xml", help="write the table as JUnit XML here, one testcase per "
+                   "requirement (for CI)")
     p.add_argument("--keep", action="store_true", help="keep the temporary work folder even after a passing run")
     p.set_defaults(func=_cmd_check, validate=_bounds_problem)

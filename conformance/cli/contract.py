@@ -128,7 +128,9 @@ def run_with_contract(parser: argparse.ArgumentParser, argv: list[str] | None,
         return usage_error(command, f"{unknown[0]!r} is not a {command} option; pytest options go after --, "
                                     f"e.g. rollout-conformance {command} --store S -- {given}")
     if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        # the subcommand's own usage: the options it takes are the ones the user needs to see
+        sub = next((group.choices[command] for group in _subparsers_of(parser) if command in group.choices), parser)
+        sub.error(f"unrecognized arguments: {' '.join(unknown)}")
     problem = checked(args)
     if problem:
         return usage_error(command, problem)

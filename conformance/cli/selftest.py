@@ -31,6 +31,11 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
         print(f"{m.name:<28} {m.kind:<8} breaks {', '.join(m.breaks)}{race}")
         if args.verbose:
             print(textwrap.fill(m.mirrors, 100, initial_indent="    ", subsequent_indent="    "))
+    from conformance.stores.mutants.variants import VARIANTS
+
+    print("\ncorrect variants (variant:<name>; they must pass what the reference passes, never counted as caught):")
+    for v in VARIANTS.values():
+        print(f"{v.name:<28} {'correct':<8} {v.differs if args.verbose else ''}".rstrip())
     return 0
 
 

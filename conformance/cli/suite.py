@@ -21,6 +21,9 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     code = pytest.main(pytest_arguments(args, extra), plugins=[verdict])
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("suite: no test selected (check -k, -m or --profile); nothing was judged", file=sys.stderr)
+    if code == pytest.ExitCode.INTERRUPTED:
+        # pytest's own last line counts what finished ("485 passed"): it must not read as the verdict
+        print("suite: interrupted (exit 4): the verdicts above are partial", flush=True)
     return exit_code(code, verdict.status)
 
 

@@ -3,6 +3,7 @@ the requirement a failed step is filed under, and the model's record of one roll
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from dataclasses import dataclass
@@ -74,7 +75,34 @@ def run_machine(
     """
     if seed is not None:
         machine = hypothesis.seed(seed)(type(machine.__name__, (machine,), {}))
-    run_state_machine_as_test(machine, settings=settings(profile_settings(profile), **overrides))
+    with without_local_constants():
+        run_state_machine_as_test(machine, settings=settings(profile_settings(profile), **overrides))
+
+
+@contextlib.contextmanager
+def without_local_constants():
+    """Draw as a seed says, whatever else the process loaded.
+
+    Hypothesis mixes the literals of every *local* module loaded in the process (test files, the
+    store's code, ``__main__``) into a few of its draws (``hypothesis.internal.conjecture.providers``),
+    so the same seed drew different steps depending on which other tests had run in the same pytest
+    worker.  Inside this block it draws only its own built-in constants.
+    """
+    from hypothesis.internal.conjecture import providers
+
+    collect = getattr(providers, "_get_local_constants", None)
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if collect is None or cache is None:  # a Hypothesis without the pool: nothing to neutralise
+        yield
+        return
+    empty = providers.Constants()
+    providers._get_local_constants = lambda: empty
+    cache.cache.clear()  # holds pools computed with the local constants
+    try:
+        yield
+    finally:
+        providers._get_local_constants = collect
+        cache.cache.clear()
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The one store-selection syntax used by the CLI, the pytest plugin and the race harness.
 
 Contract: :func:`open_store` turns ``reference`` (or ``reference:<scheme>``), ``py:package.module:factory``,
-``cmd:<command line>``, ``mutant:<name>``, ``codex``, ``codex:VERSION`` or ``codex:/path/to/codex`` into an object satisfying
+``cmd:<command line>``, ``mutant:<name>``, ``variant:<name>``, ``codex``, ``codex:VERSION`` or ``codex:/path/to/codex`` into an object satisfying
 :class:`conformance.store_api.Store`, or raises :class:`SelectionError` saying which forms exist.
 """
 
@@ -24,6 +24,7 @@ FORMS = (
     "py:package.module:factory (factory() returns a Store, in process), "
     "cmd:<command line> (a program speaking the stdio protocol of PROTOCOL.md), "
     "mutant:<name> (a deliberately broken reference from conformance.stores.mutants.MUTANTS), "
+    "variant:<name> (a correct variant of the reference from conformance.stores.mutants.variants.VARIANTS), "
     "codex (the real Codex CLI: the pinned install of `rollout-conformance codex install`, else codex on PATH), "
     "codex:VERSION (that release, installed by `rollout-conformance codex install VERSION`), "
     "codex:/path/to/codex (that codex binary)"
@@ -43,7 +44,7 @@ def _parse(selection: str) -> tuple[str, str]:
     if selection in ("reference", "codex"):
         return selection, ""
     form, colon, argument = selection.partition(":")
-    if not colon or form not in ("reference", "py", "cmd", "mutant", "codex"):
+    if not colon or form not in ("reference", "py", "cmd", "mutant", "variant", "codex"):
         raise _bad(selection, "unknown form")
     if form == "codex" and argument[:1].isdigit() and "/" not in argument:
         from conformance.stores.codex.install import is_version
@@ -76,6 +77,8 @@ def describe(selection: str) -> str:
 
         which = f"release {argument}" if is_version(argument) else argument or "(pinned install, else PATH)"
         return f"the Codex CLI {which} driven through codex app-server"
+    if form == "variant":
+        return f"the correct reference variant {argument!r} (in process)"
     return f"the reference mutant {argument!r} (in process)"
 
 
@@ -112,6 +115,8 @@ def open_store(selection: str, pool=None) -> Store:
         from conformance.stores.codex.store import CodexStore
 
         store = CodexStore(argument or None)
+    elif form == "variant":
+        store = _variant_factory(selection, argument)()
     else:
         store = _mutant_factory(selection, argument)()
     if not isinstance(store, Store):
@@ -140,6 +145,14 @@ def _mutant_factory(selection: str, name: str) -> Callable[[], Store]:
     if name not in MUTANTS:
         raise _bad(selection, f"no mutant named {name!r}; known mutants: {', '.join(sorted(MUTANTS))}")
     return MUTANTS[name]
+
+
+def _variant_factory(selection: str, name: str) -> Callable[[], Store]:
+    from conformance.stores.mutants.variants import VARIANTS
+
+    if name not in VARIANTS:
+        raise _bad(selection, f"no variant named {name!r}; known variants: {', '.join(sorted(VARIANTS))}")
+    return VARIANTS[name]
 
 
 def serve_command(selection: str) -> str:

@@ -114,9 +114,31 @@ def store_error(fn, *args) -> StoreError:
     except UndeclaredCapabilityError:
         raise  # the store never declared this op: the test is skipped, not failed (see the plugin)
     except StoreError as exc:
-        assert exc.kind in ERROR_KINDS, f"error kind {exc.kind!r} is not in the closed set"
+        assert exc.kind in ERROR_KINDS, f"{call_text(fn, *args)}: error kind {exc.kind!r} is not in the closed set"
         return exc
-    raise AssertionError(f"{getattr(fn, '__name__', fn)} succeeded; a StoreError was expected")
+    raise AssertionError(f"{call_text(fn, *args)} succeeded; a StoreError was expected")
+
+
+def call_text(fn, *args) -> str:
+    """What ``fn(*args)`` calls, for a failure message: a lambda's own source text with the values
+    it closes over (``store.read(missing) with missing='sessions/...'``), else the function's name."""
+    import dis
+    import linecache
+
+    name = getattr(fn, "__name__", repr(fn))
+    code = getattr(fn, "__code__", None)
+    if name != "<lambda>" or code is None:
+        return f"{name}{args!r}" if args else name
+    spans = [i.positions[:4] for i in dis.get_instructions(code)
+             if i.opname not in ("RESUME", "RETURN_VALUE", "COPY_FREE_VARS") and None not in i.positions[:4]]
+    lines = {p[0] for p in spans} | {p[1] for p in spans}
+    if len(lines) != 1:
+        return name
+    line = linecache.getline(code.co_filename, lines.pop())
+    body = line[min(p[2] for p in spans): max(p[3] for p in spans)]
+    values = [f"{var}={cell.cell_contents!r}" for var, cell in zip(code.co_freevars, fn.__closure__ or ())
+              if var != "store" and isinstance(cell.cell_contents, (str, int, bytes, Path))]
+    return (body or name) + (f" with {', '.join(values)}" if values else "")
 
 
 def error_kind(fn, *args) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conformance.api import requirements
+from conformance.machine.support import without_local_constants
 from conformance.suite.ledger import Ledger, LedgerError
 from conformance.protocol.wire import STRICT_ENV
 from conformance.api.errors import Inconclusive
@@ -164,6 +165,14 @@ def pytest_runtest_setup(item):
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test's Hypothesis draws follow ``--seed`` alone, not the literals of whatever else this
+    worker loaded (see :func:`conformance.machine.support.without_local_constants`)."""
+    with without_local_constants():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
     state = item.config.stash[_STATE]
@@ -171,6 +180,10 @@ def pytest_runtest_makereport(item, call):
     if isinstance(blamed, str) and report.failed:
         # The test knows which of its requirements the failing step checks: file it there only.
         report.user_properties.append(("blame", blamed))
+    if report.when == "call" and report.failed:
+        # the failure output names the requirement it is filed under, beside the call that failed
+        ids = [blamed] if isinstance(blamed, str) else [rid for m in item.iter_markers("req") for rid in m.args]
+        report.sections.append(("requirement", f"filed under {', '.join(dict.fromkeys(ids))} (SPEC.md)"))
     if report.when == "call" and call.excinfo is not None and call.excinfo.errisinstance(UndeclaredCapabilityError):
         # The test needs an op of a capability the store did not declare: not verified, not failed.
         report.outcome = "skipped"

@@ -94,8 +94,9 @@ def test_sigint_stops_the_suite_and_its_pytest_workers(tmp_path):
     out, err = _stopped(proc, signal.SIGINT)
     assert proc.returncode == 4, f"exit {proc.returncode}\n{out[-3000:]}\n{err[-2000:]}"
     data = json.loads(report.read_text())
-    assert data["interrupted"] is True
+    assert data["interrupted"] is True and data["status"] == "interrupted"
     assert "interrupted: partial" in out
+    assert out.strip().splitlines()[-1].startswith("suite: interrupted"), out[-1000:]
     assert not _left_over(proc.pid, children), "pytest workers of the suite still alive"
 
 

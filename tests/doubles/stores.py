@@ -49,3 +49,38 @@ def codex_like_store():
             super().configure(home, 7 * 24 * 3600.0)
 
     return CodexLike()
+
+
+#: What ``partial_failpoint_store`` still reports: the first half of each operation (a port that wired
+#: the failpoints of phase 1 and forgot those of publish and unlink).
+PARTIAL_POINTS = ("append.after_open", "append.after_lock", "append.before_write", "append.after_write",
+                  "compress.after_open", "compress.after_encode", "compress.after_lock",
+                  "materialize.after_lock", "materialize.after_decode")
+
+
+def partial_failpoint_store():
+    """The reference (``inode-flock`` alone, so a compress can win a race against a writer) declaring
+    every failpoint but reporting only :data:`PARTIAL_POINTS` (in the process that builds it: each race
+    actor builds its own store)."""
+    from reference import failpoints
+    from reference.store import ReferenceStore
+
+    report = failpoints.hit
+
+    def some_only(point, path=None):
+        if point in PARTIAL_POINTS:
+            report(point, path)
+
+    failpoints.hit = some_only
+    return ReferenceStore(("inode-flock",))
+
+
+def no_scheme_store():
+    """The reference declaring no coordination scheme (judged by the outcomes alone, SPEC.md 5.1)."""
+    from reference.store import ReferenceStore
+
+    class Unschemed(ReferenceStore):
+        def hello(self):
+            return replace(super().hello(), coordination=())
+
+    return Unschemed()

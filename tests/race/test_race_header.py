@@ -7,13 +7,13 @@ from __future__ import annotations
 from helpers.campaigns import campaign, violations_of
 
 # No archivers: a header is judged only on rollouts nothing moved or deleted.
-SHORT = dict(seconds=2.0, archivers=0)
+SHORT = dict(archivers=0)
 
 
 def test_a_header_that_fails_mid_transition_is_filed_under_read_011(tmp_path):
     """The gallery's header-refuses-a-pair meets a pair inside a compression's or materialization's
-    own window (within three seeded campaigns); the reference, on that seed, shows no violation."""
-    seed, found = violations_of("header_failed", "header-refuses-a-pair", tmp_path / "mutant", (1, 2, 3), **SHORT)
+    own window (the first seed that shows it); the reference, on that seed, shows no violation."""
+    seed, found = violations_of("header_failed", "header-refuses-a-pair", tmp_path / "mutant", **SHORT)
     assert found, "no campaign caught a header that fails while both representations exist"
     assert {v.requirement for v in found} == {"READ-011"}
     assert "a header of an existing rollout failed: conflict" in found[0].witness, found[0].witness

@@ -25,8 +25,8 @@ def test_reference_passes_with_deletes_and_archives_racing_writes(tmp_path):
 
 
 def test_a_delete_under_an_open_writer_is_filed_under_life_006(tmp_path):
-    """The gallery's delete-ignores-writers, caught by a campaign (within three seeded ones)."""
-    _, found = violations_of("deleted_while_open", "delete-ignores-writers", tmp_path, (1, 2, 3))
+    """The gallery's delete-ignores-writers, caught by a campaign (the first seed that shows it)."""
+    _, found = violations_of("deleted_while_open", "delete-ignores-writers", tmp_path)
     assert found, "no campaign caught a delete acknowledged under an open writer"
     assert {v.requirement for v in found} == {"LIFE-006"}
     assert "held it open" in found[0].witness
@@ -34,8 +34,8 @@ def test_a_delete_under_an_open_writer_is_filed_under_life_006(tmp_path):
 
 def test_an_acknowledged_archive_that_moved_nothing_is_filed_under_life_001(tmp_path):
     """The gallery's archive-plain-only: its archive of a compressed rollout is acknowledged, and a
-    later operation on the active path finds it there, or it rests there (within three seeded campaigns)."""
-    _, found = violations_of("not_archived", "archive-plain-only", tmp_path, (1, 3, 4))
+    later operation on the active path finds it there, or it rests there (the first seed that shows it)."""
+    _, found = violations_of("not_archived", "archive-plain-only", tmp_path)
     assert found, "no campaign caught an acknowledged archive that left the rollout active"
     assert {v.requirement for v in found} == {"LIFE-001"}
     assert "archive was acknowledged" in found[0].witness and "sessions/" in found[0].witness

@@ -13,7 +13,8 @@ import sys
 import pytest
 
 from conformance.cli import race as cli
-from race_harness.campaign import WINDOW_POINTS, CampaignConfig, campaign_policy, run_campaign
+from helpers.campaigns import ATTEMPTS, until_found
+from race_harness.campaign import WINDOW_POINTS, CampaignConfig, campaign_policy
 from conformance.protocol.failpoint_channel import CONTINUE, Hit
 from race_harness.shrink import attach, no_bigger, shrink, write_regression
 
@@ -22,17 +23,16 @@ MUTANT = "mutant:upstream-stat-recheck"
 
 @pytest.fixture(scope="module")
 def found(tmp_path_factory):
-    """One short campaign against upstream's stat-recheck store, with a fixed seed."""
-    root = tmp_path_factory.mktemp("campaign")
-    config = CampaignConfig(seconds=2.0, seed=3)
-    verdict = run_campaign(MUTANT, config, str(root / "work"), str(root / "bundles"))
+    """Operation-bounded campaigns against upstream's stat-recheck store, from seed 3 until one loses a line."""
+    config, verdict = until_found(MUTANT, tmp_path_factory.mktemp("campaign"), "lost_line", first_seed=3)
+    assert config, verdict.describe()
     return config, verdict
 
 
 def test_campaign_with_delays_finds_lost_lines(found):
     config, verdict = found
     assert "lost_line" in verdict.classes, verdict.describe()
-    assert 0 <= verdict.stats["time_to_detection_s"] <= config.seconds + 1
+    assert 0 <= verdict.stats["time_to_detection_s"] <= config.seconds
     assert "witness" in verdict.stats["time_to_detection_basis"]
     # the delays are decisions of the schedule: in the verdict's stats and in the bundle
     assert any(d.endswith("ms") for d in verdict.stats["decisions"])
@@ -63,7 +63,8 @@ def test_delays_are_seeded_per_actor_whatever_the_interleaving():
 
 def test_shrinking_keeps_the_class_and_saves_a_regression_that_runs(found, tmp_path):
     config, verdict = found
-    shrunk = shrink(MUTANT, config, verdict, str(tmp_path / "shrink"), max_runs=6)
+    # each re-run bounded by the campaign's operations, not by a shorter time (which luck would decide)
+    shrunk = shrink(MUTANT, config, verdict, str(tmp_path / "shrink"), max_runs=6, run_seconds=config.seconds)
     assert shrunk.cls == "lost_line" and 1 <= shrunk.runs <= 6
     assert no_bigger(shrunk.config, config), shrunk.as_dict()
     assert shrunk.steps and shrunk.config != config, shrunk.tried  # something was kept
@@ -87,12 +88,18 @@ def test_cli_no_shrink_with_save_regression(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers(dest="command", required=True))
     target = tmp_path / "test_saved.py"
-    args = parser.parse_args(["race", "--store", MUTANT, "--random", "--seconds", "2", "--seed", "3",
-                              "--writers", "1", "--readers", "0", "--listers", "0", "--rollouts", "1",
-                              "--no-shrink", "--save-regression", str(target), "--workdir", str(tmp_path / "w"),
-                              "--bundle-dir", str(tmp_path / "b"), "--report", str(tmp_path / "r.json")])
-    assert args.func(args) == 1
-    out = capsys.readouterr().out
+    # bounded by operations (the time only caps it), from seed 3 until a run finds the lost line
+    for seed in range(3, 3 + ATTEMPTS):
+        args = parser.parse_args(["race", "--store", MUTANT, "--random", "--seconds", "120", "--ops", "200",
+                                  "--seed", str(seed), "--writers", "1", "--readers", "0", "--listers", "0",
+                                  "--rollouts", "1", "--no-shrink", "--save-regression", str(target),
+                                  "--workdir", str(tmp_path / f"w{seed}"), "--bundle-dir", str(tmp_path / "b"),
+                                  "--report", str(tmp_path / "r.json")])
+        code = args.func(args)
+        out = capsys.readouterr().out
+        if code == 1:
+            break
+    assert code == 1, out[-3000:]
     assert "time_to_detection_s=" in out and "regression test written" in out
     report = json.loads((tmp_path / "r.json").read_text())["verdicts"][0]
     assert "shrunk" not in report["stats"] and report["stats"]["time_to_detection_s"] >= 0

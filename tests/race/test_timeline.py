@@ -18,8 +18,8 @@ import sys
 
 import pytest
 
+from helpers.campaigns import until_found
 from helpers.page_dom import classes, rendered
-from race_harness.campaign import CampaignConfig, run_campaign
 from race_harness.scenarios import run_scenario
 from race_harness.timeline import PAGE, build, write_timeline
 
@@ -96,9 +96,9 @@ def test_race_command_prints_the_timeline_path(tmp_path):
 
 
 def test_campaign_with_kills_draws_its_kills(tmp_path):
-    config = CampaignConfig(seconds=3.0, seed=3, writers=2, compressors=1, readers=1, listers=0, kills=True)
-    verdict = run_campaign(UNLOCKED, config, str(tmp_path / "work"), str(tmp_path / "bundles"))
-    assert verdict.bundle, verdict.describe()
+    config, verdict = until_found(UNLOCKED, tmp_path, "lost_line", first_seed=3, writers=2, compressors=1, readers=1,
+                                  listers=0, kills=True)
+    assert config and verdict.bundle, verdict.describe()
     data = build(verdict.bundle)
     killed = {data["lanes"][k[0]]["name"] for k in data["kills"]}
     assert killed and killed <= {lane["name"] for lane in data["lanes"]}, data["kills"]

@@ -26,10 +26,13 @@ def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 def test_mutants_lists_every_mutant_with_what_it_breaks() -> None:
     done = cli("mutants")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    mutants, _, variants = done.stdout.partition("\n\n")
+    lines = mutants.splitlines()
     assert len(lines) == len(MUTANTS)
     for line, mutant in zip(lines, MUTANTS.values()):
         assert line.split()[0] == mutant.name and all(rid in line for rid in mutant.breaks)
+    # the correct variants are listed apart: they are no mutants and never count as caught
+    assert variants.startswith("correct variants") and "spec-literal" in variants
 
 
 def test_selftest_catches_a_subset_under_the_right_ids(tmp_path: Path) -> None:
