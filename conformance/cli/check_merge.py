@@ -62,7 +62,7 @@ def race_columns(known: dict, race: list, paired: list = ()) -> tuple[dict[str, 
                     evidence[rid].append(f"{verdict.name}: {verdict.status}")
     for rid, verdict in paired:
         statuses[rid].append(_RACE_TO_ROW[verdict.status])
-        if verdict.status == "inconclusive":
+        if verdict.status != "passed":
             evidence[rid].append(f"{verdict.name}: {verdict.status}")
     return {rid: worst(found) for rid, found in statuses.items()}, evidence
 
