@@ -43,8 +43,8 @@ def write_hold_bundle(root: str, session: str, compressor: str, hold, home: str,
     folder += f"-{suffix}" if suffix else ""
     os.makedirs(folder)
     command = replay_command(folder)
-    data = {"kind": KIND, "format_version": FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "session": session, "compressor": compressor,
+    data = {"kind": KIND, "format_version": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "session": session, "compressor": compressor,
             "stores": {selection: describe_store(selection) for selection in (session, compressor)},
             "timeout": timeout, "outcome": hold.outcome, "kept": hold.kept, "detail": hold.detail,
             "disk": {"rollout": hold.rollout, "representations": list(hold.representations),
