@@ -26,7 +26,6 @@ from race_harness.bundle import snapshot, versions
 
 KIND, FORMAT_VERSION = "versions-hold", 1
 _SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_REQUIRED = ("session", "compressor", "stores", "timeout", "outcome")
 
 
 class BundleError(Exception):
@@ -95,9 +94,13 @@ def load_hold_bundle(path: str) -> dict:
         raise BundleError(f"cannot read {file} ({exc}); {hint}") from None
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise BundleError(f"{file} is not a hold bundle of `versions` (kind is not {KIND!r}); {hint}")
-    missing = [key for key in _REQUIRED if key not in data]
+    kinds = {"session": str, "compressor": str, "stores": dict, "timeout": (int, float), "outcome": str}
+    missing = [key for key in kinds if key not in data]
     if missing:
         raise BundleError(f"{file} lacks {', '.join(missing)}; {hint}")
+    wrong = [key for key, kind in kinds.items() if not isinstance(data[key], kind) or isinstance(data[key], bool)]
+    if wrong:
+        raise BundleError(f"{file} has a malformed {', '.join(wrong)}; {hint}")
     return data
 
 
@@ -108,7 +111,8 @@ def check_stores(data: dict) -> None:
             now = describe_store(selection)
         except (Inconclusive, SelectionError) as exc:
             raise BundleError(f"{selection} cannot run here: {exc}") from None
-        recorded = (data["stores"].get(selection) or {}).get("version")
+        entry = data["stores"].get(selection)
+        recorded = entry.get("version") if isinstance(entry, dict) else None
         if recorded is not None and now["version"] != recorded:
             raise BundleError(f"the bundle was made with {selection} = {recorded}, but {selection} now runs "
                               f"{now['version']}: select the same release (codex:VERSION after "

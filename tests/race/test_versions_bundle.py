@@ -66,6 +66,13 @@ def test_replay_refuses_a_missing_or_foreign_bundle_with_the_fix(tmp_path):
     assert "not a hold bundle" in one_line_usage_error(cli("versions", "--replay", str(tmp_path)))
     (tmp_path / "bundle.json").write_text("{not json")
     assert "cannot read" in one_line_usage_error(cli("versions", "--replay", str(tmp_path)))
+    (tmp_path / "bundle.json").write_text(json.dumps({"kind": "versions-hold", "session": "codex:0.146.0"}))
+    assert "lacks compressor, stores, timeout, outcome" in one_line_usage_error(
+        cli("versions", "--replay", str(tmp_path / "bundle.json")))
+    (tmp_path / "bundle.json").write_text(json.dumps({"kind": "versions-hold", "session": "codex:0.146.0",
+                                                      "compressor": "reference", "stores": {}, "timeout": "soon",
+                                                      "outcome": "compressed"}))
+    assert "malformed timeout" in one_line_usage_error(cli("versions", "--replay", str(tmp_path)))
 
 
 def test_replay_of_a_bundle_whose_release_is_not_installed_names_the_install_command(tmp_path, monkeypatch):
