@@ -46,7 +46,7 @@ def test_a_lost_hold_line_leaves_a_bundle_that_replay_reproduces(tmp_path):
     command = open(os.path.join(folder, "command.txt")).read().strip()
     assert command == bundle["command"] and command in open(os.path.join(folder, "README.txt")).read()
 
-    replayed = cli("versions", "--replay", folder, timeout=300)
+    replayed = cli("versions", "--replay", folder, "--workdir", str(tmp_path / "replay"), timeout=300)
     assert replayed.returncode == 1, replayed.stdout + replayed.stderr
     assert replayed.stdout.startswith("reproduced:") and "the loss is real" in replayed.stdout
 
@@ -55,7 +55,7 @@ def test_a_lost_hold_line_leaves_a_bundle_that_replay_reproduces(tmp_path):
     other = tmp_path / "kept"
     other.mkdir()
     (other / "bundle.json").write_text(json.dumps(bundle))
-    kept = cli("versions", "--replay", str(other), timeout=300)
+    kept = cli("versions", "--replay", str(other), "--workdir", str(tmp_path / "replay-kept"), timeout=300)
     assert kept.returncode == 0, kept.stdout + kept.stderr
     assert kept.stdout.startswith("not reproduced:") and "skipped_busy" in kept.stdout
 
