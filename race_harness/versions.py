@@ -11,7 +11,8 @@ campaign of the race harness with the same two stores.  Each pair gets one verdi
 ``loses writes`` (a line the session acknowledged is in no representation), ``cannot see`` (a
 compressed rollout is missing from its list, or reading or resuming it fails), ``safe``,
 ``not applicable`` (the compressor has no compression pass) or ``inconclusive`` (an experiment
-proved nothing, e.g. the held rollout was never cold when the pass ran).
+proved nothing, e.g. the held rollout was never cold when the pass ran).  A lost line in (b) leaves a
+bundle (:mod:`race_harness.versions_bundle`) that :func:`replay_hold` reruns on a fresh home.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from conformance.stores.selection import open_store
 from race_harness.campaign import run_campaign
 from race_harness.interop import campaign_config, pair_roles
 from race_harness.judge import fresh_workdir
+from race_harness.versions_bundle import check_stores, load_hold_bundle, slug, write_hold_bundle
 
 SAFE, CANNOT_SEE, LOSES_WRITES = "safe", "cannot see", "loses writes"
 NOT_APPLICABLE, INCONCLUSIVE = "not applicable", "inconclusive"
@@ -42,6 +44,7 @@ WEEK = 7 * 86_400
 _COLD_NS = 8 * 86_400 * 10**9  # past codex's fixed 7 days
 _ACTIVE, _ARCHIVED = 4, 2
 ARCHIVED = "not tried (archived)"
+BEFORE_LINE, AFTER_LINE = "versions-before-the-pass", "versions-after-the-pass"  # the held session's two turns
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class Hold:
     outcome: str  # the compressor's outcome for the held rollout
     kept: bool | None  # None: nothing could be told
     detail: str = ""
+    rollout: str = ""  # the held rollout's logical path
+    representations: tuple[str, ...] = ()  # its files once the session had written after the pass
+    line_in: tuple[str, ...] = ()  # those of them that hold the line written after the pass
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class PairResult:
     seen: tuple[Seen, ...] = ()
     hold: Hold | None = None
     campaign: dict = field(default_factory=dict)  # {"status", "classes", "bundle", "notes"} when one ran
+    bundle: str = ""  # the folder that replays the hold experiment's loss, when it lost the line
 
 
 def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, seed: int = 0,
@@ -88,7 +95,7 @@ def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, see
     if not _compresses(compressor):
         return PairResult(session, compressor, NOT_APPLICABLE, f"{compressor} has no compression pass "
                                                                "(no rollout/compress request)")
-    folder = fresh_workdir(root, f"{_slug(session)}--{_slug(compressor)}")
+    folder = fresh_workdir(root, f"{slug(session)}--{slug(compressor)}")
     try:
         seen = visibility(session, compressor, os.path.join(folder, "visibility"), timeout)
         say(f"{session} sessions / {compressor} compressor: visibility: "
@@ -99,6 +106,11 @@ def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, see
         return PairResult(session, compressor, INCONCLUSIVE, f"an experiment could not finish: {exc.args[0]}")
     say(f"{session} sessions / {compressor} compressor: hold: {hold.outcome}, "
         f"{'kept' if hold.kept else 'lost' if hold.kept is False else 'not told'}")
+    bundle = ""
+    if hold.kept is False and bundle_dir:
+        bundle = write_hold_bundle(bundle_dir, session, compressor, hold, os.path.join(folder, "hold"), timeout,
+                                   AFTER_LINE)
+        say(f"{session} sessions / {compressor} compressor: the loss's bundle: {bundle}")
     campaign = {}
     if seconds > 0:
         verdict = run_campaign(pair_roles(session, compressor), campaign_config(seconds, seed), folder, bundle_dir)
@@ -106,7 +118,15 @@ def run_pair(session: str, compressor: str, root: str, seconds: float = 0.0, see
                     "notes": list(verdict.notes)}
         say(f"{session} sessions / {compressor} compressor: campaign: {verdict.status} {list(verdict.classes)}")
     verdict, why = judge(seen, hold, campaign)
-    return PairResult(session, compressor, verdict, why, seen, hold, campaign)
+    return PairResult(session, compressor, verdict, why, seen, hold, campaign, bundle)
+
+
+def replay_hold(bundle: str, home: str) -> tuple[dict, Hold]:
+    """The bundle's data and its hold experiment rerun on the fresh ``home`` with the same pair and timeout;
+    :class:`~race_harness.versions_bundle.BundleError` when the bundle or its releases are not usable here."""
+    data = load_hold_bundle(bundle)
+    check_stores(data)
+    return data, hold_then_compress(data["session"], data["compressor"], home, float(data["timeout"]))
 
 
 def judge(seen: tuple[Seen, ...], hold: Hold, campaign: dict) -> tuple[str, str]:
@@ -161,21 +181,37 @@ def hold_then_compress(session: str, compressor: str, home: str, timeout: float)
     try:
         writer.configure(home, WEEK)
         handle = writer.open_writer(rel)
-        writer.write(handle, "versions-before-the-pass")
+        writer.write(handle, BEFORE_LINE)
         _settle(os.path.join(home, rel), timeout)  # codex writes its own lines after a turn (the model call fails)
         _backdate(home, rel)  # resume and the write made it fresh; the session stays open
         outcomes = _compress_pass(compressor, home)
-        writer.write(handle, "versions-after-the-pass")
+        writer.write(handle, AFTER_LINE)
         writer.close_writer(handle)
     finally:
         writer.close()
     outcome = outcomes.get(rel, "not reported")
     content = oracle.logical_content(home, rel) or b""
-    kept = b"versions-after-the-pass" in content
+    kept = AFTER_LINE.encode() in content  # as a reader sees it: the plain file wins
+    disk = dict(rollout=rel, representations=oracle.representations(home, rel), line_in=_holding(home, rel))
     if outcome in ("compressed", "skipped_busy"):
-        return Hold(outcome, kept)
+        return Hold(outcome, kept, **disk)
     return Hold(outcome, None, f"the pass neither compressed the held rollout nor found it busy ({outcome}): "
-                               "codex wrote after it was back-dated, so the pass had nothing to race")
+                               "codex wrote after it was back-dated, so the pass had nothing to race", **disk)
+
+
+def _holding(home: str, rel: str) -> tuple[str, ...]:
+    """The representations of ``rel`` whose content (a ``.zst`` decoded as far as it goes) has the line."""
+    found = []
+    for name in oracle.representations(home, rel):
+        path = os.path.join(home, name)
+        if name.endswith(".zst"):
+            data = oracle.decode_partial(path).content
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        if AFTER_LINE.encode() in data:
+            found.append(name)
+    return tuple(found)
 
 
 def _compress_pass(compressor: str, home: str) -> dict[str, str]:
@@ -238,8 +274,3 @@ def _settle(path: str, timeout: float, quiet: float = 1.0) -> None:
 def _backdate(home: str, rel: str) -> None:
     then = time.time_ns() - _COLD_NS
     os.utime(os.path.join(home, rel), ns=(then, then))
-
-
-def _slug(selection: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in selection)
-

@@ -3,9 +3,13 @@
 Contract: :func:`register` adds ``versions``; for every ordered pair (session release, compressor:
 each release that has ``rollout/compress`` and each ``--compressor``) it runs :func:`race_harness.versions.run_pair` and prints one
 verdict per pair, the releases' probed facts, and optionally JSON (``--json``, schema
-``conformance/protocol/schemas/versions-report.schema.json``) and a Markdown page (``--markdown``).
-Exit 0 when every pair is safe or not applicable, 1 when a pair loses writes or cannot see, 3 when
-none does but one is inconclusive, 2 on a usage error (a release not installed without ``--install``).
+``conformance/protocol/schemas/versions-report.schema.json``), a Markdown page (``--markdown``) and an
+HTML page (``--html``).  A pair whose hold experiment lost its line leaves a bundle under
+``--bundle-dir``.  Exit 0 when every pair is safe or not applicable, 1 when a pair loses writes or
+cannot see, 3 when none does but one is inconclusive, 2 on a usage error (a release not installed
+without ``--install``).  ``--replay BUNDLE`` reruns that bundle's hold experiment on a fresh home: exit 1
+when the loss reproduced, 0 when the line was kept, 3 when it told nothing, 2 when the bundle is
+unreadable or its releases are not installed here.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import os
 import sys
 from dataclasses import asdict
 
+from conformance.api.errors import Inconclusive
 from conformance.api.exit_codes import FAILED, INCONCLUSIVE, PASSED, USAGE
+from conformance.reports import versions_page
 from conformance.runtime.workfolder import WorkFolder
 
 FORMAT, FORMAT_VERSION = "rollout-conformance/versions-report", 1
@@ -38,10 +44,15 @@ def register(subparsers) -> None:
     cmd.add_argument("--seed", type=int, default=0, help="seed of the campaigns")
     cmd.add_argument("--timeout", type=float, default=180.0,
                      help="bound on each codex request and acknowledged turn, in seconds (beyond it: inconclusive)")
-    cmd.add_argument("--bundle-dir", default="race-bundles", help="where a failing campaign leaves its repro bundle")
+    cmd.add_argument("--bundle-dir", default="race-bundles",
+                     help="where a lost line leaves its bundle (the hold experiment's, and a failing campaign's)")
+    cmd.add_argument("--replay", metavar="BUNDLE",
+                     help="rerun the hold experiment of a bundle this command wrote, on a fresh home: exit 1 when "
+                          "the line is lost again, 0 when it is kept, 3 when the experiment told nothing")
     cmd.add_argument("--workdir", help="keep the homes of every experiment here (default: a temporary folder)")
     cmd.add_argument("--json", metavar="FILE", help="write the matrix as JSON here ('-': stdout)")
     cmd.add_argument("--markdown", metavar="FILE", help="write the matrix as a Markdown page here ('-': stdout)")
+    cmd.add_argument("--html", metavar="FILE", help="write the matrix as a self-contained HTML page here")
     cmd.set_defaults(func=_cmd_versions)
 
 
@@ -51,6 +62,8 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 
     from race_harness.versions import CANNOT_SEE, INCONCLUSIVE as UNTOLD, LOSES_WRITES, run_pair
 
+    if args.replay:
+        return _replay(args)
     releases = sorted(set(args.releases or installed_versions()), key=version_key)
     if not releases:
         return _usage("no codex release installed: name releases and add --install, or run "
@@ -72,7 +85,8 @@ def _cmd_versions(args: argparse.Namespace) -> int:
                         os.path.abspath(args.bundle_dir), args.timeout, progress=say)
                for row in releases for column in columns]
     for result in results:
-        print(f"{result.session} sessions, {result.compressor} compressor: {result.verdict}: {result.why}")
+        bundle = f" (replay: versions --replay {result.bundle})" if result.bundle else ""
+        print(f"{result.session} sessions, {result.compressor} compressor: {result.verdict}: {result.why}{bundle}")
     verdicts = {r.verdict for r in results}
     status = ("failed" if verdicts & {LOSES_WRITES, CANNOT_SEE} else "inconclusive" if UNTOLD in verdicts
               else "passed")
@@ -85,10 +99,48 @@ def _cmd_versions(args: argparse.Namespace) -> int:
         _write(args.json, json.dumps(data, indent=1))
     if args.markdown:
         _write(args.markdown, render_markdown(data, " ".join(["rollout-conformance", "versions", *releases])))
+    if args.html:
+        _write(args.html, versions_page.render(data, os.path.dirname(os.path.abspath(args.html))))
     line = folder.finish("passed" if status == "passed" else "violation")
     if line:
         print(line, flush=True)
     return {"passed": PASSED, "failed": FAILED, "inconclusive": INCONCLUSIVE}[status]
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """Rerun one bundle's hold experiment on a fresh home and say whether the loss came back."""
+    from race_harness.versions import replay_hold
+    from race_harness.versions_bundle import BundleError
+
+    if args.releases or args.json or args.markdown or args.html or args.seconds:
+        return _usage("--replay reruns one bundle: it takes no releases, --seconds, --json, --markdown or --html")
+    folder = WorkFolder.create(args.workdir, False, "versions-replay-")
+    try:
+        data, hold = replay_hold(args.replay, os.path.join(folder.path, "home"))
+    except BundleError as exc:
+        folder.finish("passed")
+        return _usage(str(exc))
+    except Inconclusive as exc:  # codex hung or crashed: that proves nothing about the pair
+        print(f"inconclusive: the experiment could not finish: {exc.args[0]}")
+        print(folder.finish("inconclusive"), flush=True)
+        return INCONCLUSIVE
+    pair = f"{data['session']} sessions, {data['compressor']} compressor"
+    files = ", ".join(hold.representations) or "no file"
+    if hold.kept is False:
+        status, code = "violation", FAILED
+        print(f"reproduced: {pair}: the pass's outcome was {hold.outcome} and the line written after it is in none "
+              f"of the rollout's files ({files}): the loss is real")
+    elif hold.kept:
+        status, code = "passed", PASSED
+        print(f"not reproduced: {pair}: the pass's outcome was {hold.outcome} and the line was kept ({files}); "
+              f"the bundle recorded {data['outcome']} and a lost line")
+    else:
+        status, code = "inconclusive", INCONCLUSIVE
+        print(f"inconclusive: {pair}: the experiment told nothing: {hold.detail or hold.outcome}")
+    line = folder.finish(status)
+    if line:
+        print(line, flush=True)
+    return code
 
 
 def render_markdown(data: dict, command: str) -> str:

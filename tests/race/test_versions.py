@@ -8,6 +8,7 @@ does it); without npm or the registry they skip and say so.  0.146.0's sessions 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -42,13 +43,16 @@ def test_a_loss_outranks_blindness_and_an_untold_hold_is_inconclusive():
     ("reference", "skipped_busy", True),  # finds the session's descriptor in /proc (COORD-013)
 ])
 def test_a_lockless_release_holding_a_session_while_another_compresses(tmp_path, compressor, outcome, kept):
-    assert hold_then_compress(f"codex:{LOCKLESS}", compressor, str(tmp_path / "home"), 60) == Hold(outcome, kept)
+    hold = hold_then_compress(f"codex:{LOCKLESS}", compressor, str(tmp_path / "home"), 60)
+    assert (hold.outcome, hold.kept) == (outcome, kept), hold
+    assert bool(hold.line_in) == kept and set(hold.line_in) <= set(hold.representations)
 
 
 @needs_both
 def test_the_versions_command_writes_a_matrix_that_follows_its_schema(tmp_path):
     report = tmp_path / "versions.json"
     done = cli("versions", LOCKLESS, LOCKING, "--json", str(report), "--markdown", str(tmp_path / "v.md"),
+               "--html", str(tmp_path / "v.html"), "--bundle-dir", str(tmp_path / "bundles"),
                "--workdir", str(tmp_path / "work"), timeout=900)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]  # a pair loses writes
     data = json.loads(report.read_text())
@@ -58,3 +62,5 @@ def test_the_versions_command_writes_a_matrix_that_follows_its_schema(tmp_path):
     assert verdicts[(f"codex:{LOCKLESS}", "reference")] == SAFE
     assert verdicts[(f"codex:{LOCKING}", f"codex:{LOCKING}")] == SAFE
     assert f"| codex:{LOCKLESS} | loses writes | safe |" in (tmp_path / "v.md").read_text()
+    lost = next(p for p in data["pairs"] if p["verdict"] == LOSES_WRITES)
+    assert lost["bundle"] and f'href="bundles/{os.path.basename(lost["bundle"])}/"' in (tmp_path / "v.html").read_text()
