@@ -80,6 +80,7 @@ class Run:
         self.roles = Roles.of(selection)
         self.workdir = workdir
         self.placement = placement or Placement()
+        os.makedirs(workdir, exist_ok=True)  # the histories go here, wherever the home is
         # With hosts, the home is a fresh folder of the shared one, made through the controller's path.
         self.home_folder = f"race-{os.path.basename(workdir)}-{uuid.uuid4().hex[:8]}" if self.placement else ""
         self.home = (os.path.join(self.placement.controller.path, self.home_folder) if self.placement
