@@ -106,11 +106,15 @@ class RemoteActor:
             raise OSError(f"actor {self.name} on host {self.host.name} is gone: {exc}") from None
 
     def _pump(self) -> None:
-        """Its messages onto the bus until its channel ends; then it has exited."""
-        code = 0
+        """Its messages onto the bus until its channel ends; then it has exited (status 0 only if it said
+        so: a process killed there, or crashed at a failpoint, just goes away)."""
+        code = -signal.SIGKILL
         try:
             while True:
                 data = self.channel.receive()
+                if data[0] == "exited":
+                    code = data[1]
+                    continue
                 if data[0] == "failpoint":
                     self._relay_failpoints(data[1])
                     continue
@@ -122,10 +126,8 @@ class RemoteActor:
                 if getattr(message, "pid", None) and not self.pid:
                     self.pid = message.pid
                 self.bus.put(message)
-        except EOFError:
+        except Exception:  # noqa: BLE001 - EOFError, RemoteError: the channel or the process ended
             pass
-        except Exception:  # noqa: BLE001 - RemoteError: the process died (a crash answer, a kill)
-            code = 1
         self.exitcode = -signal.SIGKILL if self._killed else code
         self._ended.set()
         self.bus.put(Exited(self.name))

@@ -177,6 +177,7 @@ def serve(channel) -> None:
         except (OSError, EOFError, ValueError):
             pass  # nothing written, or the controller is gone
         shutil.rmtree(workdir, ignore_errors=True)
+    channel.send(["exited", 0])  # a process that died (a kill, a crash answer) never says this
 
 
 if __name__ == "__channelexec__":
