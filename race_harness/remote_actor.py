@@ -148,15 +148,21 @@ def _failpoint_socket(channel, folder: str) -> str:
 
 def serve(channel) -> None:
     """Run one actor here, as the controller's messages say (see the module docstring)."""
-    for folder in reversed(channel.receive()):
+    folders, setup, history = channel.receive(), channel.receive(), channel.receive()
+    for folder in reversed(folders):
         if os.path.isdir(folder) and folder not in sys.path:
             sys.path.insert(0, folder)
     import importlib
 
-    from race_harness.actor import ActorSpec, actor_main
+    try:
+        from race_harness.actor import ActorSpec, actor_main
+    except ImportError as exc:
+        import platform
 
-    setup = channel.receive()
-    history = channel.receive()
+        channel.send(["Broken", {"actor": setup["name"], "error": f"the project is not importable by {sys.executable} "
+                                 f"on {platform.node()} ({exc}): install it in that python, or name another with the "
+                                 "gateway's //python= (docs/shared-homes.md)"}])
+        return
     program = None
     if setup["program"]:
         # named, not imported here: the program's module (race_harness.campaign) starts actors through us

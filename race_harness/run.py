@@ -89,6 +89,7 @@ class Run:
         os.makedirs(os.path.join(self.home, "archived_sessions"), exist_ok=True)
         self.mounts = HomeMounts(self.home, home_mounts)  # per-role paths to the home (issue #25)
         self.gateways = None  # race_harness.gateways.Gateways, once an actor goes to another host
+        self.notes: list[str] = [f"hosts: {self.placement.describe()}"] if self.placement else []
         self.cold_after = cold_after
         self.rng = random.Random(seed)
         # Unix socket paths are limited to ~107 bytes: keep them in a short folder of their own.
@@ -96,7 +97,6 @@ class Run:
         self.bus: "queue.Queue[object]" = queue.Queue()
         self.controller = Controller(self.socket_dir, self.bus)
         self.actors: dict[str, ActorHandle] = {}
-        self.notes: list[str] = []
         self.kills: list[dict] = []  # each SIGKILL with its time, for the bundle's timeline
         self.findings: list[Violation] = []  # scenario-specific violations seen while running
         self.scheduled: list[Scheduled] = []  # what the mode set out to make happen (judge.unearned)
