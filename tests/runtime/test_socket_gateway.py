@@ -4,6 +4,7 @@ meet those taken on this side; stopping it leaves no mount and no veth behind.""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -24,12 +25,16 @@ os.close(fd)
 """
 
 
-@pytest.fixture(autouse=True)
-def _permitted():
-    try:
-        require_socket_gateway()
-    except GatewayUnavailable as exc:
-        pytest.skip(str(exc))
+@contextlib.contextmanager
+def started(workdir: str, mounts: dict):
+    """The server's spec; a skip, saying why, where namespaces or FUSE are refused (never a pass)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            require_socket_gateway()
+            spec = stack.enter_context(socket_gateway(workdir, mounts))
+        except GatewayUnavailable as exc:
+            pytest.skip(str(exc))
+        yield spec
 
 
 def test_the_server_has_its_own_namespace_folder_and_mount_whose_locks_do_not_meet_ours(tmp_path):
@@ -37,7 +42,7 @@ def test_the_server_has_its_own_namespace_folder_and_mount_whose_locks_do_not_me
     shared.mkdir()
     (shared / "rollout.jsonl").write_text("{}\n")
     point = tmp_path / "far-mount"
-    with socket_gateway(str(tmp_path / "far-work"), {str(point): str(shared)}) as spec:
+    with started(str(tmp_path / "far-work"), {str(point): str(shared)}) as spec:
         assert spec.startswith("socket=10.231.")
         gateway = execnet.makegateway(spec)
         try:
