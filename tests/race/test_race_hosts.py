@@ -95,7 +95,7 @@ def test_a_campaign_on_two_gateways_makes_one_history_with_each_actors_host(host
     assert not list(hosts["shared"].iterdir())  # the run's home in the shared folder went with the run
 
 
-def test_a_skewed_clock_on_one_gateway_cannot_reorder_the_history(hosts, tmp_path):
+def test_a_skewed_clock_on_one_gateway_cannot_reorder_the_history(tmp_path):
     """b's python runs under libfaketime an hour behind: the controller's stamps keep the driven order.
 
     Ordered by the actors' own clocks, the later read (on the skewed host, five lines) would come
@@ -103,8 +103,10 @@ def test_a_skewed_clock_on_one_gateway_cannot_reorder_the_history(hosts, tmp_pat
     faketime = shutil.which("faketime")
     if faketime is None:
         pytest.skip("faketime (libfaketime) is not installed (.ci/run installs it with apt-get)")
-    skewed = f"skewed={hosts['shared']}@popen//python={faketime} -f -1h {sys.executable}"
-    placement = Placement.of([hosts["ctl"], skewed], [("writer", "skewed")])
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    skewed = f"skewed={shared}@popen//python={faketime} -f -1h {sys.executable}"
+    placement = Placement.of([f"ctl={shared}", skewed], [("writer", "skewed")])
     run = Run("reference", str(tmp_path / "run"), placement=placement)
     try:
         rollout, path = seed(run)  # the setup actor is a writer: on the skewed host
