@@ -1,7 +1,8 @@
 """The history of a run: every operation as invoke / ok / fail / info events, one JSON line each.
 
 Contract: each actor appends its own events to its own file with one ``write`` per event, so a
-SIGKILLed actor leaves every event it recorded; :func:`load_operations` pairs invokes with their
+SIGKILLed actor leaves every event it recorded (the controller does so for an actor on another host,
+as each event arrives); :func:`load_operations` pairs invokes with their
 completions and turns an invoke without completion into an indeterminate (``info``) operation.
 Every line an actor writes to a rollout carries a unique record id (``rid``) in its payload, so the
 checker can find each acknowledged line on disk without asking the store.
@@ -33,7 +34,7 @@ class Event:
     proc: str
     seq: int
     #: time.monotonic() of the controller's machine: an actor there reads it itself; the controller
-    #: stamps the events of an actor on another host as it receives them (history_sink.py)
+    #: stamps the events of an actor on another host as it receives them (race_harness/gateways.py)
     time: float
     op: str
     rollout: str = ""  # the uuid, stable across archive / unarchive / compression

@@ -3,7 +3,9 @@
 Contract: :class:`Run` starts actors (each with its own instance of its role's store, see
 :mod:`race_harness.roles`, and its own failpoint socket), sends them operations, waits for their
 results or their held failpoints on one event bus, kills them on demand, and at the end hands the
-merged history to the checker.  Every harness decision
+merged history to the checker.  With a :class:`~race_harness.hosts.Placement`, the home is a fresh
+folder of the hosts' shared folder and each placed role's actors start on their host (through its
+execnet gateway when it has one, race_harness/gateways.py).  Every harness decision
 that is not a failpoint answer (a kill, a clock change, a stall release) goes into :attr:`notes`.
 """
 
