@@ -420,7 +420,10 @@ def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], sho
         return name
 
     def go(name: str) -> None:
-        run.start(name, Op("start", seconds=max(0.001, deadline - time.monotonic()) if config.seconds else 0.0))
+        try:
+            run.start(name, Op("start", seconds=max(0.001, deadline - time.monotonic()) if config.seconds else 0.0))
+        except OSError:
+            pass  # it died before the start (the loop below sees it gone and restarts it)
 
     names = [launch(role) for role in roles]
     # Every actor races from here: one on another host may have taken a second to start.
