@@ -54,6 +54,7 @@ class ActorSpec:
     socket: str | None = None
     failpoint_filter: tuple[str, ...] = ()
     program: Callable[["Executor", Any], None] | None = field(default=None, compare=False)
+    host: str = ""  # the named host it runs on (recorded with each event)
 
 
 @dataclass(frozen=True)
@@ -266,10 +267,11 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
-def actor_main(spec: ActorSpec, conn: Any) -> None:
+def actor_main(spec: ActorSpec, conn: Any, history: Any = None) -> None:
     """Child entry point: own session (so a kill takes the store's helpers too), own stdout and stderr,
     and no life after the harness (an orphaned actor holding the harness's pipes kept a caller's
-    ``communicate`` waiting for minutes after an interrupted run had exited)."""
+    ``communicate`` waiting for minutes after an interrupted run had exited).  ``history``: where its
+    events go (default: its own file in the work folder; race_harness/remote_actor.py on another host)."""
     parent = os.getppid()
     os.setsid()
     err = os.open(os.path.join(spec.workdir, f"stderr-{spec.name}.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -278,7 +280,8 @@ def actor_main(spec: ActorSpec, conn: Any) -> None:
     os.close(err)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True, name="orphan-watch").start()
     _point_failpoints_here(spec)
-    history = HistoryWriter(os.path.join(spec.workdir, f"history-{spec.name}.jsonl"), spec.name)
+    if history is None:
+        history = HistoryWriter(os.path.join(spec.workdir, f"history-{spec.name}.jsonl"), spec.name, spec.host)
     store = None
     try:
         if spec.selection is not None:

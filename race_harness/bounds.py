@@ -71,6 +71,9 @@ def race_problem(args: argparse.Namespace) -> str:
         if role not in STORE_ROLES or not name or "/" in name:
             return (f"--home-mount {mount}: give ROLE=NAME, ROLE one of {', '.join(STORE_ROLES)} and NAME a "
                     "plain name (e.g. --home-mount writer=one --home-mount compressor=two)")
+    problem = _hosts_problem(args)
+    if problem:
+        return problem
     if args.random:
         if args.seconds == 0 and not args.ops:
             return "--seconds 0 with no --ops would never end: give --seconds > 0 or --ops N"
@@ -85,4 +88,29 @@ def race_problem(args: argparse.Namespace) -> str:
     if not args.store and not all(getattr(args, f"{role}_store", None) for role in ("writer", "compressor")):
         return ("--store is required unless --writer-store and --compressor-store are both given "
                 "(reference | reference:<scheme> | py:mod:factory | cmd:<command line> | mutant:<name>)")
+    return ""
+
+
+def _hosts_problem(args) -> str:
+    """What is wrong with ``--host`` / ``--place`` ("" when nothing is)."""
+    from race_harness.hosts import Placement
+
+    hosts, place = getattr(args, "host", None) or (), getattr(args, "place", None) or ()
+    if not hosts and not place:
+        return ""
+    if getattr(args, "home_mount", None):
+        return ("--home-mount and --host both say how roles see the home: use one (two --host paths without a "
+                "gateway stand for two machines as two --home-mount names do)")
+    if args.exhaustive or args.countdown:
+        return "--host places the actors of --random campaigns and --scenario runs; not of --exhaustive or --countdown"
+    pairs = []
+    for item in place:
+        role, equals, name = item.partition("=")
+        if not equals:
+            return f"--place {item}: give ROLE=HOST (e.g. --place writer=a --place compressor=b)"
+        pairs.append((role, name))
+    try:
+        Placement.of(hosts, pairs)
+    except ValueError as exc:
+        return str(exc)
     return ""

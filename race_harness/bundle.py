@@ -60,6 +60,8 @@ def rerun_command(meta: dict) -> str:
         if getattr(roles, role) != roles.default:
             argv += [f"--{role}-store", getattr(roles, role)]
     kind, params = meta["kind"], meta["params"]
+    argv += [arg for host in params.get("hosts", ()) for arg in ("--host", host)]
+    argv += [arg for role, host in params.get("placement", ()) for arg in ("--place", f"{role}={host}")]
     if kind == "scenario":
         argv += ["--scenario", meta["name"]]
     elif kind == "exhaustive":

@@ -52,6 +52,7 @@ from race_harness.actor import Exited, Op
 from conformance.protocol.failpoint_channel import CONTINUE, CRASH, Hit
 from race_harness.history import INFO, OK, WRITING_OPS, Operation
 from race_harness.home_mounts import ONE_WRITER_MACHINE
+from race_harness.hosts import Placement
 from race_harness.judge import conclude, fresh_workdir, guarded
 from race_harness.roles import Roles
 from race_harness.run import IDLE_WEEK_AND_MORE, Run
@@ -94,6 +95,10 @@ class CampaignConfig:
     #: that name (race_harness/home_mounts.py); two names stand for two machines whose locks do not meet.
     home_mounts: tuple[tuple[str, str], ...] = ()
     one_writer_machine: bool = False  # the home declares one writer machine (SPEC.md 5.8)
+    #: ``NAME=PATH[@GATEWAY]`` of each host and (role, host name) pairs: that role's actors run on that
+    #: host, through its execnet gateway (race_harness/hosts.py); empty: every actor on this machine.
+    hosts: tuple[str, ...] = ()
+    placement: tuple[tuple[str, str], ...] = ()
 
 
 def _writer(rng: random.Random, rollouts: list[tuple[str, str]], config: CampaignConfig) -> Callable[[], list[Op]]:
@@ -210,18 +215,48 @@ ROLES = {"writer": _writer, "compressor": _compressor, "reader": _reader, "liste
          "ager": _ager}
 
 
-def program(role: str, actor_seed: int, rollouts: list[tuple[str, str]], config: CampaignConfig, deadline: float,
-            budget: int, declared: frozenset[str] = frozenset()) -> Callable:
-    """What an autonomous actor runs in its child: ops of its role until deadline or budget (``declared``:
-    the capabilities of the role's store, for roles whose ops depend on them)."""
+@dataclass(frozen=True)
+class CampaignProgram:
+    """What an autonomous actor runs in its child: ops of its role, from the controller's start signal (an
+    ``Op("start", seconds=S)``: race S seconds, 0 for no time bound) until then or its budget (``declared``:
+    the capabilities of the role's store, for roles whose ops depend on them).  Data, not a closure, so an
+    actor on another host runs the same program (:meth:`wire`, :meth:`from_wire`); the start signal
+    makes actors that took long to start (on other hosts) race as long as the others."""
 
-    def body(executor, conn) -> None:
-        rng = random.Random(actor_seed)
-        make = ROLES[role]
-        next_ops = make(rng, rollouts, config, declared) if make is _Archiver else make(rng, rollouts, config)
+    role: str
+    actor_seed: int
+    rollouts: tuple[tuple[str, str], ...]
+    config: CampaignConfig
+    budget: int
+    declared: frozenset[str] = frozenset()
+
+    def wire(self) -> dict:
+        """Plain data an execnet channel carries."""
+        return {"factory": f"{__name__}:{type(self).__name__}", "role": self.role, "actor_seed": self.actor_seed,
+                "rollouts": [list(r) for r in self.rollouts], "config": asdict(self.config), "budget": self.budget,
+                "declared": sorted(self.declared)}
+
+    @classmethod
+    def from_wire(cls, data: dict) -> "CampaignProgram":
+        config = data["config"]
+        config = CampaignConfig(**{**config, "line_sizes": tuple(config["line_sizes"]),
+                                   **{key: tuple(tuple(row) for row in config[key]) for key in ("home_mounts", "placement")},
+                                   "hosts": tuple(config["hosts"])})
+        return cls(data["role"], data["actor_seed"], tuple(tuple(r) for r in data["rollouts"]), config,
+                   data["budget"], frozenset(data["declared"]))
+
+    def __call__(self, executor, conn) -> None:
+        start = conn.recv()
+        if not isinstance(start, Op):
+            return  # stopped before the race began
+        deadline = time.monotonic() + start.seconds if start.seconds > 0 else float("inf")
+        rng = random.Random(self.actor_seed)
+        rollouts, config = [tuple(r) for r in self.rollouts], self.config
+        make = ROLES[self.role]
+        next_ops = make(rng, rollouts, config, self.declared) if make is _Archiver else make(rng, rollouts, config)
         answered = getattr(next_ops, "answered", None)  # a role whose rounds are chains
         done = 0
-        while time.monotonic() < deadline and (not budget or done < budget):
+        while time.monotonic() < deadline and (not self.budget or done < self.budget):
             for op in next_ops():
                 if op.kind == "write":
                     # a session idles between lines: long enough for a compressor to find it cold (R2, R12)
@@ -233,8 +268,6 @@ def program(role: str, actor_seed: int, rollouts: list[tuple[str, str]], config:
                 if answered and not answered(op, result.status, result.error or ""):
                     break
             time.sleep(rng.random() * 0.002)  # a little jitter so roles drift against each other
-
-    return body
 
 
 def campaign_policy(config: CampaignConfig, victims: set[str], imposed: list[dict] | None = None
@@ -295,7 +328,7 @@ def run_campaign(selection: "str | Roles", config: CampaignConfig, root: str, bu
             "params": asdict(config), "schedule": {"kill_plan": kill_plan(config)}}
 
     def body() -> Verdict:
-        run = Run(roles, workdir, 0.0, config.seed, config.home_mounts)
+        run = Run(roles, workdir, 0.0, config.seed, config.home_mounts, Placement.of(config.hosts, config.placement))
         if config.one_writer_machine:
             open(os.path.join(run.home, ONE_WRITER_MACHINE), "x").close()
         try:
@@ -373,22 +406,31 @@ def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], sho
               "lister": config.listers, "archiver": archivers, "ager": config.agers}
     roles = [f"{role}-{i}" for role, n in counts.items() for i in range(n)]
     budget = -(-config.ops // len(roles)) if config.ops else 0
-    start = time.monotonic()
-    deadline = start + config.seconds if config.seconds else float("inf")
     rng = random.Random(config.seed)
     run.controller.policy = campaign_policy(config, {r for r in roles if r.startswith(("writer", "compressor"))},
                                             imposed)
     generation = {role: 0 for role in roles}
     live = {}
 
-    def launch(role: str) -> None:
+    def launch(role: str) -> str:
         name = role if not generation[role] else f"{role}.{generation[role]}"
         kind = role.rsplit("-", 1)[0]
-        run.spawn(name, program=program(kind, rng.getrandbits(32), rollouts, config, deadline, budget, declared))
+        run.spawn(name, program=CampaignProgram(kind, rng.getrandbits(32), tuple(rollouts), config, budget, declared))
         live[name] = role
+        return name
 
-    for role in roles:
-        launch(role)
+    def go(name: str) -> None:
+        try:
+            run.start(name, Op("start", seconds=max(0.001, deadline - time.monotonic()) if config.seconds else 0.0))
+        except OSError:
+            pass  # it died before the start (the loop below sees it gone and restarts it)
+
+    names = [launch(role) for role in roles]
+    # Every actor races from here: one on another host may have taken a second to start.
+    start = time.monotonic()
+    deadline = start + config.seconds if config.seconds else float("inf")
+    for name in names:
+        go(name)
     plan = kill_plan(config)
     last_draw = 0.0
     while live:
@@ -405,7 +447,7 @@ def _race(run: Run, config: CampaignConfig, rollouts: list[tuple[str, str]], sho
             if run.actors[name].process.exitcode not in (0, None) and time.monotonic() < deadline - 0.2:
                 generation[role] += 1
                 run.crashed = True
-                launch(role)
+                go(launch(role))
         if message is None and time.monotonic() > deadline + 60:
             for name in list(live):
                 run.kill(name, "ran 60 s past the deadline")

@@ -1,7 +1,8 @@
 """The history of a run: every operation as invoke / ok / fail / info events, one JSON line each.
 
 Contract: each actor appends its own events to its own file with one ``write`` per event, so a
-SIGKILLed actor leaves every event it recorded; :func:`load_operations` pairs invokes with their
+SIGKILLed actor leaves every event it recorded (the controller does so for an actor on another host,
+as each event arrives); :func:`load_operations` pairs invokes with their
 completions and turns an invoke without completion into an indeterminate (``info``) operation.
 Every line an actor writes to a rollout carries a unique record id (``rid``) in its payload, so the
 checker can find each acknowledged line on disk without asking the store.
@@ -32,13 +33,17 @@ class Event:
     type: str  # invoke | ok | fail | info
     proc: str
     seq: int
-    time: float  # time.monotonic(): one clock for every process on the machine
+    #: time.monotonic() of the controller's machine: an actor there reads it itself; the controller
+    #: stamps the events of an actor on another host as it receives them (race_harness/gateways.py)
+    time: float
     op: str
     rollout: str = ""  # the uuid, stable across archive / unarchive / compression
     path: str = ""
     rids: tuple[str, ...] = ()
     value: Any = None
     error: str = ""
+    host: str = ""  # the named host the actor ran on ("" for a run without --host)
+    clock: float | None = None  # the actor's own wall clock (time.time() on its host): shown, never ordered by
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Operation:
     status: str  # ok | fail | info
     value: Any = None
     error: str = ""
+    host: str = ""  # the named host its actor ran on
 
     def describe(self) -> str:
         """One line a person can read: who did what to which rollout, and how it ended."""
@@ -79,24 +85,32 @@ def _short(value: Any) -> str:
 class HistoryWriter:
     """Appends one actor's events to its own file; each event is one ``write`` (kill safe)."""
 
-    def __init__(self, path: str, proc: str) -> None:
+    def __init__(self, path: str, proc: str, host: str = "") -> None:
         self.proc = proc
+        self.host = host
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         self._seq = 0
 
     def invoke(self, op: str, rollout: str = "", path: str = "", rids: tuple[str, ...] = ()) -> int:
         self._seq += 1
-        self._emit(Event(INVOKE, self.proc, self._seq, time.monotonic(), op, rollout, path, rids))
+        self._emit(Event(INVOKE, self.proc, self._seq, time.monotonic(), op, rollout, path, rids, host=self.host,
+                         clock=time.time()))
         return self._seq
 
     def complete(self, seq: int, kind: str, op: str, rollout: str, value: Any = None, error: str = "") -> None:
-        self._emit(Event(kind, self.proc, seq, time.monotonic(), op, rollout, value=value, error=error))
+        self._emit(Event(kind, self.proc, seq, time.monotonic(), op, rollout, value=value, error=error,
+                         host=self.host, clock=time.time()))
 
     def _emit(self, event: Event) -> None:
-        os.write(self._fd, (json.dumps(asdict(event), separators=(",", ":")) + "\n").encode())
+        append_event(self._fd, event)
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+def append_event(fd: int, event: Event) -> None:
+    """One event as one ``write`` (a SIGKILL between events leaves whole lines)."""
+    os.write(fd, (json.dumps(asdict(event), separators=(",", ":")) + "\n").encode())
 
 
 def read_events(path: str) -> list[Event]:
@@ -131,10 +145,10 @@ def operations(events: list[Event]) -> list[Operation]:
         end = done.get((e.proc, e.seq))
         if end is None:
             ops.append(Operation(e.proc, e.seq, e.op, e.rollout, e.path, e.rids, e.time, float("inf"), INFO,
-                                 error="never completed (process killed or stopped)"))
+                                 error="never completed (process killed or stopped)", host=e.host))
         else:
             ops.append(Operation(e.proc, e.seq, e.op, e.rollout, e.path, e.rids, e.time, end.time, end.type,
-                                 end.value, end.error))
+                                 end.value, end.error, e.host))
     return ops
 
 

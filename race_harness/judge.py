@@ -49,7 +49,7 @@ def conclude(run: Run, meta: dict, bundle_dir: str | None, recover: bool = True)
                     **meta.get("schedule", {})}
         writer = run.hellos.get("writer")
         actors = {name: {"role": handle.role, "pid": handle.ready.pid if handle.ready else 0,
-                         "store": handle.ready.store if handle.ready else ""}
+                         "store": handle.ready.store if handle.ready else "", "host": run.host_of(name)}
                   for name, handle in run.actors.items()}
         meta = dict(meta, status=verdict.status, classes=list(verdict.classes), stores=run.stores(),
                     actors=actors, capabilities=list(writer.capabilities) if writer else [],

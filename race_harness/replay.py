@@ -15,6 +15,7 @@ from race_harness.bundle import load_meta
 from race_harness.campaign import CampaignConfig, run_campaign
 from race_harness.explore import PAIRS, interleave
 from race_harness.faults import TARGETS, sweep_one
+from race_harness.hosts import Placement
 from race_harness.judge import fresh_workdir
 from race_harness.roles import Roles
 from race_harness.scenarios import run_scenario
@@ -43,7 +44,8 @@ def replay(folder: str, root: str | None = None, bundle_dir: str | None = None) 
     root = root or tempfile.mkdtemp(prefix="race-replay-")
     kind, params, selection, seed = meta["kind"], meta["params"], Roles.from_meta(meta), meta["seed"]
     if kind == "scenario":
-        verdict = run_scenario(selection, meta["name"], root, seed, bundle_dir)
+        placement = Placement.of(params.get("hosts", ()), params.get("placement", ()))
+        verdict = run_scenario(selection, meta["name"], root, seed, bundle_dir, placement)
     elif kind == "exhaustive":
         item = interleave(selection, PAIRS[params["pair"]], fresh_workdir(root, "replay"),
                           tuple(params.get("choices", ())), None, seed, bundle_dir)
@@ -52,7 +54,9 @@ def replay(folder: str, root: str | None = None, bundle_dir: str | None = None) 
         verdict, _ = sweep_one(selection, TARGETS[params["target"]], params["errno"], params["n"], root, bundle_dir)
     elif kind == "campaign":
         # bundles older than window widening had no delays, older than agers no ager: replay them without
-        config = CampaignConfig(**{"max_delay_ms": 0.0, "agers": 0, **params, "line_sizes": tuple(params["line_sizes"])})
+        config = CampaignConfig(**{"max_delay_ms": 0.0, "agers": 0, **params, "line_sizes": tuple(params["line_sizes"]),
+                                   "hosts": tuple(params.get("hosts", ())),
+                                   "placement": tuple(tuple(pair) for pair in params.get("placement", ()))})
         verdict = run_campaign(selection, config, root, bundle_dir, imposed=schedule.get("decisions"))
     else:
         raise ValueError(f"{folder}: unknown bundle kind {kind!r}")

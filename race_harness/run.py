@@ -3,7 +3,9 @@
 Contract: :class:`Run` starts actors (each with its own instance of its role's store, see
 :mod:`race_harness.roles`, and its own failpoint socket), sends them operations, waits for their
 results or their held failpoints on one event bus, kills them on demand, and at the end hands the
-merged history to the checker.  Every harness decision
+merged history to the checker.  With a :class:`~race_harness.hosts.Placement`, the home is a fresh
+folder of the hosts' shared folder and each placed role's actors start on their host (through its
+execnet gateway when it has one, race_harness/gateways.py).  Every harness decision
 that is not a failpoint answer (a kill, a clock change, a stall release) goes into :attr:`notes`.
 """
 
@@ -31,6 +33,7 @@ from conformance.protocol.failpoint_channel import CONTINUE, CRASH, Controller, 
 from race_harness.checker import Violation
 from race_harness.history import Operation, load_events, operations
 from race_harness.home_mounts import HomeMounts
+from race_harness.hosts import Placement
 from race_harness.roles import HARNESS, Roles, role_of_actor
 
 _CTX = multiprocess.get_context("fork")
@@ -75,13 +78,20 @@ class Run:
     """The processes, home and records of one scenario, campaign or exploration step."""
 
     def __init__(self, selection: "str | Roles", workdir: str, cold_after: float = 0.0, seed: int = 0,
-                 home_mounts=()) -> None:
+                 home_mounts=(), placement: Placement | None = None) -> None:
         self.roles = Roles.of(selection)
         self.workdir = workdir
-        self.home = os.path.join(workdir, "home")
+        self.placement = placement or Placement()
+        os.makedirs(workdir, exist_ok=True)  # the histories go here, wherever the home is
+        # With hosts, the home is a fresh folder of the shared one, made through the controller's path.
+        self.home_folder = f"race-{os.path.basename(workdir)}-{uuid.uuid4().hex[:8]}" if self.placement else ""
+        self.home = (os.path.join(self.placement.controller.path, self.home_folder) if self.placement
+                     else os.path.join(workdir, "home"))
         os.makedirs(os.path.join(self.home, "sessions"), exist_ok=True)
         os.makedirs(os.path.join(self.home, "archived_sessions"), exist_ok=True)
         self.mounts = HomeMounts(self.home, home_mounts)  # per-role paths to the home (issue #25)
+        self.gateways = None  # race_harness.gateways.Gateways, once an actor goes to another host
+        self.notes: list[str] = [f"hosts: {self.placement.describe()}"] if self.placement else []
         self.cold_after = cold_after
         self.rng = random.Random(seed)
         # Unix socket paths are limited to ~107 bytes: keep them in a short folder of their own.
@@ -89,7 +99,6 @@ class Run:
         self.bus: "queue.Queue[object]" = queue.Queue()
         self.controller = Controller(self.socket_dir, self.bus)
         self.actors: dict[str, ActorHandle] = {}
-        self.notes: list[str] = []
         self.kills: list[dict] = []  # each SIGKILL with its time, for the bundle's timeline
         self.findings: list[Violation] = []  # scenario-specific violations seen while running
         self.scheduled: list[Scheduled] = []  # what the mode set out to make happen (judge.unearned)
@@ -110,17 +119,23 @@ class Run:
         role = role or role_of_actor(name)
         selection = self.roles.selection(role)
         socket_path = self.controller.socket_for(name) if failpoints and role != HARNESS else None
-        spec = ActorSpec(name, selection, self.mounts.path_for(role), self.cold_after if cold_after is None else cold_after,
-                         self.workdir, socket_path, failpoint_filter, program)
+        cold_after = self.cold_after if cold_after is None else cold_after
+        host = self.placement.host_of(role) if self.placement else None
         _stop_if_interrupted()
-        parent, child = _CTX.Pipe()
-        process = _CTX.Process(target=actor_main, args=(spec, child), daemon=True, name=f"race-{name}")
-        process.start()
-        _stop_if_interrupted()  # a signal during the fork can be swallowed by an at-fork hook (logging's)
-        child.close()  # so the parent sees EOF the moment the child dies
-        handle = ActorHandle(name, process, parent, role)
-        self.actors[name] = handle
-        threading.Thread(target=self._pump, args=(handle,), daemon=True).start()
+        if host is not None and host.gateway:
+            handle = self._spawn_remote(name, role, host, selection, cold_after, socket_path, failpoint_filter,
+                                        program)
+        else:
+            spec = ActorSpec(name, selection, self.path_for(role), cold_after, self.workdir, socket_path,
+                             failpoint_filter, program, host.name if host else "")
+            parent, child = _CTX.Pipe()
+            process = _CTX.Process(target=actor_main, args=(spec, child), daemon=True, name=f"race-{name}")
+            process.start()
+            _stop_if_interrupted()  # a signal during the fork can be swallowed by an at-fork hook (logging's)
+            child.close()  # so the parent sees EOF the moment the child dies
+            handle = ActorHandle(name, process, parent, role)
+            self.actors[name] = handle
+            threading.Thread(target=self._pump, args=(handle,), daemon=True).start()
         message = self.wait(lambda m: isinstance(m, (Ready, Broken, Exited)) and m.actor == name, READY_TIMEOUT)
         if not isinstance(message, Ready):
             raise ActorFailed(f"actor {name} could not start its {role} store {selection}: "
@@ -129,6 +144,39 @@ class Run:
         if socket_path:
             handle.reports = tuple(p for p in message.failpoints if not failpoint_filter or p in failpoint_filter)
         self.hellos.setdefault(role, message)
+        return handle
+
+    def path_for(self, role: str) -> str:
+        """The path through which ``role``'s actors see the home (on the host they run on)."""
+        if self.placement:
+            return os.path.join(self.placement.host_of(role).path, self.home_folder)
+        return self.mounts.path_for(role)
+
+    def host_of(self, name: str) -> str:
+        """The named host actor ``name`` runs on ("" in a run without hosts)."""
+        handle = self.actors.get(name)
+        return self.placement.host_of(handle.role).name if self.placement and handle else ""
+
+    def _spawn_remote(self, name: str, role: str, host, selection: str | None, cold_after: float,
+                      socket_path: str | None, failpoint_filter: tuple[str, ...], program: Any) -> ActorHandle:
+        """Start actor ``name`` on another host through its gateway (race_harness/gateways.py)."""
+        from race_harness.gateways import GatewayFailed, Gateways
+
+        if program is not None and not hasattr(program, "wire"):
+            raise ValueError(f"actor {name}: only a campaign program (race_harness.campaign.CampaignProgram) "
+                             "can run on another host; this one is code of this process")
+        if self.gateways is None:
+            self.gateways = Gateways()
+        setup = {"name": name, "selection": selection, "home": self.path_for(role), "cold_after": cold_after,
+                 "failpoints": bool(socket_path), "failpoint_filter": list(failpoint_filter),
+                 "program": program.wire() if program is not None else None, "host": host.name,
+                 "controller_socket": socket_path}
+        try:
+            actor = self.gateways.start(host, setup, self.workdir, self.bus)
+        except GatewayFailed as exc:
+            raise ActorFailed(str(exc)) from None
+        handle = ActorHandle(name, actor, actor, role)
+        self.actors[name] = handle
         return handle
 
     def _pump(self, handle: ActorHandle) -> None:
@@ -272,15 +320,17 @@ class Run:
         """SIGKILL the actor and any helper program it started (a real crash: no cleanup)."""
         handle = self.actors[name]
         pid = handle.process.pid
-        helpers = descendants(pid)
-        for target in [pid, *helpers]:
-            try:
-                os.killpg(target, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+        if getattr(handle.process, "remote", False):
+            handle.process.kill()  # on its host, through that host's gateway
+        else:
+            for target in [pid, *descendants(pid)]:
                 try:
-                    os.kill(target, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                    os.killpg(target, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    try:
+                        os.kill(target, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
         handle.process.join(10)
         handle.exited = True
         self.crashed = True
@@ -346,9 +396,13 @@ class Run:
             handle.process.join(10)
             if not handle.process.is_alive():
                 handle.process.close()
+        if self.gateways is not None:
+            self.gateways.close()
         self.controller.close()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
         self.mounts.close()
+        if self.placement:
+            shutil.rmtree(self.home, ignore_errors=True)  # in the shared folder: the snapshots keep what it held
 
 
 def _stop_if_interrupted() -> None:

@@ -19,6 +19,7 @@ from race_harness.actor import Done, Op
 from race_harness.catalogue import COMPRESS_POINTS, MATERIALIZE_POINTS
 from race_harness.checker import violation
 from conformance.protocol.failpoint_channel import CRASH, Held
+from race_harness.hosts import Placement
 from race_harness.judge import conclude, fresh_workdir, guarded
 from race_harness.roles import Roles, role_of_point
 from race_harness.run import IDLE_WEEK_AND_MORE, Run
@@ -343,15 +344,18 @@ def missing_failpoints(scenario: Scenario, declared: Callable[[str], tuple[str, 
 
 
 def run_scenario(selection: "str | Roles", name: str, root: str, seed: int = 0,
-                 bundle_dir: str | None = None) -> Verdict:
-    """Run one named scenario in a fresh home and judge it (``selection``: one store, or one per role)."""
+                 bundle_dir: str | None = None, placement: Placement | None = None) -> Verdict:
+    """Run one named scenario in a fresh home and judge it (``selection``: one store, or one per role;
+    ``placement``: the hosts its roles' actors run on, race_harness/hosts.py)."""
     scenario = SCENARIOS[name]
     workdir = fresh_workdir(root, name)
     roles = Roles.of(selection)
-    meta = {"kind": "scenario", "name": name, **roles.meta(), "seed": seed, "params": {}}
+    placement = placement or Placement()
+    meta = {"kind": "scenario", "name": name, **roles.meta(), "seed": seed,
+            "params": placement.params() if placement else {}}
 
     def body() -> Verdict:
-        run = Run(roles, workdir, scenario.cold_after, seed)
+        run = Run(roles, workdir, scenario.cold_after, seed, placement=placement)
         try:
             run.spawn_setup()
             missing = missing_failpoints(scenario, run.declared)

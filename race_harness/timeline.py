@@ -1,7 +1,7 @@
 """``timeline.html``: a repro bundle drawn as one lane per process, one bar per operation.
 
 Contract: :func:`build` turns a bundle folder (meta, schedule, history, verdict) into the page's data:
-lanes (store, role, pid), operations from invoke to ok / fail / info, failpoint holds, delays,
+lanes (store, role, pid, host), operations from invoke to ok / fail / info, failpoint holds, delays,
 crashes and injected errors, kills, the violations with their witness operations, the verdict and
 the rerun command, and the window to show first (around the violation);
 :func:`write_timeline` writes the self-contained page (inline CSS, JS and SVG, no network) next to
@@ -140,13 +140,14 @@ def _lanes(meta: dict, ops: list[Operation], decisions: list[dict], kills: list[
             + [(k["actor"], k["time"]) for k in kills]:
         first[name] = min(first.get(name, math.inf), at)
     actors = meta.get("actors", {})
+    hosts = {op.proc: op.host for op in ops if op.host}  # the history says it too (an actor's every event)
     lanes = []
     for name in sorted(first, key=lambda n: (first[n], n)):
         info = actors.get(name, {})
         store_pids = sorted({d["pid"] for d in decisions if d["actor"] == name and d.get("pid")} - {info.get("pid")})
         lanes.append({"name": name, "role": re.sub(r"[-.]\d+(\.\d+)?$", "", name),
                       "store": info.get("store", meta.get("store", "")), "pid": info.get("pid", 0),
-                      "store_pids": store_pids})
+                      "store_pids": store_pids, "host": info.get("host") or hosts.get(name, "")})
     return lanes
 
 

@@ -81,6 +81,14 @@ def register(subparsers) -> None:
     race.add_argument("--home-mount", action="append", metavar="ROLE=NAME", default=[],
                       help="campaign: ROLE's actors see the home through their own bindfs mount NAME (two names "
                            "stand for two machines whose locks do not meet; docs/shared-homes.md)")
+    race.add_argument("--host", action="append", metavar="NAME=PATH[@GATEWAY]", default=[],
+                      help="a host for actors: its PATH to the shared folder the run makes its home in, and the "
+                           "execnet GATEWAY that starts actors there (popen, socket=HOST:PORT, ssh=USER@HOST; none: "
+                           "processes on this machine, and the first such host is where the checker reads the home; "
+                           "repeatable; docs/shared-homes.md)")
+    race.add_argument("--place", action="append", metavar="ROLE=HOST", default=[],
+                      help="--random and --scenario: ROLE's actors (writer, compressor, reader) run on HOST (default: "
+                           "the checker's host)")
     race.add_argument("--one-writer-machine", action="store_true",
                       help="campaign: the home declares one writer machine (.one-writer-machine, SPEC.md 5.8)")
     race.add_argument("--max-delay-ms", type=float, default=30.0, metavar="MS",
@@ -178,7 +186,8 @@ def _run_mode(args: argparse.Namespace, roles, root: str, bundles: str, say, ver
                                 agers=args.agers, rollouts=args.rollouts, line_sizes=tuple(args.line_size or (200, 2000)),
                                 big_line=args.big_line, kills=args.kills, max_delay_ms=args.max_delay_ms,
                                 home_mounts=tuple(tuple(m.split("=", 1)) for m in args.home_mount),
-                                one_writer_machine=args.one_writer_machine)
+                                one_writer_machine=args.one_writer_machine, hosts=tuple(args.host),
+                                placement=_placement(args).roles)
         verdicts.append(_campaign(args, roles, config, root, bundles, say))
         if args.cross_schemes:
             _cross_schemes(args.store, config, root, bundles, say, verdicts, wrap)
@@ -190,8 +199,15 @@ def _run_mode(args: argparse.Namespace, roles, root: str, bundles: str, say, ver
         verdicts.append(sweep(roles, args.countdown, root, bundle_dir=bundles, progress=say))
     else:
         for name in args.scenario or list(SCENARIOS):
-            verdicts.append(run_scenario(roles, name, root, args.seed, bundles))
+            verdicts.append(run_scenario(roles, name, root, args.seed, bundles, _placement(args)))
             say(f"{name}: {verdicts[-1].status}")
+
+
+def _placement(args: argparse.Namespace):
+    """The hosts and role placement of ``--host`` / ``--place`` (checked already by race_problem)."""
+    from race_harness.hosts import Placement
+
+    return Placement.of(args.host, [item.split("=", 1) for item in args.place])
 
 
 def _campaign(args: argparse.Namespace, roles, config, root: str, bundles: str, say) -> Verdict:
