@@ -67,9 +67,14 @@ def test_create_check_target_catches_a_check_then_act_create(tmp_path, selection
             r = kit.unwritten_rollout()
             outcomes = _race_creates(stores, r.rel, r.id)
             assert sorted(outcomes) in (["acknowledged", "acknowledged"], ["acknowledged", "already_exists"]), outcomes
-            content = oracle.logical_content(home, r.rel)
-            assert content.count(b"creator-") == 1, "a create interleaved with another's lines"
-            both_won.append(outcomes == ["acknowledged", "acknowledged"])
+            won = outcomes == ["acknowledged", "acknowledged"]
+            both_won.append(won)
+            if not won:
+                # one create refused: the file holds the winner's lines and nothing of the loser's.
+                # When both won, either one truncated the other or both opened before either wrote
+                # and their lines interleave: the violation itself, counted below, not asserted here.
+                content = oracle.logical_content(home, r.rel)
+                assert content.count(b"creator-") == 1, "a refused create left its lines in the winner's rollout"
     finally:
         for store in stores:
             store.close()
