@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -69,9 +69,11 @@ def merged_report(plan: SoakPlan, rows: dict[str, dict], started: datetime, seco
                                                                                      NOT_RUN)}
     run = len(seeds) - counts[NOT_RUN]
     status = VIOLATION if counts[VIOLATION] else INCONCLUSIVE if counts[INCONCLUSIVE] or counts[NOT_RUN] else PASSED
-    return {"format_version": REPORT_FORMAT_VERSION, "tool_version": conformance.__version__, "store": plan.store,
-            "kinds": list(plan.kinds), "params": plan.params(),
-            "workers": {"local": workers, "tx": tx},
-            "started": started.isoformat(timespec="seconds"), "seconds": round(seconds, 3), "seeds_run": run,
+    finished = started + timedelta(seconds=seconds)
+    return {"format": "rollout-conformance/soak-report", "format_version": REPORT_FORMAT_VERSION, "kind": "soak",
+            "tool": {"name": "rollout-conformance", "version": conformance.__version__}, "store": plan.store,
+            "kinds": list(plan.kinds), "params": plan.params(), "workers": {"local": workers, "tx": tx},
+            "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
+            "seconds": round(seconds, 3), "seeds_run": run,
             "seeds_per_hour": round(run * 3600 / seconds, 1) if seconds > 0 else 0.0,
             "status": status, "counts": counts, "bundle_dir": bundle_dir, "seeds": seeds}

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import io
 import os
+import shutil
 import tarfile
+import tempfile
 
 #: The text files of a bundle that name its folder (the replay command): rewritten on arrival.
 NAMES_ITS_FOLDER = ("meta.json", "verdict.txt")
@@ -28,15 +30,21 @@ def unpack(payload: str, dest_root: str, written_at: str) -> str:
     """Unpack a :func:`pack` string under ``dest_root``; the folder it made (``written_at``: where the
     worker wrote it, replaced by the new place in the bundle's text files)."""
     os.makedirs(dest_root, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(base64.b64decode(payload)), mode="r:gz") as tar:
-        top = {member.name.split("/", 1)[0] for member in tar.getmembers()}
+    landing = tempfile.mkdtemp(prefix=".arriving-", dir=dest_root)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(base64.b64decode(payload)), mode="r:gz") as tar:
+            tar.extractall(landing, filter="data")  # no absolute paths, links out or devices
+        top = os.listdir(landing)
         if len(top) != 1:
             raise ValueError(f"a bundle payload holds one folder, not {sorted(top)}")
-        name = top.pop()
-        folder = os.path.join(dest_root, name)
-        if os.path.exists(folder):
-            raise FileExistsError(f"{folder} already exists: give the soak a fresh --bundle-dir")
-        tar.extractall(dest_root, filter="data")  # no absolute paths, links out or devices
+        folder = os.path.join(dest_root, top[0])
+        suffix = 0
+        while os.path.exists(folder + (f"-{suffix}" if suffix else "")):
+            suffix += 1  # an earlier soak into the same folder left a bundle of this name
+        folder += f"-{suffix}" if suffix else ""
+        os.rename(os.path.join(landing, top[0]), folder)
+    finally:
+        shutil.rmtree(landing, ignore_errors=True)
     new = os.path.abspath(folder)
     for text in NAMES_ITS_FOLDER:
         path = os.path.join(new, text)
