@@ -73,22 +73,22 @@ def _problem(args: argparse.Namespace) -> str:
 
 
 def _cmd_soak(args: argparse.Namespace) -> int:
+    from pytest import ExitCode
+
     from conformance.reports.soak_page import html
     from race_harness.soak.plan import SoakPlan
     from race_harness.soak.runner import run_soak
 
-    seeds = tuple(dict.fromkeys(args.seed)) if args.seed else tuple(range(args.first_seed, args.first_seed + args.seeds))
+    if args.seed:
+        seeds = tuple(dict.fromkeys(args.seed))
+    else:
+        seeds = tuple(range(args.first_seed, args.first_seed + args.seeds))
     plan = SoakPlan(args.store, seeds, tuple(dict.fromkeys(args.kind or ["campaign"])), args.seconds, args.ops,
                     args.kills, args.max_delay_ms, args.profile)
     report, pytest_code = run_soak(plan, args.bundle_dir, args.workers, args.tx)
     for seed in report["seeds"]:
         if seed["status"] != "passed":
-            worker = seed["worker"]
-            where = f" [{worker['id']}{' ' + worker['gateway'] if worker.get('gateway') else ''}]" if worker["id"] else ""
-            print(f"  {seed['name']}: {seed['status']}"
-                  + (f" ({', '.join(seed['classes'])})" if seed["classes"] else "") + where
-                  + (f"\n    bundle: {seed['bundle']}" if seed["bundle"] else "")
-                  + "".join(f"\n    note: {note}" for note in seed["notes"][:2]))
+            print(_describe(seed))
     counts = report["counts"]
     print(f"soak {plan.store}: {report['seeds_run']}/{len(report['seeds'])} seeds in {report['seconds']:.1f} s "
           f"({report['seeds_per_hour']:g}/hour): " + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items())
@@ -101,9 +101,19 @@ def _cmd_soak(args: argparse.Namespace) -> int:
         with open(args.html, "w") as handle:
             handle.write(html(report, os.path.dirname(os.path.abspath(args.html))))
         print(f"html:   {args.html}")
-    if pytest_code == 2:  # pytest.ExitCode.INTERRUPTED
+    if pytest_code == ExitCode.INTERRUPTED:
         return INTERRUPTED
-    if pytest_code in (3, 4) and not report["seeds_run"]:  # pytest's internal or usage error: nothing ran
+    if pytest_code in (ExitCode.INTERNAL_ERROR, ExitCode.USAGE_ERROR) and not report["seeds_run"]:
         print("soak: no seed ran; pytest's message above says why (a --tx gateway not reachable?)", file=sys.stderr)
-        return INCONCLUSIVE if pytest_code == 3 else USAGE
+        return USAGE if pytest_code == ExitCode.USAGE_ERROR else INCONCLUSIVE
     return FOR_STATUS[report["status"]]
+
+
+def _describe(seed: dict) -> str:
+    """A seed that did not pass, in a few lines: verdict, classes, worker, bundle, first notes."""
+    worker = seed["worker"]
+    where = f" [{worker['id']} {worker.get('gateway') or ''}]".replace(" ]", "]") if worker["id"] else ""
+    lines = [f"  {seed['name']}: {seed['status']}" + (f" ({', '.join(seed['classes'])})" if seed["classes"] else "")
+             + where]
+    lines += [f"    bundle: {seed['bundle']}"] if seed["bundle"] else []
+    return "\n".join(lines + [f"    note: {note}" for note in seed["notes"][:2]])

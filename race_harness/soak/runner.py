@@ -27,7 +27,7 @@ NOT_RUN = "not_run"
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def pytest_arguments(plan: SoakPlan, workers: int, tx: list[str], quiet: bool = True) -> list[str]:
+def pytest_arguments(plan: SoakPlan, workers: int, tx: list[str]) -> list[str]:
     """The pytest command line of a soak over ``workers`` local processes plus the gateways ``tx`` (none of
     either: in this process).  Every argument is one ``--opt=value`` word and the tests are named as a
     module (``--pyargs``), never as a path: xdist rewrites path arguments for remote gateways relative
@@ -35,8 +35,8 @@ def pytest_arguments(plan: SoakPlan, workers: int, tx: list[str], quiet: bool = 
     # no ini file and no conftest.py of the folder it runs in (pytest loads ./test*/conftest.py); the root
     # folder is where the package is, so every worker names the items alike
     argv = ["-p", "race_harness.soak.plugin", "-p", "no:cacheprovider", "--config-file=/dev/null", "--noconftest",
-            f"--rootdir={_PACKAGE_PARENT}", "--pyargs", "race_harness.soak.seeds", f"--soak-plan={plan.to_json()}", "-rN", "--tb=line"]
-    argv += ["-q"] if quiet else []
+            f"--rootdir={_PACKAGE_PARENT}", "--pyargs", "race_harness.soak.seeds", f"--soak-plan={plan.to_json()}",
+            "-q", "-rN", "--tb=line"]
     # xdist's -n replaces any --tx, so local workers become popen gateways beside the remote ones
     specs = ([f"{workers}*popen"] if workers else []) + list(tx)
     if specs:
@@ -44,13 +44,12 @@ def pytest_arguments(plan: SoakPlan, workers: int, tx: list[str], quiet: bool = 
     return argv
 
 
-def run_soak(plan: SoakPlan, bundle_dir: str, workers: int = 0, tx: list[str] = (),
-             quiet: bool = True) -> tuple[dict, int]:
+def run_soak(plan: SoakPlan, bundle_dir: str, workers: int = 0, tx: list[str] = ()) -> tuple[dict, int]:
     """Run the soak; (merged report, pytest's exit code)."""
     bundle_dir = os.path.abspath(bundle_dir)
     collector = Collector(bundle_dir)
     started, clock = datetime.now(timezone.utc), time.monotonic()
-    code = pytest.main(pytest_arguments(plan, workers, list(tx), quiet), plugins=[collector])
+    code = pytest.main(pytest_arguments(plan, workers, list(tx)), plugins=[collector])
     seconds = time.monotonic() - clock
     return merged_report(plan, collector.rows, started, seconds, workers, list(tx), bundle_dir), int(code)
 
