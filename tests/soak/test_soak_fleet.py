@@ -141,3 +141,12 @@ def test_campaign_seeds_each_violation_has_its_bundle_here_and_each_pass_none(tm
                                                (("--seconds", "0"), "needs a bound")])
 def test_impossible_options_are_one_line_usage_errors(options, says, tmp_path):
     assert says in one_line_usage_error(cli("soak", "--store", "reference", *options, cwd=tmp_path))
+
+
+def test_a_store_that_breaks_at_protocol_level_makes_its_seed_inconclusive_not_failed(tmp_path):
+    done = cli("soak", "--store", "mutant:program-crashes", "--kind", "machine", "--seed", "1", "-n", "0",
+               "--bundle-dir", str(tmp_path / "bundles"), "--report", str(tmp_path / "r.json"), cwd=tmp_path)
+    assert done.returncode == 3, done.stdout[-2000:] + done.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "r.json").read_text())["seeds"]
+    assert (row["status"], row["bundle"]) == ("inconclusive", "")
+    assert "killed by signal SIGKILL" in row["notes"][0]
