@@ -10,6 +10,7 @@ server in its own network and mount namespaces, standing for a second machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -87,21 +88,24 @@ def test_the_same_seeds_give_the_same_verdicts_in_one_process_as_over_workers(tw
     _assert_every_failing_seed_bundled_here(alone, bundles)
 
 
-def _socket_gateway_or_skip():
-    from conformance.runtime.socket_gateway import GatewayUnavailable, require_socket_gateway
+@contextlib.contextmanager
+def _far_machine(workdir: str):
+    """The spec of a socket gateway in its own namespaces; a skip, saying why, where they are refused
+    (checked up front, or only when the server starts), never a pass."""
+    from conformance.runtime.socket_gateway import GatewayUnavailable, require_socket_gateway, socket_gateway
 
-    try:
-        require_socket_gateway(mounts=False)
-    except GatewayUnavailable as exc:
-        pytest.skip(f"no socket gateway here: {exc}")
+    with contextlib.ExitStack() as stack:
+        try:
+            require_socket_gateway(mounts=False)
+            spec = stack.enter_context(socket_gateway(workdir))
+        except GatewayUnavailable as exc:
+            pytest.skip(f"no socket gateway here: {exc}")
+        yield spec
 
 
 def test_a_soak_over_two_local_workers_and_a_socket_gateway_brings_the_far_bundles_home(tmp_path):
-    _socket_gateway_or_skip()
-    from conformance.runtime.socket_gateway import socket_gateway
-
     here = os.readlink("/proc/self/ns/net")
-    with socket_gateway(str(tmp_path / "far-machine")) as spec:
+    with _far_machine(str(tmp_path / "far-machine")) as spec:
         code, report, bundles = _soak(tmp_path, "fleet", "-n", "2", "--tx", spec)
         # the far side alone, on a failing seed: its bundle comes back in the seed's report
         far_code, far, far_bundles = _soak(tmp_path, "far", "-n", "0", "--tx", spec, seeds=[6])
@@ -111,7 +115,7 @@ def test_a_soak_over_two_local_workers_and_a_socket_gateway_brings_the_far_bundl
     for row in report["seeds"]:
         by_gateway.setdefault(row["worker"]["gateway"], []).append(row)
     assert set(by_gateway) == {"popen", spec}  # every worker took seeds (4 seeds, 3 workers: round robin)
-    assert {row["worker"]["netns"] for row in by_gateway[spec]} != {here}  # run in the other namespace
+    assert here not in {row["worker"]["netns"] for row in by_gateway[spec]}  # run in the other namespace
     assert {row["worker"]["netns"] for row in by_gateway["popen"]} == {here}
     assert far_code == 1 and [row["worker"]["gateway"] for row in far["seeds"]] == [spec]
     assert far["seeds"][0]["worker"]["netns"] != here
