@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 from benchmarks import (bench_codex_race, bench_discovery, bench_materialize, bench_memory, bench_peer, bench_race, bench_read,
-               bench_startup, bench_suite, bench_worker, report)
+               bench_soak, bench_startup, bench_suite, bench_worker, report)
 from benchmarks.timing import FULL, QUICK, SMOKE, machine, zstd_cli
 
-GROUPS = ("worker", "small", "read", "materialize", "discovery", "memory", "race", "suite", "startup", "peer", "codex")
+GROUPS = ("worker", "small", "read", "materialize", "discovery", "memory", "race", "suite", "startup", "peer", "codex",
+          "soak")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                 doc["notes"].append("codex race group (11) skipped in smoke: its campaigns take minutes.")
             else:
                 res["codex_race"] = bench_codex_race.run(settings, work, log)
+        if "soak" in only:
+            res["soak"] = bench_soak.run(settings, work, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     doc["machine"]["loadavg_end"] = os.getloadavg()

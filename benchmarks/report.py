@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from benchmarks import bench_codex_race
+from benchmarks import bench_codex_race, bench_soak
 from benchmarks.data import KB, MB
 
 GROWTH_TOLERANCE = 1.25  # growth per file above linear that noise can explain
@@ -107,6 +107,8 @@ def goals(results: dict) -> list[dict]:
         _suite_goals(suite, goal)
     if results.get("codex_race") is not None:
         bench_codex_race.goals(results["codex_race"], goal)
+    if results.get("soak") is not None:
+        bench_soak.goals(results["soak"], goal)
     return out
 
 
@@ -353,6 +355,7 @@ def markdown(doc: dict) -> str:
     lines += _race_sections(res.get("race"), res.get("suite"))
     lines += _startup_and_peer_sections(res.get("startup"), res.get("peer"))
     lines += bench_codex_race.section(res.get("codex_race"))
+    lines += bench_soak.section(res.get("soak"))
     lines += ["", "## Fixes", "",
               "1. Adopted: `reference/codec.py` `decoded_chunks` now walks the zstd frame and block headers and "
               "feeds a bounded number of whole blocks per `decompress` call (the bounded decoder this report used "

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "suite": "conformance.cli.suite",
     "serve": "conformance.cli.serve",
     "race": "conformance.cli.race",
+    "soak": "conformance.cli.soak",
     "replay": "conformance.cli.race",
     "interop": "conformance.cli.interop",
     "mutants": "conformance.cli.selftest",

@@ -13,7 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 GOAL_IDS = {"worker-big", "worker-small", "files-per-core", "read-raw", "read-parsed", "materialize",
             "listing-linear", "memory-worker", "memory-reader", "race-rate", "ttd-random", "ttd-scenario",
-            "suite-reference", "suite-cmd", "discovery-speed", "startup", "peer-small", "peer-big"}
+            "suite-reference", "suite-cmd", "discovery-speed", "startup", "peer-small", "peer-big", "soak-campaign",
+            "soak-machine"}
 
 
 def test_benchmarks_smoke(tmp_path):
