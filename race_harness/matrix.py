@@ -64,6 +64,7 @@ class Plan:
     config: CampaignConfig = field(default_factory=lambda: CampaignConfig(seconds=3.0, seed=1, rollouts=3))
     suite_stores: tuple[str, ...] = DEFAULT_SUITE_STORES
     suite_profile: str = DEFAULT_PROFILE
+    suite_select: str = ""  # a pytest -k expression: only those suite tests
     interop_stores: tuple[str, ...] = DEFAULT_INTEROP_STORES
 
     def pairs(self) -> tuple[tuple[str, str], ...]:
@@ -177,7 +178,8 @@ def _layout_row(layout: Layout, plan: Plan, root: str, bundles: str, missing: di
             suite.append(SuiteResult(store, "skipped", note=missing[store]))
             continue
         with _suite_root(layout, root) as suite_root:
-            suite.append(run_suite(store, plan.suite_profile, suite_root, plan.config.seed, layout.one_writer_machine))
+            suite.append(run_suite(store, plan.suite_profile, suite_root, plan.config.seed, layout.one_writer_machine,
+                                   plan.suite_select))
     interop = []
     for pair in plan.pairs():
         why = "; ".join(missing[s] for s in pair if s in missing)
@@ -234,7 +236,8 @@ def _escaped(text: str) -> str:
 def markdown(rows: list[Row], command: str, when: str, plan: Plan) -> str:
     """The matrix as a Markdown table, headed by the command that produced it and when."""
     lines = [f"Produced by `{command}` on {when}.", "",
-             f"Per home: the probe's verdict; the conformance suite (`--profile {plan.suite_profile}`, every "
+             f"Per home: the probe's verdict; the conformance suite (`--profile {plan.suite_profile}`"
+             + (f", `-k {plan.suite_select}`" if plan.suite_select else "") + ", every "
              "test's home on that filesystem; on bindfs the suite sees its homes through one mount, and on "
              "`.one-writer-machine` rows each home declares one writer machine: `suite -- --one-writer-machine`); "
              f"`interop` with no scenarios, one {plan.config.seconds:g}-second campaign per ordered pair of "

@@ -40,8 +40,9 @@ class SuiteResult:
 
 
 def run_suite(store: str, profile: str, root: str, seed: int, one_writer_machine: bool = False,
-              workers: int = 2) -> SuiteResult:
-    """The suite of ``profile`` against ``store`` with its temp homes under ``root`` (see the module docstring)."""
+              select: str = "", workers: int = 2) -> SuiteResult:
+    """The suite of ``profile`` (only the tests matching the pytest ``-k`` expression ``select``, when
+    given) against ``store`` with its temp homes under ``root`` (see the module docstring)."""
     base = tempfile.mkdtemp(prefix="suite-", dir=root)
     report = os.path.join(base, "report.json")
     argv = [sys.executable, "-m", "conformance.cli", "suite", "--store", store, "--profile", profile,
@@ -49,6 +50,8 @@ def run_suite(store: str, profile: str, root: str, seed: int, one_writer_machine
             "--basetemp", os.path.join(base, "tmp"), "-o", "tmp_path_retention_policy=failed"]
     if one_writer_machine:
         argv.append("--one-writer-machine")
+    if select:
+        argv += ["-k", select]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_S)
         with open(report, encoding="utf-8") as handle:

@@ -22,7 +22,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     plan = Plan(stores=tuple(args.store or DEFAULT_STORES),
                 config=CampaignConfig(seconds=args.seconds, seed=args.seed, rollouts=3),
                 suite_stores=() if args.no_suite else tuple(args.suite_store or DEFAULT_SUITE_STORES),
-                suite_profile=args.suite_profile,
+                suite_profile=args.suite_profile, suite_select=args.suite_k or "",
                 interop_stores=() if args.no_interop else tuple(args.interop_store or DEFAULT_INTEROP_STORES))
     layouts = tuple(layout for layout in LAYOUTS if not args.home or layout.label in args.home)
     scratch = tempfile.mkdtemp(prefix="matrix-", dir=args.workdir)
@@ -81,6 +81,7 @@ def register(subparsers) -> None:
                         "codex:0.171.0 where installed)")
     p.add_argument("--suite-profile", choices=PROFILES, default="compressor",
                    help="the suite's profile on each home (default: compressor; full takes minutes per cell)")
+    p.add_argument("--suite-k", metavar="EXPR", help="only the suite tests matching this pytest -k expression")
     p.add_argument("--no-suite", action="store_true", help="no suite column")
     p.add_argument("--interop-store", action="append", metavar="SELECTION",
                    help="a store of the interop pairs (repeatable; default: reference, codex:0.171.0 where installed)")
