@@ -24,7 +24,7 @@ from conformance.stores.preflight import check_store
 from conformance.stores.selection import SelectionError
 from race_harness.campaign import CampaignConfig, run_campaign
 from race_harness.home_mounts import ONE_WRITER_MACHINE
-from race_harness.interop import StoreInfo, run_pair
+from race_harness.interop import StoreInfo, pair_roles, run_pair
 from race_harness.interop import probe as hello_of
 from race_harness.matrix_suite import DEFAULT_PROFILE, SuiteResult, run_suite
 
@@ -142,7 +142,8 @@ def _probe(layout: Layout, root: str) -> str:
 def _cell(store: str, layout: Layout, root: str, config: CampaignConfig, bundles: str) -> Cell:
     config = replace(config, home_mounts=layout.home_mounts, one_writer_machine=layout.one_writer_machine)
     work = tempfile.mkdtemp(prefix="cell-", dir=root)
-    verdict = run_campaign(store, config, work, bundles)
+    # the roles `race --store S` gives: a store without a reader (codex) is read through the reference
+    verdict = run_campaign(pair_roles(store, store), config, work, bundles)
     outcomes = tuple(sorted((verdict.stats.get("outcomes") or {}).items()))
     note = "" if verdict.status != "inconclusive" else "; ".join(verdict.notes)[:300]
     return Cell(store, verdict.status, verdict.classes, outcomes, note)

@@ -5,6 +5,8 @@ the reason; the table names all of it; a layout that is not one of the matrix's 
 
 from __future__ import annotations
 
+import pytest
+
 from conformance.suite.mounts import require_bindfs
 from helpers.cli import cli, one_line_usage_error
 from race_harness.campaign import CampaignConfig
@@ -58,3 +60,17 @@ def test_the_suite_and_interop_run_on_the_row_and_a_store_that_cannot_open_is_sk
 def test_an_unknown_home_layout_is_a_usage_error():
     line = one_line_usage_error(cli("matrix", "--home", "nfs"))
     assert "not a home of the matrix" in line and "tmpfs" in line
+
+
+def test_a_store_without_a_reader_is_read_through_the_reference_as_race_does(tmp_path):
+    from conformance.stores.codex.install import missing_reason
+    from race_harness.matrix import CODEX
+
+    why = missing_reason(CODEX.partition(":")[2])
+    if why:
+        pytest.skip(f"codex not installed: {why}")
+    plan = Plan(stores=(CODEX,), config=CONFIG, suite_stores=(), interop_stores=())
+    row, = run_matrix(plan, str(tmp_path), str(tmp_path / "bundles"), layouts("tmpfs"))
+    # codex declares no reader: read through codex itself, every header would fail (READ-011)
+    assert "header_failed" not in row.cells[0].classes, row.cells
+    assert row.cells[0].status in ("passed", "violation"), row.cells
