@@ -142,8 +142,10 @@ def campaign_config(seconds: float, seed: int) -> CampaignConfig:
 
 def run_pair(writer: StoreInfo, compressor: StoreInfo, root: str, scenarios: tuple[str, ...] = INTEROP_SCENARIOS,
              seconds: float = 5.0, seed: int = 0, bundle_dir: str | None = None, check_replay: bool = True,
-             progress: Callable[[str], None] | None = None) -> Cell:
-    """Every applicable scenario and one campaign with writers of ``writer`` and a compressor of ``compressor``."""
+             progress: Callable[[str], None] | None = None, home_mounts: tuple[tuple[str, str], ...] = (),
+             one_writer_machine: bool = False) -> Cell:
+    """Every applicable scenario and one campaign with writers of ``writer`` and a compressor of ``compressor``
+    (the campaign's roles seeing the home through ``home_mounts``, as in :class:`CampaignConfig`)."""
     roles = pair_roles(writer.selection, compressor.selection)
     stores = {writer.selection: writer, compressor.selection: compressor}
     broken = [f"{s.selection}: {s.problem}" for s in stores.values() if s.problem]
@@ -161,7 +163,8 @@ def run_pair(writer: StoreInfo, compressor: StoreInfo, root: str, scenarios: tup
         verdicts.append(run_scenario(roles, name, folder, seed, bundle_dir))
         _say(progress, writer, compressor, verdicts[-1])
     if seconds > 0:
-        verdicts.append(run_campaign(roles, campaign_config(seconds, seed), folder, bundle_dir))
+        config = replace(campaign_config(seconds, seed), home_mounts=home_mounts, one_writer_machine=one_writer_machine)
+        verdicts.append(run_campaign(roles, config, folder, bundle_dir))
         _say(progress, writer, compressor, verdicts[-1])
     label = cell_label(verdicts)
     cell = Cell(writer.selection, compressor.selection, label, tuple(verdicts), tuple(skipped))

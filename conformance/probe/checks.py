@@ -18,6 +18,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 
+from conformance.probe.host import HostPathMissing, host_flock
 from reference.shared_home import MOUNTINFO, ONE_WRITER_MACHINE, Mount, local_lock_option, mount_of, parse_mountinfo
 
 VERDICTS = ("ok", "unsafe", "unknown", "not_asked")
@@ -54,6 +55,8 @@ class ProbeReport:
     other_path: str | None
     filesystem: Filesystem | None
     properties: tuple[Property, ...]
+    host: str | None = None  # the execnet gateway spec of --host
+    host_path: str | None = None  # the home's path on that host (--host-path; None: the same as --home)
 
     @property
     def verdict(self) -> str:
@@ -63,7 +66,7 @@ class ProbeReport:
 
     def as_dict(self) -> dict:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "home": self.home,
-                "other_path": self.other_path,
+                "other_path": self.other_path, "host": self.host, "host_path": self.host_path,
                 "filesystem": asdict(self.filesystem) if self.filesystem else None,
                 "verdict": self.verdict, "properties": [asdict(p) for p in self.properties]}
 
@@ -184,8 +187,21 @@ def _other_scratch(scratch: str, home: str, other: str) -> str:
     return seen
 
 
-def probe(home: str, other_path: str | None = None) -> ProbeReport:
-    """Probe every property of ``home`` (and between it and ``other_path``); see the module docstring."""
+def host_property(scratch: str, home: str, host: str | None, host_path: str | None) -> Property:
+    if not host:
+        return Property("flock_between_hosts", "not_asked", "name another machine that reaches the home with "
+                                                            "--host (an execnet gateway: ssh=user@host, socket=HOST:PORT)")
+    try:
+        verdict, detail = host_flock(scratch, home, host, host_path)
+    except HostPathMissing as exc:
+        raise ProbeUsageError(str(exc)) from None
+    return Property("flock_between_hosts", verdict, detail)
+
+
+def probe(home: str, other_path: str | None = None, host: str | None = None,
+          host_path: str | None = None) -> ProbeReport:
+    """Probe every property of ``home`` (and between it and ``other_path``, and between this machine and
+    ``host`` seeing it at ``host_path``); see the module docstring."""
     home = _checked_folder(home, "--home")
     other = _checked_folder(other_path, "--other-path") if other_path else None
     mount = _mount(home)
@@ -203,6 +219,7 @@ def probe(home: str, other_path: str | None = None) -> ProbeReport:
             flock_property("flock_between_paths", lock, other_lock, f"held through {home}, tried through {other}")
             if other_lock else Property("flock_between_paths", "not_asked",
                                         "name a second path to the home with --other-path"),
+            host_property(scratch, home, host, host_path),
             rename_property(scratch),
             mtime_property(scratch),
             folder_fsync_property(scratch),
@@ -210,4 +227,4 @@ def probe(home: str, other_path: str | None = None) -> ProbeReport:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     filesystem = Filesystem(mount.fstype, mount.source, mount.point, mount.options) if mount else None
-    return ProbeReport(home, other, filesystem, properties)
+    return ProbeReport(home, other, filesystem, properties, host, host_path)

@@ -16,8 +16,9 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 
-#: Loop image sizes: each filesystem's mkfs refuses smaller (xfs needs 300 MiB); the images are sparse.
-IMAGE_MIB = {"ext4": 64, "xfs": 320, "btrfs": 128}
+#: Loop image sizes: room for a suite run with codex (its homes hold ~150 MiB); the images are sparse,
+#: so only what is written takes disk (xfs refuses images under 300 MiB).
+IMAGE_MIB = {"ext4": 1024, "xfs": 1024, "btrfs": 1024}
 MKFS = {"ext4": ["mkfs.ext4", "-q", "-F"], "xfs": ["mkfs.xfs", "-q", "-f"], "btrfs": ["mkfs.btrfs", "-q", "-f"]}
 FILESYSTEMS = ("tmpfs", "overlay", *IMAGE_MIB)
 
@@ -60,7 +61,7 @@ def filesystem_folder(kind: str, scratch: str) -> Iterator[str]:
     point = tempfile.mkdtemp(prefix=f"{kind}-", dir=scratch)
     if kind == "tmpfs":
         _need("mount")
-        _run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", point], "mounting tmpfs")
+        _run(["mount", "-t", "tmpfs", "-o", "size=1g", "tmpfs", point], "mounting tmpfs")
     elif kind == "overlay":
         _need("mount")
         layers = {name: os.path.join(scratch, f"{os.path.basename(point)}.{name}") for name in ("lower", "upper", "work")}

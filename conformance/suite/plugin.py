@@ -49,6 +49,9 @@ def pytest_addoption(parser):
     group.addoption("--ledger", help="TOML file of expected failures")
     group.addoption("--update-ledger", action="store_true", help="rewrite --ledger from this run's failures")
     group.addoption("--conformance-report", metavar="FILE", help="write the JSON report here")
+    group.addoption("--one-writer-machine", action="store_true",
+                    help="every test's home declares one writer machine (.one-writer-machine, SPEC.md 5.8): to run "
+                         "the suite on a filesystem whose mounts keep locks local (FUSE, NFS local_lock)")
     group.addoption("--strict-protocol", action="store_true",
                     help="check every protocol message against its JSON Schema (default: the first ones of each "
                          "kind in a session, then a sample, and every error answer)")
@@ -295,11 +298,14 @@ def store_zone(request):
 
 
 @pytest.fixture
-def home(tmp_path, store_zone) -> Path:
-    """A fresh, empty home for one test (so ``-n auto`` is safe), in the test's zone (``store_zone``)."""
+def home(request, tmp_path, store_zone) -> Path:
+    """A fresh, empty home for one test (so ``-n auto`` is safe), in the test's zone (``store_zone``);
+    with ``--one-writer-machine`` it declares one writer machine."""
     root = tmp_path / "home"
     (root / "sessions").mkdir(parents=True)
     (root / "archived_sessions").mkdir()
+    if request.config.getoption("--one-writer-machine"):
+        (root / ".one-writer-machine").touch()
     return root
 
 
