@@ -172,9 +172,13 @@ def visibility(session: str, compressor: str, home: str, timeout: float) -> tupl
                  for rel, was_listed, read, resume in found)
 
 
-def hold_then_compress(session: str, compressor: str, home: str, timeout: float) -> Hold:
-    """(b): the session release holds a resumed cold rollout open and writes; a pass; it writes again."""
-    os.makedirs(home)
+def hold_then_compress(session: str, compressor: str, home: str, timeout: float,
+                       compressor_home: str | None = None) -> Hold:
+    """(b): the session release holds a resumed cold rollout open and writes; a pass; it writes again.
+
+    ``compressor_home`` is another path to the same home for the pass (a second mount: a compressor
+    on another machine); by default the pass sees ``home`` as the session does."""
+    os.makedirs(home, exist_ok=True)
     rel, _ident = _cold_rollout(home, 0, archived=False)
     writer = open_store(session)
     writer.timeout = timeout  # the codex store's bound on each request and on each acknowledged turn
@@ -184,7 +188,7 @@ def hold_then_compress(session: str, compressor: str, home: str, timeout: float)
         writer.write(handle, BEFORE_LINE)
         _settle(os.path.join(home, rel), timeout)  # codex writes its own lines after a turn (the model call fails)
         _backdate(home, rel)  # resume and the write made it fresh; the session stays open
-        outcomes = _compress_pass(compressor, home)
+        outcomes = _compress_pass(compressor, compressor_home or home)
         writer.write(handle, AFTER_LINE)
         writer.close_writer(handle)
     finally:

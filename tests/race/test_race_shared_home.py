@@ -1,23 +1,31 @@
-"""Two paths to one home whose locks do not meet (issue #25): writers see the home through one bindfs
-mount and the compressor through another, as writers and a compressor on two machines would.
+"""Two paths to one home whose locks do not meet (issue #25): a writer sees the home through one bindfs
+mount and the compressor through another, as a writer and a compressor on two machines would.
 
-Acknowledged lines are lost for ``reference:inode-flock`` and for the default reference once the home
-(wrongly) declares one writer machine; none are lost when the same campaign runs on one mount; the
-default reference, not told, refuses to compress there (SPEC.md 5.8) and loses nothing; replaying
-the bundle of a loss loses lines again (within a few replays: the interleaving follows timing)."""
+A writer holds a cold rollout open under its locks and writes; a compression pass runs through the
+other mount; the writer writes again.  Across two mounts the pass sees no lock, compresses and
+unlinks, and the second line is in no representation: for ``reference:inode-flock``, for the default
+reference once the home (wrongly) declares one writer machine, and for codex 0.171.0 where installed
+(whose second turn is answered but never written: the adapter calls that write unacknowledged).
+Through one mount the pass finds the rollout busy and the line is kept.  The default reference, not
+told, refuses to compress there (SPEC.md 5.8) and loses nothing.  No outcome depends on timing: the
+hold is a sequence of calls, not a race (the scheduled two-host loss and its replay are in
+test_race_hosts.py)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from conformance.suite.mounts import require_bindfs
+from conformance.api.errors import Inconclusive
+from conformance.oracle import disk as oracle
+from conformance.stores.codex.install import missing_reason
+from conformance.suite.mounts import require_bindfs, two_mount_home
 from race_harness.campaign import CampaignConfig, run_campaign
-from race_harness.replay import replay
+from race_harness.versions import AFTER_LINE, hold_then_compress
 
 TWO_MOUNTS = (("writer", "one"), ("compressor", "two"))
-ONE_MOUNT = (("writer", "one"), ("compressor", "one"))
-SEEDS = (1, 2, 3)
-REPLAYS = 3
+CODEX = "0.171.0"
 
 
 @pytest.fixture(autouse=True)
@@ -31,33 +39,47 @@ def campaign(selection: str, tmp_path, seed: int, mounts, declared: bool):
     return run_campaign(selection, config, str(work / "runs"), str(work / "bundles")), work / "bundles"
 
 
-@pytest.mark.parametrize("selection, declared", [("reference:inode-flock", True), ("reference", True)])
-def test_lines_are_lost_across_two_mounts_and_not_on_one(selection, declared, tmp_path):
-    for seed in SEEDS:
-        verdict, bundles = campaign(selection, tmp_path, seed, TWO_MOUNTS, declared)
-        if "lost_line" in verdict.classes:
-            break
-    else:
-        pytest.fail(f"no campaign on two mounts lost an acknowledged line (seeds {SEEDS})")
-    lost = [v for v in verdict.violations if v.cls == "lost_line"]
-    assert all(v.requirement == "COORD-009" for v in lost)
-    [bundle] = list(bundles.iterdir())
-    # Replay imposes the seed and the recorded delays; the interleaving still follows timing, so a
-    # loaded machine gets a few tries (REPLAYS) to show the loss again.
-    for attempt in range(REPLAYS):
-        again = replay(str(bundle), str(tmp_path / f"replay-{attempt}"))
-        if "lost_line" in again.verdict.classes:
-            break
-    else:
-        pytest.fail(f"{REPLAYS} replays of {bundle.name} lost no line:\n{again.describe()}")
+def _anywhere(backing) -> bool:
+    """Whether the held writer's second line is in any file of the home (a ``.zst`` decoded as far as it goes)."""
+    for folder, _dirs, names in os.walk(backing):
+        for name in names:
+            path = os.path.join(folder, name)
+            if name.endswith(".zst"):
+                data = oracle.decode_partial(path).content
+            else:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            if AFTER_LINE.encode() in data:
+                return True
+    return False
 
-    control, _ = campaign(selection, tmp_path, seed, ONE_MOUNT, declared)
-    assert control.status == "passed", control.describe()
-    assert control.stats["outcomes"].get("compressed", 0) > 0  # the compressor did unlink plain files
+
+@pytest.mark.parametrize("selection", ["reference:inode-flock", "reference", f"codex:{CODEX}"])
+@pytest.mark.parametrize("mounts", ["two", "one"])
+def test_a_held_writer_loses_its_line_to_a_pass_through_another_mount_and_not_through_its_own(
+        selection, mounts, tmp_path):
+    if selection.startswith("codex:") and missing_reason(CODEX):
+        pytest.skip(f"codex {CODEX} not installed: {missing_reason(CODEX)}")
+    with two_mount_home(tmp_path) as (backing, one, two):
+        (backing / ".one-writer-machine").touch()  # the reference refuses on FUSE otherwise (SPEC.md 5.8)
+        through = two if mounts == "two" else one
+        try:
+            hold = hold_then_compress(selection, selection, str(one), 45, str(through))
+        except Inconclusive as exc:
+            # codex 0.171.0 across two mounts: turn/start answered, the turn written to no file
+            assert selection.startswith("codex:") and mounts == "two", exc
+            assert "wrote no user_message line" in str(exc), exc
+            assert not _anywhere(backing)
+            return
+        if mounts == "two":
+            assert (hold.outcome, hold.kept, hold.line_in) == ("compressed", False, ()), hold
+            assert not _anywhere(backing), hold
+        else:
+            assert (hold.outcome, hold.kept) == ("skipped_busy", True), hold
 
 
 def test_the_default_reference_not_told_refuses_across_two_mounts_and_loses_nothing(tmp_path):
-    verdict, _ = campaign("reference", tmp_path, SEEDS[0], TWO_MOUNTS, declared=False)
+    verdict, _ = campaign("reference", tmp_path, 1, TWO_MOUNTS, declared=False)
     assert verdict.status == "passed", verdict.describe()
     outcomes = verdict.stats["outcomes"]
     # refused as busy; a rollout caught mid-line is skipped for its torn tail first, before the refusal

@@ -84,6 +84,12 @@ class CodexSession:
 
     def _codex_descriptor(self) -> str:
         """``/proc/<pid>/fd/<n>`` of the rollout codex holds open for appending."""
+        found = self._find_descriptor()
+        if found is None:
+            self._server.fail(f"answered thread/resume but holds no descriptor on {self._plain_path}")
+        return found
+
+    def _find_descriptor(self) -> str | None:
         folder = f"/proc/{self._server.pid}/fd"
         for name in os.listdir(folder):
             try:
@@ -92,11 +98,20 @@ class CodexSession:
                 continue  # closed meanwhile
             if target in (self._plain_path, self._plain_path + " (deleted)"):
                 return os.path.join(folder, name)
-        self._server.fail(f"answered thread/resume but holds no descriptor on {self._plain_path}")
+        return None
 
     def _wrote(self, text: str) -> bool:
         """Scan the lines codex appended since the last call for our user_message."""
-        with open(self._fd_path, "rb") as handle:
+        try:
+            handle = open(self._fd_path, "rb")
+        except FileNotFoundError:
+            # codex closed the file it held (0.171.0 seen, after a pass through another mount of the
+            # home unlinked it); the turn's line goes to whichever file it opens next, read from its start
+            reopened = self._find_descriptor()
+            if reopened is not None:
+                self._fd_path, self._scanned, self._partial = reopened, 0, b""
+            return False
+        with handle:
             handle.seek(self._scanned)
             chunk = handle.read()
         self._scanned += len(chunk)
