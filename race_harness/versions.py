@@ -205,17 +205,8 @@ def hold_then_compress(session: str, compressor: str, home: str, timeout: float,
 
 def _holding(home: str, rel: str) -> tuple[str, ...]:
     """The representations of ``rel`` whose content (a ``.zst`` decoded as far as it goes) has the line."""
-    found = []
-    for name in oracle.representations(home, rel):
-        path = os.path.join(home, name)
-        if name.endswith(".zst"):
-            data = oracle.decode_partial(path).content
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        if AFTER_LINE.encode() in data:
-            found.append(name)
-    return tuple(found)
+    return tuple(name for name in oracle.representations(home, rel)
+                 if AFTER_LINE.encode() in oracle.readable_bytes(os.path.join(home, name)))
 
 
 def _compress_pass(compressor: str, home: str) -> dict[str, str]:

@@ -369,6 +369,13 @@ def decode_partial(path: Path | str) -> Decoded:
     return Decoded(b"".join(out))
 
 
+def readable_bytes(path: Path | str) -> bytes:
+    """What a reader gets from one file: a ``.zst`` decoded as far as it goes, any other file as it is."""
+    if str(path).endswith(".zst"):
+        return decode_partial(path).content
+    return Path(path).read_bytes()
+
+
 def frame_info(path: Path | str) -> tuple[FrameInfo, ...]:
     """The frames of a ``.zst`` file, in order (raises OracleCorrupt like ``decode_zst``)."""
     return tuple(info for info, _ in iter_frames(path))

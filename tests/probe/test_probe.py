@@ -3,26 +3,17 @@ included, a report that follows its schema, and a clear usage error for a home i
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
-
-from conformance.reports.json_report import validate_report
 from helpers.cli import cli, one_line_usage_error
+from helpers.probe import probe_json
+
 from conformance.suite.mounts import FILESYSTEMS, filesystem_home, two_mount_home
 from reference.shared_home import local_lock_option, mount_of, parse_mountinfo
 
 ALL_OK = {"filesystem": "ok", "flock_between_processes": "ok", "flock_between_paths": "not_asked",
           "flock_between_hosts": "not_asked", "rename_noreplace": "ok", "mtime_nanoseconds": "ok", "folder_fsync": "ok"}
-
-
-def probe_json(*args: str) -> tuple[int, dict]:
-    done = cli("probe", *args, "--json", timeout=120)
-    assert done.returncode in (0, 1, 3), done.stderr
-    report = json.loads(done.stdout)
-    validate_report(report, "probe-report")
-    return done.returncode, report
 
 
 def verdicts(report: dict) -> dict[str, str]:

@@ -7,20 +7,12 @@ An unreachable host is "could not tell" (unknown, exit 3), never ok.
 
 from __future__ import annotations
 
-import json
 import os
 
-from conformance.reports.json_report import validate_report
-from conformance.suite.mounts import two_mount_home
 from helpers.cli import cli, one_line_usage_error
+from helpers.probe import probe_json
 
-
-def probe_json(*args: str) -> tuple[int, dict]:
-    done = cli("probe", *args, "--json", timeout=120)
-    assert done.returncode in (0, 1, 3), done.stderr
-    report = json.loads(done.stdout)
-    validate_report(report, "probe-report")
-    return done.returncode, report
+from conformance.suite.mounts import two_mount_home
 
 
 def host_property(report: dict) -> dict:
