@@ -1,7 +1,9 @@
 """``probe --host``: flock between this machine and another reached through an execnet gateway.
 
 A ``popen`` gateway is another process on this kernel: through the same path its locks exclude
-ours; through a second bindfs (FUSE) mount of the home they do not, as two machines' would not.
+ours; through a second bindfs (FUSE) mount of the home they do not, as two machines' would not.  An
+``ssh=`` gateway goes through a real sshd (a private one on the loopback, tests/helpers/sshd.py), as
+it would to another machine.
 An unreachable host is "could not tell" (unknown, exit 3), never ok.
 """
 
@@ -11,6 +13,7 @@ import os
 
 from helpers.cli import cli, one_line_usage_error
 from helpers.probe import probe_json
+from helpers.sshd import ssh_host
 
 from conformance.suite.mounts import two_mount_home
 
@@ -38,6 +41,15 @@ def test_a_popen_host_through_a_second_bindfs_mount_does_not_exclude(tmp_path):
         assert "one held here is not seen there (granted)" in seen["detail"]
         assert report["host_path"] == str(two)
         assert (code, report["verdict"]) == (1, "unsafe")
+
+
+def test_an_ssh_host_is_asked_over_ssh_on_the_same_path_and_through_a_second_mount(tmp_path):
+    with ssh_host(tmp_path / "ssh") as spec, two_mount_home(tmp_path) as (_backing, one, two):
+        code, report = probe_json("--home", str(one), "--host", spec)
+        assert host_property(report)["verdict"] == "ok" and report["host"] == spec, report  # (FUSE: exit 1 for the filesystem)
+        code, report = probe_json("--home", str(one), "--host", spec, "--host-path", str(two))
+        seen = host_property(report)
+        assert seen["verdict"] == "unsafe" and "is not seen here (LOCK_EX|LOCK_NB granted)" in seen["detail"], seen
 
 
 def test_an_unreachable_host_is_could_not_tell_never_ok(tmp_path):

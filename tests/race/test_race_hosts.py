@@ -9,7 +9,8 @@ while the writer writes) loses acknowledged lines for ``reference:inode-flock``,
 again; with both roles on one path nothing is lost.  (The compressor is the one on the plain folder:
 on a FUSE mount the reference refuses to compress, SPEC.md 5.8.)  A campaign with its writers and
 compressor on the two gateways yields one history naming each actor's host, and a gateway whose
-clock is an hour behind (libfaketime) cannot reorder that history.
+clock is an hour behind (libfaketime) cannot reorder that history.  An ``ssh=`` gateway (a real sshd
+on the loopback, tests/helpers/sshd.py) carries the writer as it would to another machine.
 """
 
 from __future__ import annotations
@@ -22,9 +23,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from conformance.runtime.socket_gateway import GatewayUnavailable, require_socket_gateway, socket_gateway
 from helpers.cli import cli, one_line_usage_error
+from helpers.sshd import ssh_host
+
+from conformance.runtime.mounts import bindfs
+from conformance.runtime.socket_gateway import (
+    GatewayUnavailable,
+    require_socket_gateway,
+    socket_gateway,
+)
+from conformance.suite.mounts import require_bindfs
 from race_harness.actor import Op
 from race_harness.campaign import CampaignConfig, run_campaign
 from race_harness.checker import check
@@ -78,6 +86,25 @@ def test_writers_and_compressor_on_two_machines_lose_lines_and_the_bundle_replay
     control = run_scenario("reference:inode-flock", "r2-writer-vs-unlink", str(tmp_path / "control"), 0, None, one)
     assert control.status == "passed", control.describe()
     assert control.stats["outcomes"].get("skipped_busy"), control.stats  # the compressor saw the writer's lock
+
+
+def test_a_writer_over_ssh_through_its_own_mount_loses_lines_and_through_the_same_path_keeps_them(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    with ssh_host(tmp_path / "ssh") as spec, contextlib.ExitStack() as stack:
+        require_bindfs()
+        far = stack.enter_context(bindfs(str(shared), str(tmp_path / "ssh-mount")))
+        apart = Placement.of([f"ctl={shared}", f"s={far}@{spec}"], [("writer", "s")])
+        verdict = run_scenario("reference:inode-flock", "r2-writer-vs-unlink", str(tmp_path / "apart"), 0,
+                               str(tmp_path / "bundles"), apart)
+        assert verdict.status == "violation" and "lost_line" in verdict.classes, verdict.describe()
+        hosts_of = {event.proc: event.host for event in read_events(str(Path(verdict.bundle) / "history.jsonl"))}
+        assert hosts_of["writer"] == "s" and hosts_of["compressor"] == "ctl", hosts_of
+        together = Placement.of([f"ctl={shared}", f"s={shared}@{spec}"], [("writer", "s")])
+        control = run_scenario("reference:inode-flock", "r2-writer-vs-unlink", str(tmp_path / "together"), 0,
+                               None, together)
+        assert control.status == "passed", control.describe()
+        assert control.stats["outcomes"].get("skipped_busy"), control.stats  # the compressor saw the lock
 
 
 def test_a_campaign_on_two_gateways_makes_one_history_with_each_actors_host(hosts, tmp_path):
