@@ -81,14 +81,17 @@ def _machine(plan: SoakPlan, seed: int, root: str, bundle_root: str) -> SeedResu
                         phases=[Phase.explicit, Phase.generate])
     except Inconclusive as exc:
         return SeedResult(MACHINE, seed, INCONCLUSIVE, notes=(f"the store could not be judged: {exc}",))
-    except Exception as exc:  # any other failure of the store is the machine's verdict on it
-        requirement = exc.requirement if isinstance(exc, RequirementViolation) else ""
-        cls = requirement or f"error:{type(exc).__name__}"
+    except RequirementViolation as exc:  # the machine's verdict: a step broke the requirement it names
         text = f"{type(exc).__name__}: {exc}"
         # Hypothesis attaches the falsifying steps to the exception as notes (PEP 678)
-        bundle = _machine_bundle(plan, seed, bundle_root, requirement, text, said + list(getattr(exc, "__notes__", ())))
-        return SeedResult(MACHINE, seed, VIOLATION, (cls,), (requirement,) if requirement else (),
+        bundle = _machine_bundle(plan, seed, bundle_root, exc.requirement, text,
+                                 said + list(getattr(exc, "__notes__", ())))
+        return SeedResult(MACHINE, seed, VIOLATION, (exc.requirement,), (exc.requirement,),
                           (text.splitlines()[0][:300],), bundle)
+    except Exception as exc:  # names no requirement: the harness could not tell, it did not judge
+        first_line = (str(exc).splitlines() or [""])[0][:300]
+        return SeedResult(MACHINE, seed, INCONCLUSIVE, notes=(
+            f"the run stopped on an error that breaks no requirement (could not tell): {type(exc).__name__}: {first_line}",))
     return SeedResult(MACHINE, seed, PASSED)
 
 
@@ -116,6 +119,6 @@ def _machine_bundle(plan: SoakPlan, seed: int, bundle_root: str, requirement: st
     with open(os.path.join(folder, "meta.json"), "w") as handle:
         json.dump(meta, handle, indent=1, sort_keys=True)
     with open(os.path.join(folder, "verdict.txt"), "w") as handle:
-        handle.write(f"{name}: violation{f' ({requirement})' if requirement else ''}\n{error}\n\n"
+        handle.write(f"{name}: violation ({requirement})\n{error}\n\n"
                      + "\n".join(steps) + f"\n\nrerun:  {command}\n")
     return folder

@@ -84,3 +84,17 @@ def no_scheme_store():
             return replace(super().hello(), coordination=())
 
     return Unschemed()
+
+
+def untyped_error_store():
+    """The reference whose reads and lists raise an error the contract has no type for (not a StoreError)."""
+    from reference.store import ReferenceStore
+
+    class Untyped(ReferenceStore):
+        def read(self, *args, **kwargs):
+            raise RuntimeError("an error outside the contract")
+
+        def list(self, *args, **kwargs):
+            raise RuntimeError("an error outside the contract")
+
+    return Untyped()

@@ -154,3 +154,12 @@ def test_a_store_that_breaks_at_protocol_level_makes_its_seed_inconclusive_not_f
     (row,) = json.loads((tmp_path / "r.json").read_text())["seeds"]
     assert (row["status"], row["bundle"]) == ("inconclusive", "")
     assert "killed by signal SIGKILL" in row["notes"][0]
+
+
+def test_an_error_that_breaks_no_requirement_is_could_not_tell_not_a_violation(tmp_path):
+    done = cli("soak", "--store", "py:doubles.stores:untyped_error_store", "--kind", "machine", "--seed", "1",
+               "-n", "0", "--bundle-dir", str(tmp_path / "bundles"), "--report", str(tmp_path / "r.json"), cwd=tmp_path)
+    assert done.returncode == 3, done.stdout[-2000:] + done.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "r.json").read_text())["seeds"]
+    assert (row["status"], row["bundle"], row["classes"]) == ("inconclusive", "", []), row
+    assert "breaks no requirement (could not tell): RuntimeError" in row["notes"][0], row
